@@ -1,0 +1,307 @@
+//! Settings from environment variables (12-factor; contract "Process").
+//!
+//! [`SETTINGS`] is the single list of every variable with its default and meaning: `--help`
+//! prints it and [`Config::from_lookup`] reads it, so the two cannot drift apart.
+
+use crate::domain::Email;
+use crate::domain::code::CODE_DIGITS_RANGE;
+use crate::mail::HttpEndpoint;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One environment variable the binary reads.
+pub struct Setting {
+    /// Variable name.
+    pub name: &'static str,
+    /// Value used when the variable is unset, as printed by `--help`.
+    pub default: &'static str,
+    /// One-line meaning, with units.
+    pub meaning: &'static str,
+}
+
+/// Every setting, in `--help` order.
+pub const SETTINGS: &[Setting] = &[
+    s(
+        "DATABASE_URL",
+        "postgres://postgres@localhost:5432/beefirst",
+        "PostgreSQL connection string",
+    ),
+    s(
+        "BIND_ADDR",
+        "127.0.0.1:8080",
+        "listen address IP:PORT; port 0 picks a free port",
+    ),
+    s("WORKERS", "16", "request worker threads (1-1024)"),
+    s(
+        "DB_POOL_SIZE",
+        "WORKERS + 2",
+        "PostgreSQL connections in the pool (1-1024)",
+    ),
+    s(
+        "DB_STARTUP_TIMEOUT_SECONDS",
+        "30",
+        "how long start-up retries an unreachable database (0-3600)",
+    ),
+    s(
+        "MAIL_API_URL",
+        "unset",
+        "unset: console mailer on stdout; set: http://host[:port]/path of a Mailpit-style send API",
+    ),
+    s(
+        "MAIL_FROM",
+        "no-reply@beefirst.local",
+        "sender address of every mail",
+    ),
+    s(
+        "MAIL_TIMEOUT_MS",
+        "3000",
+        "connect + response budget of the HTTP mailer, milliseconds (1-60000)",
+    ),
+    s(
+        "CODE_TTL_SECONDS",
+        "60",
+        "verification code lifetime, seconds (1-86400)",
+    ),
+    s("CODE_DIGITS", "4", "verification code length (4-8)"),
+    s(
+        "MAX_CODE_ATTEMPTS",
+        "3",
+        "wrong codes before the claim is released (1-100)",
+    ),
+    s("BCRYPT_COST", "12", "bcrypt work factor (4-31)"),
+    s(
+        "REAPER_INTERVAL_SECONDS",
+        "10",
+        "how often expired claims are deleted in the background, seconds (1-86400)",
+    ),
+];
+
+const fn s(name: &'static str, default: &'static str, meaning: &'static str) -> Setting {
+    Setting {
+        name,
+        default,
+        meaning,
+    }
+}
+
+/// The validated configuration of one process.
+#[derive(Clone)]
+pub struct Config {
+    /// Parsed `DATABASE_URL`.
+    pub database: postgres::Config,
+    /// `BIND_ADDR`.
+    pub bind_addr: SocketAddr,
+    /// `WORKERS`.
+    pub workers: usize,
+    /// `DB_POOL_SIZE`.
+    pub db_pool_size: u32,
+    /// `DB_STARTUP_TIMEOUT_SECONDS`.
+    pub db_startup_timeout: Duration,
+    /// `MAIL_API_URL`; `None` selects the console mailer.
+    pub mail_api: Option<HttpEndpoint>,
+    /// `MAIL_FROM`.
+    pub mail_from: Email,
+    /// `MAIL_TIMEOUT_MS`.
+    pub mail_timeout: Duration,
+    /// `CODE_TTL_SECONDS`.
+    pub code_ttl_seconds: u32,
+    /// `CODE_DIGITS`.
+    pub code_digits: u32,
+    /// `MAX_CODE_ATTEMPTS`.
+    pub max_code_attempts: u32,
+    /// `BCRYPT_COST`.
+    pub bcrypt_cost: u32,
+    /// `REAPER_INTERVAL_SECONDS`.
+    pub reaper_interval: Duration,
+}
+
+/// An invalid setting: the variable and what is wrong with it. The process exits with code 2.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Variable name.
+    pub var: &'static str,
+    /// What a valid value looks like.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {} {}", self.var, self.message)
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (unit tests pass a map). Unset or empty means default.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &'static str| Var {
+            name,
+            value: lookup(name).filter(|v| !v.trim().is_empty()),
+        };
+        let workers = get("WORKERS").number(1..=1024)?;
+        Ok(Config {
+            database: get("DATABASE_URL").parse("must be a PostgreSQL connection string")?,
+            bind_addr: get("BIND_ADDR").parse("must be IP:PORT, e.g. 127.0.0.1:8080")?,
+            workers,
+            db_pool_size: match get("DB_POOL_SIZE") {
+                v if v.value.is_none() => workers as u32 + 2,
+                v => v.number(1..=1024)?,
+            },
+            db_startup_timeout: Duration::from_secs(
+                get("DB_STARTUP_TIMEOUT_SECONDS").number(0..=3600)?,
+            ),
+            mail_api: match get("MAIL_API_URL").value {
+                None => None,
+                Some(url) => Some(HttpEndpoint::parse(&url).map_err(|why| ConfigError {
+                    var: "MAIL_API_URL",
+                    message: format!("must be http://host[:port]/path ({why})"),
+                })?),
+            },
+            mail_from: get("MAIL_FROM")
+                .with(|v| Email::parse(v).ok(), "must be an email address")?,
+            mail_timeout: Duration::from_millis(get("MAIL_TIMEOUT_MS").number(1..=60_000)?),
+            code_ttl_seconds: get("CODE_TTL_SECONDS").number(1..=86_400)?,
+            code_digits: get("CODE_DIGITS").number(CODE_DIGITS_RANGE)?,
+            max_code_attempts: get("MAX_CODE_ATTEMPTS").number(1..=100)?,
+            bcrypt_cost: get("BCRYPT_COST").number(4..=31)?,
+            reaper_interval: Duration::from_secs(
+                get("REAPER_INTERVAL_SECONDS").number(1..=86_400)?,
+            ),
+        })
+    }
+}
+
+/// One variable being read: its value, or its default from [`SETTINGS`].
+struct Var {
+    name: &'static str,
+    value: Option<String>,
+}
+
+impl Var {
+    fn raw(&self) -> &str {
+        match &self.value {
+            Some(v) => v.trim(),
+            None => SETTINGS
+                .iter()
+                .find(|s| s.name == self.name)
+                .map_or("", |s| s.default),
+        }
+    }
+
+    fn with<T>(&self, parse: impl Fn(&str) -> Option<T>, rule: &str) -> Result<T, ConfigError> {
+        let raw = self.raw();
+        parse(raw).ok_or_else(|| ConfigError {
+            var: self.name,
+            message: format!("{rule} (got {raw:?})"),
+        })
+    }
+
+    fn parse<T: FromStr>(&self, rule: &str) -> Result<T, ConfigError> {
+        self.with(|v| v.parse().ok(), rule)
+    }
+
+    fn number<T>(&self, range: RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + fmt::Display,
+    {
+        let rule = format!(
+            "must be a whole number from {} to {}",
+            range.start(),
+            range.end()
+        );
+        self.with(|v| v.parse().ok().filter(|n| range.contains(n)), &rule)
+    }
+}
+
+/// The text of `beefirst --help`.
+pub fn help_text() -> String {
+    let mut out = String::from(
+        "beefirst: user registration with emailed verification codes (HTTP/JSON API)\n\n\
+         Usage: beefirst [--help]\n\n\
+         Settings come from environment variables (unset or empty: default):\n\n",
+    );
+    for s in SETTINGS {
+        out.push_str(&format!(
+            "  {:<28} default: {}\n  {:<28} {}\n",
+            s.name, s.default, "", s.meaning
+        ));
+    }
+    out.push_str(
+        "\nThe first line on stdout contains \"listening\" and the bound IP:PORT.\n\
+         Exit codes: 0 clean stop, 1 runtime failure (e.g. database unreachable at start), \
+         2 invalid configuration.\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.code_ttl_seconds, 60);
+        assert_eq!(c.max_code_attempts, 3);
+        assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.code_digits, 4);
+        assert_eq!(c.reaper_interval, Duration::from_secs(10));
+        assert_eq!(c.mail_from.as_str(), "no-reply@beefirst.local");
+        assert!(c.mail_api.is_none());
+        assert_eq!(c.db_pool_size, c.workers as u32 + 2);
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        let cases = [
+            ("WORKERS", "0"),
+            ("WORKERS", "many"),
+            ("BCRYPT_COST", "3"),
+            ("BCRYPT_COST", "32"),
+            ("CODE_DIGITS", "9"),
+            ("CODE_TTL_SECONDS", "-1"),
+            ("MAX_CODE_ATTEMPTS", "0"),
+            ("BIND_ADDR", "localhost"),
+            ("MAIL_API_URL", "https://mail.example/api"),
+            ("MAIL_FROM", "nobody"),
+            ("DB_POOL_SIZE", "0"),
+            ("REAPER_INTERVAL_SECONDS", "0"),
+        ];
+        for (var, value) in cases {
+            let err = config(&[(var, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{var}={value} accepted"));
+            assert_eq!(err.var, var);
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn help_lists_every_setting_with_its_default() {
+        let help = help_text();
+        for s in SETTINGS {
+            assert!(
+                help.contains(s.name) && help.contains(s.default),
+                "{}",
+                s.name
+            );
+        }
+    }
+}

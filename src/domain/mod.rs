@@ -1,0 +1,14 @@
+//! Pure rules of the trust state machine: no I/O, no clock, no tiny_http, no postgres.
+//!
+//! Everything that arrives from outside is parsed into one of these types at the HTTP boundary
+//! ("parse, don't validate"), so the service layer only ever sees values that are already valid.
+
+pub mod activation;
+pub mod code;
+pub mod email;
+pub mod password;
+
+pub use activation::{ActivationOutcome, ClaimSnapshot};
+pub use code::{CodeError, VerificationCode};
+pub use email::{Email, EmailError};
+pub use password::{Password, PasswordError};

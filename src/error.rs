@@ -1,0 +1,65 @@
+//! The one error type of the service. [`crate::http::response`] maps each variant to a status,
+//! an error code and headers in a single `match`.
+
+use crate::domain::{EmailError, PasswordError};
+use std::fmt;
+
+/// Everything a request can fail with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// 400: the body is not a JSON object.
+    InvalidJson,
+    /// 400: a required field is missing or of the wrong type; the text names the field.
+    InvalidRequest(String),
+    /// 400: the email does not parse (contract "HTTP conventions").
+    InvalidEmail(EmailError),
+    /// 400: the password is outside 8–72 bytes.
+    InvalidPassword(PasswordError),
+    /// 400: the code is not a string of exactly `CODE_DIGITS` ASCII digits; never a wrong attempt.
+    InvalidCodeFormat { digits: u32 },
+    /// 401 with a Basic challenge: unknown identity, wrong password or malformed Basic Auth
+    /// (indistinguishable on purpose: failure scenario 7, "timing oracle").
+    InvalidCredentials,
+    /// 409: an active account or an unexpired claim holds the email (seed truth #1).
+    EmailTaken,
+    /// 422: wrong code; the claim survives with `attempts_remaining` ≥ 1.
+    WrongCode { attempts_remaining: u32 },
+    /// 410: that was the last allowed wrong code; the claim was deleted (seed truth #8).
+    AttemptsExhausted,
+    /// 410: the window passed (database clock); the claim was deleted (seed truths #3, #6).
+    CodeExpired,
+    /// 404: no such path.
+    NotFound,
+    /// 405: the path exists with other methods, listed in `allow`.
+    MethodNotAllowed { allow: &'static str },
+    /// 413: the declared or actual body is over 8 KiB.
+    PayloadTooLarge,
+    /// 411: `Transfer-Encoding` bodies are refused (tiny_http would mis-frame them).
+    LengthRequired,
+    /// 503: the mail API did not accept the verification mail; the claim was removed again.
+    MailUnavailable,
+    /// 503: PostgreSQL is unreachable.
+    Unavailable,
+    /// 500: a bug or an unexpected database answer; the detail is logged, never returned.
+    Internal(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<bcrypt::BcryptError> for Error {
+    fn from(e: bcrypt::BcryptError) -> Self {
+        Error::Internal(format!("bcrypt: {e}"))
+    }
+}
+
+impl From<getrandom::Error> for Error {
+    fn from(e: getrandom::Error) -> Self {
+        Error::Internal(format!("getrandom: {e}"))
+    }
+}

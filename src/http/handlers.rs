@@ -1,0 +1,49 @@
+//! Endpoint handlers: turn a request into domain values once, call the use case, render JSON.
+
+use super::auth::parse_basic;
+use super::request::{header, json_object, read_body, string_field};
+use super::response::Reply;
+use crate::domain::{Email, Password, VerificationCode};
+use crate::error::Error;
+use crate::service::{AppState, activate, register};
+use crate::store;
+use serde_json::json;
+use tiny_http::Request;
+
+/// `POST /register` `{"email", "password"}` → 201 `{"email", "status": "pending", "expires_in"}`.
+pub fn register(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let body = json_object(&read_body(request)?)?;
+    let email = string_field(&body, "email")?;
+    let password = string_field(&body, "password")?;
+    let email = Email::parse(&email).map_err(Error::InvalidEmail)?;
+    let password = Password::parse(password).map_err(Error::InvalidPassword)?;
+    register::register(state, &email, &password)?;
+    Ok(Reply::json(
+        201,
+        json!({"email": email.as_str(), "status": "pending", "expires_in": state.config.code_ttl_seconds}),
+    ))
+}
+
+/// `POST /activate`, Basic Auth, `{"code"}` → 200 `{"email", "status": "active"}`.
+///
+/// Checks in contract order: body shape (400) → credentials (401) → state (410/422).
+pub fn activate(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let body = json_object(&read_body(request)?)?;
+    let digits = state.config.code_digits;
+    let code = VerificationCode::parse(&string_field(&body, "code")?, digits)
+        .map_err(|_| Error::InvalidCodeFormat { digits })?;
+    let credentials =
+        parse_basic(header(request, "Authorization")).ok_or(Error::InvalidCredentials)?;
+    activate::activate(state, &credentials.email, &credentials.password, &code)?;
+    let email = Email::parse(&credentials.email).map_err(|_| Error::InvalidCredentials)?;
+    Ok(Reply::json(
+        200,
+        json!({"email": email.as_str(), "status": "active"}),
+    ))
+}
+
+/// `GET /health` → 200 `{"status": "ok"}` when PostgreSQL answers, else 503 `unavailable`.
+pub fn health(state: &AppState) -> Result<Reply, Error> {
+    store::ping(&mut *store::checkout(&state.pool)?)?;
+    Ok(Reply::json(200, json!({"status": "ok"})))
+}

@@ -1,0 +1,258 @@
+//! Responses, and the one place where an [`Error`] becomes a status, a code and headers.
+
+use crate::domain::{EmailError, PasswordError};
+use crate::error::Error;
+use serde_json::{Map, Value, json};
+use std::io::Cursor;
+use tiny_http::{Header, Response};
+
+/// `WWW-Authenticate` on every 401 of a Basic Auth endpoint (contract "HTTP conventions").
+pub const BASIC_CHALLENGE: &str = r#"Basic realm="beefirst", charset="UTF-8""#;
+
+/// A response before it is written: status, JSON body (none for 204) and extra headers.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The body: a JSON value, or already-serialized JSON text.
+    pub body: Body,
+    /// Extra headers; values are constants or validated, never raw request text.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// A response body.
+#[derive(Debug)]
+pub enum Body {
+    /// Serialized on write.
+    Json(Value),
+    /// Static JSON text (the OpenAPI document).
+    Static(&'static str),
+}
+
+impl Reply {
+    /// A JSON reply.
+    pub fn json(status: u16, value: Value) -> Reply {
+        Reply {
+            status,
+            body: Body::Json(value),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Converts to a tiny_http response with `Content-Type` and `X-Request-Id`.
+    pub fn into_response(self, request_id: &str) -> Response<Cursor<Vec<u8>>> {
+        let bytes = match self.body {
+            Body::Json(value) => value.to_string().into_bytes(),
+            Body::Static(text) => text.as_bytes().to_vec(),
+        };
+        let mut response = Response::from_data(bytes).with_status_code(self.status);
+        let fixed = [
+            ("Content-Type", "application/json"),
+            ("X-Request-Id", request_id),
+        ];
+        let extra = self.headers.iter().map(|(n, v)| (*n, v.as_str()));
+        for (name, value) in fixed.into_iter().chain(extra) {
+            if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                response.add_header(header);
+            }
+        }
+        response
+    }
+}
+
+impl From<&Error> for Reply {
+    fn from(error: &Error) -> Reply {
+        let (status, code, message) = describe(error);
+        let mut body = Map::new();
+        body.insert("error".into(), json!(code));
+        body.insert("message".into(), json!(message));
+        let mut headers = Vec::new();
+        match error {
+            Error::WrongCode { attempts_remaining } => {
+                body.insert("attempts_remaining".into(), json!(attempts_remaining));
+            }
+            Error::InvalidCredentials => headers.push(("WWW-Authenticate", BASIC_CHALLENGE.into())),
+            Error::MethodNotAllowed { allow } => headers.push(("Allow", (*allow).into())),
+            Error::MailUnavailable | Error::Unavailable => {
+                headers.push(("Retry-After", "5".into()))
+            }
+            _ => {}
+        }
+        Reply {
+            status,
+            body: Body::Json(Value::Object(body)),
+            headers,
+        }
+    }
+}
+
+/// Status, machine-readable code and human sentence of each error (contract "Endpoints").
+fn describe(error: &Error) -> (u16, &'static str, String) {
+    let text = |s: &str| s.to_owned();
+    match error {
+        Error::InvalidJson => (
+            400,
+            "invalid_json",
+            text("The request body must be a JSON object."),
+        ),
+        Error::InvalidRequest(why) => (400, "invalid_request", why.clone()),
+        Error::InvalidEmail(why) => (
+            400,
+            "invalid_email",
+            text(match why {
+                EmailError::Shape => "The email must look like local@domain.",
+                EmailError::ForbiddenCharacter => {
+                    "The email must not contain whitespace or control characters."
+                }
+                EmailError::TooLong => "The email must be at most 254 bytes long.",
+            }),
+        ),
+        Error::InvalidPassword(why) => (
+            400,
+            "invalid_password",
+            text(match why {
+                PasswordError::TooShort => "The password must be at least 8 bytes long.",
+                PasswordError::TooLong => {
+                    "The password must be at most 72 bytes long (bcrypt's limit)."
+                }
+            }),
+        ),
+        Error::InvalidCodeFormat { digits } => (
+            400,
+            "invalid_code_format",
+            format!("The code must be a string of exactly {digits} digits."),
+        ),
+        Error::InvalidCredentials => (
+            401,
+            "invalid_credentials",
+            text("Email or password is wrong."),
+        ),
+        Error::EmailTaken => (
+            409,
+            "email_taken",
+            text("This email is already registered or awaiting activation."),
+        ),
+        Error::WrongCode { .. } => (422, "wrong_code", text("The code is wrong.")),
+        Error::AttemptsExhausted => (
+            410,
+            "attempts_exhausted",
+            text("Too many wrong codes: the registration was cancelled. Register again."),
+        ),
+        Error::CodeExpired => (
+            410,
+            "code_expired",
+            text("The code has expired: the registration was cancelled. Register again."),
+        ),
+        Error::NotFound => (404, "not_found", text("No such endpoint.")),
+        Error::MethodNotAllowed { .. } => (
+            405,
+            "method_not_allowed",
+            text("This endpoint does not accept that method."),
+        ),
+        Error::PayloadTooLarge => (
+            413,
+            "payload_too_large",
+            text("The request body must be at most 8 KiB."),
+        ),
+        Error::LengthRequired => (
+            411,
+            "length_required",
+            text("Send the body with a Content-Length header; Transfer-Encoding is not supported."),
+        ),
+        Error::MailUnavailable => (
+            503,
+            "mail_unavailable",
+            text("The verification mail could not be sent. Try again later."),
+        ),
+        Error::Unavailable => (
+            503,
+            "unavailable",
+            text("The service is temporarily unavailable. Try again later."),
+        ),
+        Error::Internal(_) => (
+            500,
+            "internal_error",
+            text("Something went wrong on our side."),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(error: Error) -> (u16, Value, Vec<(&'static str, String)>) {
+        let r = Reply::from(&error);
+        let Body::Json(body) = r.body else {
+            panic!("error bodies are JSON")
+        };
+        (r.status, body, r.headers)
+    }
+
+    #[test]
+    fn every_error_maps_to_its_contract_status_and_code() {
+        let cases = [
+            (Error::InvalidJson, 400, "invalid_json"),
+            (Error::InvalidRequest("x".into()), 400, "invalid_request"),
+            (Error::InvalidEmail(EmailError::Shape), 400, "invalid_email"),
+            (
+                Error::InvalidPassword(PasswordError::TooLong),
+                400,
+                "invalid_password",
+            ),
+            (
+                Error::InvalidCodeFormat { digits: 4 },
+                400,
+                "invalid_code_format",
+            ),
+            (Error::InvalidCredentials, 401, "invalid_credentials"),
+            (Error::EmailTaken, 409, "email_taken"),
+            (
+                Error::WrongCode {
+                    attempts_remaining: 2,
+                },
+                422,
+                "wrong_code",
+            ),
+            (Error::AttemptsExhausted, 410, "attempts_exhausted"),
+            (Error::CodeExpired, 410, "code_expired"),
+            (Error::NotFound, 404, "not_found"),
+            (
+                Error::MethodNotAllowed { allow: "POST" },
+                405,
+                "method_not_allowed",
+            ),
+            (Error::PayloadTooLarge, 413, "payload_too_large"),
+            (Error::LengthRequired, 411, "length_required"),
+            (Error::MailUnavailable, 503, "mail_unavailable"),
+            (Error::Unavailable, 503, "unavailable"),
+            (
+                Error::Internal("secret detail".into()),
+                500,
+                "internal_error",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let (got_status, body, _) = reply(error);
+            assert_eq!((got_status, body["error"].as_str()), (status, Some(code)));
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert!(!body.to_string().contains("secret detail"));
+        }
+    }
+
+    #[test]
+    fn required_headers_and_fields_are_present() {
+        let (_, _, headers) = reply(Error::InvalidCredentials);
+        assert!(headers.contains(&("WWW-Authenticate", BASIC_CHALLENGE.to_owned())));
+        let (_, _, headers) = reply(Error::MethodNotAllowed { allow: "POST" });
+        assert!(headers.contains(&("Allow", "POST".to_owned())));
+        for error in [Error::Unavailable, Error::MailUnavailable] {
+            let (_, _, headers) = reply(error);
+            assert!(headers.iter().any(|(n, _)| *n == "Retry-After"));
+        }
+        let (_, body, _) = reply(Error::WrongCode {
+            attempts_remaining: 2,
+        });
+        assert_eq!(body["attempts_remaining"], 2);
+    }
+}

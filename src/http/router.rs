@@ -1,0 +1,30 @@
+//! Routing: one `match` on (method, path); each arm returns a value.
+
+use super::handlers;
+use super::response::{Body, Reply};
+use crate::error::Error;
+use crate::service::AppState;
+use tiny_http::{Method, Request};
+
+/// The OpenAPI 3.1 document served at `GET /openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Dispatches one request. The query string is ignored.
+pub fn route(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let path = request.url().split('?').next().unwrap_or("");
+    let is_get = matches!(request.method(), Method::Get | Method::Head);
+    let is_post = *request.method() == Method::Post;
+    match path {
+        "/register" if is_post => handlers::register(request, state),
+        "/activate" if is_post => handlers::activate(request, state),
+        "/health" if is_get => handlers::health(state),
+        "/openapi.json" if is_get => Ok(Reply {
+            status: 200,
+            body: Body::Static(OPENAPI),
+            headers: Vec::new(),
+        }),
+        "/register" | "/activate" => Err(Error::MethodNotAllowed { allow: "POST" }),
+        "/health" | "/openapi.json" => Err(Error::MethodNotAllowed { allow: "GET, HEAD" }),
+        _ => Err(Error::NotFound),
+    }
+}

@@ -1,0 +1,99 @@
+//! The mailer port and its two adapters (contract "Mail").
+//!
+//! - [`Mailer::Console`]: one JSON line on stdout with `"event":"mail"`, the recipient and the text.
+//! - [`Mailer::Http`]: `POST` of Mailpit's send-API JSON to `MAIL_API_URL`, bounded by
+//!   `MAIL_TIMEOUT_MS`; any 2xx is success.
+
+mod endpoint;
+pub mod wire;
+
+pub use endpoint::HttpEndpoint;
+
+use crate::domain::Email;
+use serde_json::json;
+use std::fmt;
+use std::time::Duration;
+
+/// One plain-text message to one recipient.
+pub struct Message {
+    /// Recipient (normalized).
+    pub to: Email,
+    /// Subject line.
+    pub subject: String,
+    /// Body. For a verification mail the code is the first run of digits (contract "Mail").
+    pub text: String,
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    /// Mail is written to stdout (development; the default).
+    Console,
+    /// Mail is posted to an HTTP send API.
+    Http {
+        /// `MAIL_API_URL`.
+        endpoint: HttpEndpoint,
+        /// `MAIL_FROM`.
+        from: Email,
+        /// `MAIL_TIMEOUT_MS`: connect + response budget.
+        timeout: Duration,
+    },
+}
+
+/// The message was not accepted by the mail API.
+#[derive(Debug)]
+pub struct MailError(pub String);
+
+impl fmt::Display for MailError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Mailer {
+    /// Delivers `message`, or says why not. Blocks for at most the configured timeout (plus DNS).
+    pub fn send(&self, message: &Message) -> Result<(), MailError> {
+        match self {
+            Mailer::Console => {
+                crate::log::info(
+                    "mail",
+                    json!({"to": message.to.as_str(), "subject": message.subject, "text": message.text}),
+                );
+                Ok(())
+            }
+            Mailer::Http {
+                endpoint,
+                from,
+                timeout,
+            } => {
+                let body = json!({
+                    "From": {"Email": from.as_str()},
+                    "To": [{"Email": message.to.as_str()}],
+                    "Subject": message.subject,
+                    "Text": message.text,
+                })
+                .to_string();
+                let response = endpoint
+                    .post_json(&body, *timeout)
+                    .map_err(|e| MailError(format!("mail API unreachable: {e}")))?;
+                if (200..300).contains(&response.status) {
+                    Ok(())
+                } else {
+                    Err(MailError(format!("mail API answered {}", response.status)))
+                }
+            }
+        }
+    }
+}
+
+/// The verification mail for a fresh code. The code is the first digits in the text.
+pub fn verification_message(to: &Email, code: &str, ttl_seconds: u32) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst verification code".into(),
+        text: format!(
+            "Your beefirst code is {code}. It expires in {ttl_seconds} seconds. \
+             If you did not register, ignore this mail."
+        ),
+    }
+}

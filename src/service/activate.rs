@@ -1,0 +1,48 @@
+//! `POST /activate`: PENDING → ACTIVE with Basic Auth and the mailed code.
+
+use super::{AppState, credentials};
+use crate::domain::VerificationCode;
+use crate::domain::activation::{ActivationOutcome, decide};
+use crate::error::Error;
+use crate::store::{self, accounts::Status};
+
+/// Activates the claim of the Basic Auth identity with `code`; returns the normalized email.
+///
+/// Credentials are checked first and outside any lock (seed truth #4: password and code are both
+/// required; a wrong password never counts as a wrong code). Then one transaction locks the claim,
+/// lets the domain decide, and applies the decision. An already active account with the right
+/// password answers success without looking at the code (seed truth #11).
+///
+/// Errors: 401 [`Error::InvalidCredentials`], 422 [`Error::WrongCode`], 410
+/// [`Error::AttemptsExhausted`] or [`Error::CodeExpired`] (claim deleted), 503.
+pub fn activate(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    code: &VerificationCode,
+) -> Result<(), Error> {
+    let stored = credentials::verify(state, email, password)?;
+    if stored.status == Status::Active {
+        return Ok(());
+    }
+    let mut client = store::checkout(&state.pool)?;
+    let mut tx = client.transaction()?;
+    let Some((status, snapshot)) = store::accounts::lock_claim(&mut tx, &stored, code)? else {
+        // Released or replaced between the password check and the lock: no such identity now.
+        return Err(Error::InvalidCredentials);
+    };
+    if status == Status::Active {
+        return Ok(()); // a concurrent request with the right code won
+    }
+    let outcome = decide(snapshot, state.config.max_code_attempts);
+    store::accounts::apply_outcome(&mut tx, stored.id, outcome)?;
+    tx.commit()?;
+    match outcome {
+        ActivationOutcome::Activate => Ok(()),
+        ActivationOutcome::WrongCode { attempts_remaining } => {
+            Err(Error::WrongCode { attempts_remaining })
+        }
+        ActivationOutcome::Exhausted => Err(Error::AttemptsExhausted),
+        ActivationOutcome::Expired => Err(Error::CodeExpired),
+    }
+}

@@ -1,0 +1,48 @@
+//! Use cases: one module per endpoint that changes state. They take parsed domain values, talk to
+//! the store and the mailer, and return domain results or an [`Error`]. No HTTP here.
+
+pub mod activate;
+pub mod credentials;
+pub mod register;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::mail::Mailer;
+use crate::store::Pool;
+
+/// What every request handler can reach. Cheap to share: the pool is an `Arc` inside.
+pub struct AppState {
+    /// Validated settings.
+    pub config: Config,
+    /// PostgreSQL pool.
+    pub pool: Pool,
+    /// Console or HTTP mailer.
+    pub mailer: Mailer,
+    /// A bcrypt hash of a random secret at `BCRYPT_COST`, computed once at start-up. Verified
+    /// against when an identity is unknown, so unknown and known emails cost the same time
+    /// (failure scenarios 7 and 10).
+    pub dummy_hash: String,
+}
+
+impl AppState {
+    /// Builds the state; computes the dummy hash (one bcrypt at the configured cost).
+    pub fn new(config: Config, pool: Pool) -> Result<AppState, Error> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)?;
+        let dummy_hash = bcrypt::hash(secret, config.bcrypt_cost)?;
+        let mailer = match &config.mail_api {
+            None => Mailer::Console,
+            Some(endpoint) => Mailer::Http {
+                endpoint: endpoint.clone(),
+                from: config.mail_from.clone(),
+                timeout: config.mail_timeout,
+            },
+        };
+        Ok(AppState {
+            config,
+            pool,
+            mailer,
+            dummy_hash,
+        })
+    }
+}

@@ -1,0 +1,175 @@
+//! SQL of the `accounts` table: claims (status `pending`) and activated accounts.
+
+use crate::domain::{ActivationOutcome, ClaimSnapshot, Email, VerificationCode};
+use crate::error::Error;
+use postgres::{Client, GenericClient, Transaction};
+
+/// Account or claim status as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A claim waiting for its code.
+    Pending,
+    /// An activated account.
+    Active,
+}
+
+impl Status {
+    fn from_db(value: &str) -> Result<Status, Error> {
+        match value {
+            "pending" => Ok(Status::Pending),
+            "active" => Ok(Status::Active),
+            other => Err(Error::Internal(format!("unknown status {other:?}"))),
+        }
+    }
+}
+
+/// What a password is checked against.
+#[derive(Debug, Clone)]
+pub struct StoredCredentials {
+    /// Row id.
+    pub id: i64,
+    /// bcrypt hash.
+    pub password_hash: String,
+    /// `pending` or `active`.
+    pub status: Status,
+}
+
+/// True when an active account or an unexpired claim holds `email` (a cheap pre-check that lets
+/// `POST /register` answer 409 without spending a bcrypt hash; the insert below stays the authority).
+pub fn is_taken(client: &mut Client, email: &Email) -> Result<bool, Error> {
+    let row = client.query_one(
+        "SELECT EXISTS (SELECT 1 FROM accounts
+                         WHERE email = $1 AND (status = 'active' OR code_expires_at > now()))",
+        &[&email.as_str()],
+    )?;
+    Ok(row.get(0))
+}
+
+/// A new claim (seed truth #1), in one statement. An expired claim on the same email is replaced
+/// atomically (seed truth #7, failure scenario 8): new password hash, new code, attempts reset.
+///
+/// Returns the claim's id, or `None` when an active account or an unexpired claim holds the email
+/// (the `WHERE` of `DO UPDATE` is re-checked under the row lock, so concurrent registrations and a
+/// concurrent activation are serialized by PostgreSQL).
+pub fn insert_claim(
+    client: &mut Client,
+    email: &Email,
+    password_hash: &str,
+    code: &VerificationCode,
+    salt: &[u8],
+    ttl_seconds: u32,
+) -> Result<Option<i64>, Error> {
+    let row = client.query_opt(
+        "INSERT INTO accounts (email, password_hash, status, code_hash, code_salt, code_expires_at)
+         VALUES ($1, $2, 'pending', sha256($4::bytea || $3::bytea), $4, now() + make_interval(secs => $5))
+         ON CONFLICT (email) DO UPDATE
+            SET password_hash = EXCLUDED.password_hash,
+                code_hash = EXCLUDED.code_hash,
+                code_salt = EXCLUDED.code_salt,
+                code_expires_at = EXCLUDED.code_expires_at,
+                wrong_attempts = 0,
+                created_at = now()
+          WHERE accounts.status = 'pending' AND accounts.code_expires_at <= now()
+         RETURNING id",
+        &[&email.as_str(), &password_hash, &code.expose().as_bytes(), &salt, &f64::from(ttl_seconds)],
+    )?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Removes a claim whose verification mail could not be delivered (seed truth #10: no claim without
+/// a delivered code). Matching the salt means a newer claim on the same email is never touched.
+pub fn delete_undelivered_claim(client: &mut Client, id: i64, salt: &[u8]) -> Result<(), Error> {
+    client.execute(
+        "DELETE FROM accounts WHERE id = $1 AND status = 'pending' AND code_salt = $2",
+        &[&id, &salt],
+    )?;
+    Ok(())
+}
+
+/// The password hash and status for `email`, expired claims included (so that a wrong password
+/// on an expired claim still answers 401, not 410: no oracle).
+pub fn find_credentials(
+    client: &mut Client,
+    email: &Email,
+) -> Result<Option<StoredCredentials>, Error> {
+    let row = client.query_opt(
+        "SELECT id, password_hash, status FROM accounts WHERE email = $1",
+        &[&email.as_str()],
+    )?;
+    row.map(|r| {
+        Ok(StoredCredentials {
+            id: r.get(0),
+            password_hash: r.get(1),
+            status: Status::from_db(r.get(2))?,
+        })
+    })
+    .transpose()
+}
+
+/// Locks the row read by [`find_credentials`] (`FOR UPDATE`) and evaluates `code` against it with
+/// the database clock. `None` when the row is gone or was replaced meanwhile (its password hash
+/// differs). Concurrent activations of one claim queue on this lock, so every code evaluation sees
+/// the attempts recorded by the previous one (seed truth #8, failure scenario 12).
+pub fn lock_claim(
+    tx: &mut Transaction<'_>,
+    credentials: &StoredCredentials,
+    code: &VerificationCode,
+) -> Result<Option<(Status, ClaimSnapshot)>, Error> {
+    let row = tx.query_opt(
+        "SELECT status,
+                coalesce(code_expires_at <= now(), false),
+                coalesce(code_hash = sha256(code_salt || $3::bytea), false),
+                wrong_attempts
+           FROM accounts
+          WHERE id = $1 AND password_hash = $2
+          FOR UPDATE",
+        &[
+            &credentials.id,
+            &credentials.password_hash,
+            &code.expose().as_bytes(),
+        ],
+    )?;
+    row.map(|r| {
+        let attempts: i32 = r.get(3);
+        let snapshot = ClaimSnapshot {
+            expired: r.get(1),
+            code_matches: r.get(2),
+            wrong_attempts: u32::try_from(attempts).unwrap_or(0),
+        };
+        Ok((Status::from_db(r.get(0))?, snapshot))
+    })
+    .transpose()
+}
+
+/// Applies a decided transition to the locked claim, inside the caller's transaction.
+pub fn apply_outcome(
+    tx: &mut Transaction<'_>,
+    id: i64,
+    outcome: ActivationOutcome,
+) -> Result<(), Error> {
+    let sql = match outcome {
+        ActivationOutcome::Activate => {
+            "UPDATE accounts
+                SET status = 'active', activated_at = now(), wrong_attempts = 0,
+                    code_hash = NULL, code_salt = NULL, code_expires_at = NULL
+              WHERE id = $1"
+        }
+        ActivationOutcome::WrongCode { .. } => {
+            "UPDATE accounts SET wrong_attempts = wrong_attempts + 1 WHERE id = $1"
+        }
+        ActivationOutcome::Exhausted | ActivationOutcome::Expired => {
+            "DELETE FROM accounts WHERE id = $1"
+        }
+    };
+    tx.execute(sql, &[&id])?;
+    Ok(())
+}
+
+/// Deletes every expired claim, password hash and code hash included (seed truth #6). Returns how
+/// many were deleted.
+pub fn reap_expired_claims(client: &mut impl GenericClient) -> Result<u64, Error> {
+    Ok(client.execute(
+        "DELETE FROM accounts WHERE status = 'pending' AND code_expires_at <= now()",
+        &[],
+    )?)
+}

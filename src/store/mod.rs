@@ -1,0 +1,97 @@
+//! Every SQL statement of the service lives below this module.
+//!
+//! Time and concurrency are decided by PostgreSQL: `now()` is the only clock, uniqueness comes
+//! from constraints and `ON CONFLICT`, and each state change is one statement or one transaction
+//! holding the row lock it needs.
+
+pub mod accounts;
+
+use crate::config::Config;
+use crate::error::Error;
+use r2d2_postgres::PostgresConnectionManager;
+use r2d2_postgres::postgres::{Client, NoTls};
+use std::time::{Duration, Instant};
+
+/// The connection pool shared by all workers and the reaper.
+pub type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// The schema, applied idempotently at every start.
+pub const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// Any constant works as long as every instance uses the same one: it serializes schema setup when
+/// several instances start at once (`CREATE TABLE IF NOT EXISTS` alone can race).
+const SCHEMA_LOCK_KEY: i64 = 0x6265_6566_6972_7374; // "beefirst"
+
+/// How long a request waits for a pooled connection (or a new one) before answering 503.
+/// r2d2's default of 30 s is far too long for a request path.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Connects (retrying for `DB_STARTUP_TIMEOUT_SECONDS`), applies [`SCHEMA`], and builds the pool.
+///
+/// Errors: a sentence for the operator when the database stayed unreachable or the schema failed.
+pub fn connect(config: &Config) -> Result<Pool, String> {
+    let mut pg = config.database.clone();
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(CHECKOUT_TIMEOUT);
+    }
+    let deadline = Instant::now() + config.db_startup_timeout;
+    let mut client = loop {
+        match pg.connect(NoTls) {
+            Ok(client) => break client,
+            Err(e) if Instant::now() < deadline => {
+                crate::log::error(
+                    "database_unreachable",
+                    serde_json::json!({"error": e.to_string(), "retrying": true}),
+                );
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "database unreachable after {} s: {e}",
+                    config.db_startup_timeout.as_secs()
+                ));
+            }
+        }
+    };
+    apply_schema(&mut client).map_err(|e| format!("applying schema.sql failed: {e}"))?;
+    let manager = PostgresConnectionManager::new(pg, NoTls);
+    Ok(r2d2::Pool::builder()
+        .max_size(config.db_pool_size)
+        .connection_timeout(CHECKOUT_TIMEOUT)
+        // No `SELECT` before every checkout: a broken connection fails its query, the request
+        // gets 503, and r2d2 drops the connection because `is_closed()` is then true.
+        .test_on_check_out(false)
+        .build_unchecked(manager))
+}
+
+fn apply_schema(client: &mut Client) -> Result<(), postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK_KEY])?;
+    tx.batch_execute(SCHEMA)?;
+    tx.commit()
+}
+
+/// Checks out a connection; 503 `unavailable` when none can be had within a second.
+pub fn checkout(
+    pool: &Pool,
+) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, Error> {
+    pool.get().map_err(|_| Error::Unavailable)
+}
+
+/// `GET /health`: one round trip.
+pub fn ping(client: &mut Client) -> Result<(), Error> {
+    client.simple_query("SELECT 1")?;
+    Ok(())
+}
+
+impl From<postgres::Error> for Error {
+    /// Lost connections and I/O errors mean the database is unavailable (503); an error the server
+    /// itself reported (a SQLSTATE) is unexpected and becomes a logged 500.
+    fn from(e: postgres::Error) -> Self {
+        if e.is_closed() || e.code().is_none() {
+            Error::Unavailable
+        } else {
+            Error::Internal(format!("postgres: {e}"))
+        }
+    }
+}
