@@ -5,6 +5,8 @@ use std::fmt;
 /// Fewest bytes accepted (NIST SP 800-63B §3.1.1.2: at least 8 characters).
 pub const MIN_PASSWORD_BYTES: usize = 8;
 /// Most bytes accepted: bcrypt reads only the first 72 bytes, and we never truncate silently.
+/// (All 72 count: bcrypt drops only its own NUL terminator at this length, which is why the bcrypt
+/// crate's `non_truncating_*` functions refuse 72 and we use the plain ones behind this bound.)
 pub const MAX_PASSWORD_BYTES: usize = 72;
 
 /// A password of 8 to 72 bytes of UTF-8. No composition rules (NIST SP 800-63B §3.1.1.2).

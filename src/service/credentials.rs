@@ -26,7 +26,7 @@ pub fn verify(state: &AppState, email: &str, password: &str) -> Result<StoredCre
     let candidate = password
         .as_ref()
         .map_or("not a valid password", |p| p.expose());
-    let matches = bcrypt::non_truncating_verify(candidate, hash).unwrap_or(false);
+    let matches = bcrypt::verify(candidate, hash).unwrap_or(false);
     match stored {
         Some(stored) if matches && password.is_some() => Ok(stored),
         _ => Err(Error::InvalidCredentials),

@@ -18,7 +18,7 @@ pub fn register(state: &AppState, email: &Email, password: &Password) -> Result<
     if accounts::is_taken(&mut *store::checkout(&state.pool)?, email)? {
         return Err(Error::EmailTaken);
     }
-    let password_hash = bcrypt::non_truncating_hash(password.expose(), config.bcrypt_cost)?;
+    let password_hash = bcrypt::hash(password.expose(), config.bcrypt_cost)?;
     let code = VerificationCode::generate(config.code_digits)?;
     let salt = code_salt()?;
     let id = accounts::insert_claim(

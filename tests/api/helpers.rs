@@ -1,0 +1,392 @@
+//! `TestApp`: a fresh PostgreSQL database, the real `beefirst` binary and a mock mail API per test.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use beefirst::mail::wire::{self, RawResponse};
+use postgres::{Client, NoTls};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Admin connection used to create and drop per-test databases.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// `admin_url()` with its database name replaced.
+pub fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin.split('?').next().unwrap_or(&admin);
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL must be a postgres:// URL");
+    format!("{server}/{name}")
+}
+
+/// A fresh, uniquely named database, dropped in `Drop`.
+pub struct TestDatabase {
+    pub name: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> TestDatabase {
+        let name = format!("beefirst_test_{:016x}", getrandom::u64().unwrap());
+        let mut admin = Client::connect(&admin_url(), NoTls)
+            .expect("PostgreSQL is not reachable: run .ci/pg-up");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap();
+        TestDatabase { name }
+    }
+
+    pub fn url(&self) -> String {
+        database_url(&self.name)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(&self.url(), NoTls).unwrap()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = Client::connect(&admin_url(), NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A Mailpit-compatible send API that records every message; can be told to fail.
+pub struct MockMail {
+    pub url: String,
+    pub messages: Arc<Mutex<Vec<Value>>>,
+    pub fail: Arc<AtomicBool>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl MockMail {
+    pub fn start() -> MockMail {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let fail = Arc::new(AtomicBool::new(false));
+        let (srv, msgs, fl) = (
+            Arc::clone(&server),
+            Arc::clone(&messages),
+            Arc::clone(&fail),
+        );
+        std::thread::spawn(move || {
+            while let Ok(mut request) = srv.recv() {
+                let mut body = String::new();
+                let _ = request.as_reader().read_to_string(&mut body);
+                let status = if fl.load(Ordering::SeqCst) {
+                    500
+                } else {
+                    msgs.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                    200
+                };
+                let _ = request
+                    .respond(tiny_http::Response::from_string("{}").with_status_code(status));
+            }
+        });
+        MockMail {
+            url: format!("http://127.0.0.1:{port}/api/v1/send"),
+            messages,
+            fail,
+            server,
+        }
+    }
+}
+
+impl Drop for MockMail {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+/// Settings for one spawned binary.
+pub struct Spawn {
+    env: Vec<(String, String)>,
+    console_mail: bool,
+}
+
+impl Spawn {
+    pub fn env(mut self, name: &str, value: &str) -> Spawn {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Use the console mailer (stdout) instead of the mock mail API.
+    pub fn console_mail(mut self) -> Spawn {
+        self.console_mail = true;
+        self
+    }
+
+    pub fn start(self) -> TestApp {
+        let db = TestDatabase::create();
+        let mail = (!self.console_mail).then(MockMail::start);
+        let mut env = vec![("DATABASE_URL".to_string(), db.url())];
+        if let Some(mail) = &mail {
+            env.push(("MAIL_API_URL".into(), mail.url.clone()));
+        }
+        env.extend(self.env);
+        let process = Process::start(&env);
+        TestApp { process, mail, db }
+    }
+}
+
+/// A running `beefirst` child whose stdout lines are collected; killed in `Drop`.
+pub struct Process {
+    pub addr: SocketAddr,
+    child: Child,
+    pub stdout: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Spawns the binary with test defaults overridden by `env`, and waits for its `listening` line.
+    pub fn start(env: &[(String, String)]) -> Process {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_beefirst"));
+        for setting in beefirst::config::SETTINGS {
+            command.env_remove(setting.name);
+        }
+        command
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("BCRYPT_COST", "4")
+            .env("WORKERS", "8")
+            .env("DB_STARTUP_TIMEOUT_SECONDS", "5")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn beefirst");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = match lines.next() {
+            Some(Ok(line)) => line,
+            _ => {
+                let mut stderr = String::new();
+                let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+                panic!("beefirst exited before listening: {stderr}");
+            }
+        };
+        assert!(first.contains("listening"), "first stdout line: {first}");
+        let addr: SocketAddr = serde_json::from_str::<Value>(&first).unwrap()["addr"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let stdout = Arc::new(Mutex::new(vec![first]));
+        let sink = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Process {
+            addr,
+            child,
+            stdout,
+        }
+    }
+
+    /// Sends one request (`Connection: close`) and reads the response.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> RawResponse {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = body {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body.unwrap_or_default());
+        self.raw(&bytes)
+    }
+
+    /// Sends raw request bytes.
+    pub fn raw(&self, request: &[u8]) -> RawResponse {
+        wire::exchange(self.addr, request, Duration::from_secs(30)).expect("HTTP exchange")
+    }
+
+    /// Every stdout line so far (logs and console mail).
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- beefirst stdout ---\n{}", self.stdout().join("\n"));
+        }
+    }
+}
+
+/// One test's world: database, binary, mail API.
+pub struct TestApp {
+    pub process: Process,
+    pub mail: Option<MockMail>,
+    pub db: TestDatabase,
+}
+
+pub fn basic(email: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{email}:{password}")))
+}
+
+impl TestApp {
+    /// Defaults: mock mail API, `BCRYPT_COST=4`, a fresh database.
+    pub fn spawn() -> TestApp {
+        TestApp::with().start()
+    }
+
+    pub fn with() -> Spawn {
+        Spawn {
+            env: Vec::new(),
+            console_mail: false,
+        }
+    }
+
+    pub fn post_json(&self, path: &str, body: &str) -> RawResponse {
+        self.process.send("POST", path, &[], Some(body.as_bytes()))
+    }
+
+    pub fn register(&self, email: &str, password: &str) -> RawResponse {
+        let body = serde_json::json!({"email": email, "password": password}).to_string();
+        self.post_json("/register", &body)
+    }
+
+    pub fn activate(&self, email: &str, password: &str, code: &str) -> RawResponse {
+        let body = serde_json::json!({"code": code}).to_string();
+        let auth = basic(email, password);
+        self.process.send(
+            "POST",
+            "/activate",
+            &[("Authorization", &auth)],
+            Some(body.as_bytes()),
+        )
+    }
+
+    /// Registers and returns the mailed code; panics unless the answer is 201.
+    pub fn register_ok(&self, email: &str, password: &str) -> String {
+        let response = self.register(email, password);
+        assert_eq!(response.status, 201, "{}", body_text(&response));
+        self.last_code_for(email)
+    }
+
+    /// The code of the newest mail to `email` (mock API, or console lines on stdout).
+    pub fn last_code_for(&self, email: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let texts: Vec<String> = match &self.mail {
+                Some(mail) => mail
+                    .messages
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["To"][0]["Email"] == email)
+                    .filter_map(|m| m["Text"].as_str().map(String::from))
+                    .collect(),
+                None => self
+                    .process
+                    .stdout()
+                    .iter()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .filter(|l| l["event"] == "mail" && l["to"] == email)
+                    .filter_map(|l| l["text"].as_str().map(String::from))
+                    .collect(),
+            };
+            if let Some(text) = texts.last() {
+                return first_digits(text);
+            }
+            assert!(Instant::now() < deadline, "no mail to {email}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Number of mails the mock API accepted.
+    pub fn mails_sent(&self) -> usize {
+        self.mail
+            .as_ref()
+            .map_or(0, |m| m.messages.lock().unwrap().len())
+    }
+
+    /// Runs SQL against this test's database (to backdate rows or inspect them).
+    pub fn sql(&self) -> Client {
+        self.db.client()
+    }
+
+    /// Rows for `email`: (status, wrong_attempts).
+    pub fn row(&self, email: &str) -> Option<(String, i32)> {
+        self.sql()
+            .query_opt(
+                "SELECT status, wrong_attempts FROM accounts WHERE email = $1",
+                &[&email],
+            )
+            .unwrap()
+            .map(|r| (r.get(0), r.get(1)))
+    }
+
+    /// Moves the claim's expiry to `seconds` from now (negative: in the past), database clock.
+    pub fn expire_in(&self, email: &str, seconds: f64) {
+        let n = self.sql().execute(
+            "UPDATE accounts SET code_expires_at = now() + make_interval(secs => $2) WHERE email = $1",
+            &[&email, &seconds],
+        ).unwrap();
+        assert_eq!(n, 1);
+    }
+}
+
+/// The first run of ASCII digits in `text` (contract: the code comes first in the mail).
+pub fn first_digits(text: &str) -> String {
+    text.chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit())
+        .collect()
+}
+
+pub fn body_text(response: &RawResponse) -> String {
+    String::from_utf8_lossy(&response.body).into_owned()
+}
+
+pub fn json(response: &RawResponse) -> Value {
+    serde_json::from_slice(&response.body)
+        .unwrap_or_else(|_| panic!("not JSON: {:?}", body_text(response)))
+}
+
+/// Asserts status and `error` code.
+#[track_caller]
+pub fn assert_error(response: &RawResponse, status: u16, code: &str) {
+    let body = json(response);
+    assert_eq!(
+        (response.status, body["error"].as_str()),
+        (status, Some(code)),
+        "{body}"
+    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+/// A wrong code: any other code of the same length.
+pub fn other_code(code: &str) -> String {
+    let n: u32 = code.parse().unwrap();
+    format!("{:04}", (n + 1) % 10_000)
+}
