@@ -224,7 +224,9 @@ impl Var {
 pub fn help_text() -> String {
     let mut out = String::from(
         "beefirst: user registration with emailed verification codes (HTTP/JSON API)\n\n\
-         Usage: beefirst [--help]\n\n\
+         Usage: beefirst             serve\n\
+         \x20      beefirst --healthcheck  exit 0 if GET /health on BIND_ADDR answers 200\n\
+         \x20      beefirst --help\n\n\
          Settings come from environment variables (unset or empty: default):\n\n",
     );
     for s in SETTINGS {
@@ -235,8 +237,8 @@ pub fn help_text() -> String {
     }
     out.push_str(
         "\nThe first line on stdout contains \"listening\" and the bound IP:PORT.\n\
-         Exit codes: 0 clean stop, 1 runtime failure (e.g. database unreachable at start), \
-         2 invalid configuration.\n",
+         Exit codes: 1 runtime failure (database unreachable at start, bind failed, listener \
+         lost; --healthcheck: unhealthy), 2 invalid configuration or arguments.\n",
     );
     out
 }

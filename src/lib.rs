@@ -19,7 +19,9 @@ pub mod store;
 use config::Config;
 use serde_json::json;
 use service::AppState;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Starts the service and blocks while it runs: connects to PostgreSQL (with bounded retries),
 /// applies the schema, binds, prints the `listening` line first on stdout, then serves.
@@ -43,4 +45,23 @@ pub fn run(config: Config) -> Result<(), String> {
         let _ = worker.join();
     }
     Ok(())
+}
+
+/// `beefirst --healthcheck`: `GET /health` on `BIND_ADDR` (an unspecified IP means loopback), for
+/// a container `HEALTHCHECK` without curl in the image. Ok only for a 200 within 3 seconds.
+pub fn healthcheck(config: &Config) -> Result<(), String> {
+    let mut addr = config.bind_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let response = mail::wire::exchange(addr, request.as_bytes(), Duration::from_secs(3))
+        .map_err(|e| format!("health check of {addr} failed: {e}"))?;
+    match response.status {
+        200 => Ok(()),
+        status => Err(format!("health check of {addr} answered {status}")),
+    }
 }

@@ -1,4 +1,5 @@
-//! The `beefirst` binary: `--help`, configuration from the environment, then [`beefirst::run`].
+//! The `beefirst` binary: `--help`, configuration from the environment, then [`beefirst::run`]
+//! (or [`beefirst::healthcheck`] with `--healthcheck`, for container health checks).
 
 use std::process::ExitCode;
 
@@ -8,7 +9,8 @@ fn main() -> ExitCode {
         print!("{}", beefirst::config::help_text());
         return ExitCode::SUCCESS;
     }
-    if let Some(unknown) = args.first() {
+    let healthcheck = args.first().is_some_and(|a| a == "--healthcheck");
+    if let Some(unknown) = args.iter().find(|a| *a != "--healthcheck") {
         eprintln!(
             "beefirst: unknown argument {unknown:?}; settings come from the environment, see --help"
         );
@@ -21,7 +23,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match beefirst::run(config) {
+    let outcome = if healthcheck {
+        beefirst::healthcheck(&config)
+    } else {
+        beefirst::run(config)
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(reason) => {
             eprintln!("beefirst: {reason}");

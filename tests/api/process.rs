@@ -88,3 +88,23 @@ fn the_first_stdout_line_says_listening_with_the_bound_address() {
         "{first}"
     );
 }
+
+#[test]
+fn healthcheck_exits_0_only_when_the_service_answers() {
+    let app = TestApp::spawn();
+    let addr = app.process.addr.to_string();
+    assert!(
+        beefirst(&[("BIND_ADDR", &addr)], &["--healthcheck"])
+            .status
+            .success()
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    assert_eq!(
+        beefirst(&[("BIND_ADDR", &closed)], &["--healthcheck"])
+            .status
+            .code(),
+        Some(1)
+    );
+}
