@@ -77,6 +77,37 @@ pub const SETTINGS: &[Setting] = &[
         "10",
         "how often expired claims are deleted in the background, seconds (1-86400)",
     ),
+    s(
+        "RATE_LIMIT_IP_PER_MINUTE",
+        "60",
+        "POST requests per client IP per rolling minute, all POST endpoints together; 0: off",
+    ),
+    s(
+        "RATE_LIMIT_EMAIL_PER_HOUR",
+        "10",
+        "mails sent per email address per rolling hour; 0: off",
+    ),
+    s("MAX_RESENDS", "3", "resends per claim (0-100)"),
+    s(
+        "MAX_WRONG_CODES_PER_EMAIL_PER_DAY",
+        "10",
+        "wrong codes per email across all its claims per rolling 24 h; past it 429; 0: off",
+    ),
+    s(
+        "TRUST_X_FORWARDED_FOR",
+        "false",
+        "true: the client IP is the rightmost X-Forwarded-For address (only behind your own proxy)",
+    ),
+    s(
+        "QUEUE_DEPTH",
+        "64",
+        "requests waiting for a worker before new ones are shed with 503 (1-100000)",
+    ),
+    s(
+        "SHUTDOWN_GRACE_SECONDS",
+        "10",
+        "how long SIGTERM/SIGINT waits for in-flight requests, seconds (0-3600)",
+    ),
 ];
 
 const fn s(name: &'static str, default: &'static str, meaning: &'static str) -> Setting {
@@ -116,6 +147,20 @@ pub struct Config {
     pub bcrypt_cost: u32,
     /// `REAPER_INTERVAL_SECONDS`.
     pub reaper_interval: Duration,
+    /// `RATE_LIMIT_IP_PER_MINUTE` (0: off).
+    pub rate_limit_ip_per_minute: u32,
+    /// `RATE_LIMIT_EMAIL_PER_HOUR` (0: off).
+    pub rate_limit_email_per_hour: u32,
+    /// `MAX_RESENDS`.
+    pub max_resends: u32,
+    /// `MAX_WRONG_CODES_PER_EMAIL_PER_DAY` (0: off).
+    pub max_wrong_codes_per_email_per_day: u32,
+    /// `TRUST_X_FORWARDED_FOR`.
+    pub trust_x_forwarded_for: bool,
+    /// `QUEUE_DEPTH`.
+    pub queue_depth: usize,
+    /// `SHUTDOWN_GRACE_SECONDS`.
+    pub shutdown_grace: Duration,
 }
 
 /// An invalid setting: the variable and what is wrong with it. The process exits with code 2.
@@ -174,7 +219,24 @@ impl Config {
             reaper_interval: Duration::from_secs(
                 get("REAPER_INTERVAL_SECONDS").number(1..=86_400)?,
             ),
+            rate_limit_ip_per_minute: get("RATE_LIMIT_IP_PER_MINUTE").number(0..=1_000_000)?,
+            rate_limit_email_per_hour: get("RATE_LIMIT_EMAIL_PER_HOUR").number(0..=1_000_000)?,
+            max_resends: get("MAX_RESENDS").number(0..=100)?,
+            max_wrong_codes_per_email_per_day: get("MAX_WRONG_CODES_PER_EMAIL_PER_DAY")
+                .number(0..=1_000_000)?,
+            trust_x_forwarded_for: get("TRUST_X_FORWARDED_FOR")
+                .with(parse_bool, "must be true or false")?,
+            queue_depth: get("QUEUE_DEPTH").number(1..=100_000)?,
+            shutdown_grace: Duration::from_secs(get("SHUTDOWN_GRACE_SECONDS").number(0..=3600)?),
         })
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
     }
 }
 
@@ -268,6 +330,12 @@ mod tests {
         assert_eq!(c.mail_from.as_str(), "no-reply@beefirst.local");
         assert!(c.mail_api.is_none());
         assert_eq!(c.db_pool_size, c.workers as u32 + 2);
+        assert_eq!(c.rate_limit_ip_per_minute, 60);
+        assert_eq!(c.rate_limit_email_per_hour, 10);
+        assert_eq!(c.max_resends, 3);
+        assert_eq!(c.max_wrong_codes_per_email_per_day, 10);
+        assert!(!c.trust_x_forwarded_for);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(10));
     }
 
     #[test]
@@ -285,6 +353,10 @@ mod tests {
             ("MAIL_FROM", "nobody"),
             ("DB_POOL_SIZE", "0"),
             ("REAPER_INTERVAL_SECONDS", "0"),
+            ("TRUST_X_FORWARDED_FOR", "maybe"),
+            ("QUEUE_DEPTH", "0"),
+            ("MAX_RESENDS", "101"),
+            ("RATE_LIMIT_IP_PER_MINUTE", "-5"),
         ];
         for (var, value) in cases {
             let err = config(&[(var, value)])

@@ -28,6 +28,14 @@ pub enum Error {
     AttemptsExhausted,
     /// 410: the window passed (database clock); the claim was deleted (seed truths #3, #6).
     CodeExpired,
+    /// 409: `POST /resend` for an account that is already active.
+    AlreadyActive,
+    /// 429: a rate limit is exhausted; retry after the given seconds.
+    RateLimited { retry_after_seconds: u32 },
+    /// 429: the claim has had `MAX_RESENDS` resends; retry (register again) once it expires.
+    TooManyResends { retry_after_seconds: u32 },
+    /// 503: the request queue is full; answered without touching the database.
+    Overloaded,
     /// 404: no such path.
     NotFound,
     /// 405: the path exists with other methods, listed in `allow`.

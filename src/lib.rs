@@ -24,9 +24,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Starts the service and blocks while it runs: connects to PostgreSQL (with bounded retries),
-/// applies the schema, binds, prints the `listening` line first on stdout, then serves.
+/// applies the schema, binds, prints the `listening` line first on stdout, then serves until
+/// SIGTERM/SIGINT (returns `Ok`, exit code 0).
 ///
-/// Errors: a one-line reason for the operator (database unreachable, bind failed, ...).
+/// Errors: a one-line reason for the operator (database unreachable, bind failed, listener lost).
 pub fn run(config: Config) -> Result<(), String> {
     let pool = store::connect(&config)?;
     let state = AppState::new(config, pool).map_err(|e| format!("start-up failed: {e}"))?;
@@ -40,9 +41,12 @@ pub fn run(config: Config) -> Result<(), String> {
 
     reaper::spawn(state.pool.clone(), state.config.reaper_interval)
         .map_err(|e| format!("cannot start the reaper: {e}"))?;
-    let workers = http::spawn_workers(Arc::new(server), Arc::new(state));
-    for worker in workers {
-        let _ = worker.join();
+    match http::server::serve(server, Arc::new(state))? {
+        http::server::Stopped::Gracefully => log::info("stopped", json!({"graceful": true})),
+        http::server::Stopped::GraceExpired { still_running } => log::error(
+            "stopped",
+            json!({"graceful": false, "workers_still_running": still_running}),
+        ),
     }
     Ok(())
 }

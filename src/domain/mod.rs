@@ -7,8 +7,9 @@ pub mod activation;
 pub mod code;
 pub mod email;
 pub mod password;
+pub mod rate_limit;
 
-pub use activation::{ActivationOutcome, ClaimSnapshot};
+pub use activation::{ActivationOutcome, ClaimSnapshot, ResendOutcome};
 pub use code::{CodeError, VerificationCode};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};

@@ -5,7 +5,7 @@ use super::request::{header, json_object, read_body, string_field};
 use super::response::Reply;
 use crate::domain::{Email, Password, VerificationCode};
 use crate::error::Error;
-use crate::service::{AppState, activate, register};
+use crate::service::{AppState, activate, register, resend};
 use crate::store;
 use serde_json::json;
 use tiny_http::Request;
@@ -34,11 +34,22 @@ pub fn activate(request: &mut Request, state: &AppState) -> Result<Reply, Error>
         .map_err(|_| Error::InvalidCodeFormat { digits })?;
     let credentials =
         parse_basic(header(request, "Authorization")).ok_or(Error::InvalidCredentials)?;
-    activate::activate(state, &credentials.email, &credentials.password, &code)?;
-    let email = Email::parse(&credentials.email).map_err(|_| Error::InvalidCredentials)?;
+    let email = activate::activate(state, &credentials.email, &credentials.password, &code)?;
     Ok(Reply::json(
         200,
         json!({"email": email.as_str(), "status": "active"}),
+    ))
+}
+
+/// `POST /resend`, Basic Auth, no body → 202 `{"email", "status": "pending", "expires_in"}`.
+pub fn resend(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    read_body(request)?; // any body is ignored, but framing rules still apply
+    let credentials =
+        parse_basic(header(request, "Authorization")).ok_or(Error::InvalidCredentials)?;
+    let email = resend::resend(state, &credentials.email, &credentials.password)?;
+    Ok(Reply::json(
+        202,
+        json!({"email": email.as_str(), "status": "pending", "expires_in": state.config.code_ttl_seconds}),
     ))
 }
 

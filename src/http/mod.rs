@@ -1,61 +1,53 @@
-//! The tiny_http adapter: a fixed pool of worker threads pulling requests from one server.
-//!
-//! tiny_http accepts connections and parses request heads on its own threads; our `WORKERS`
-//! threads bound how many handlers run at once (see shared/TINY_HTTP.md).
+//! The tiny_http adapter. [`server`] runs the accept loop, the bounded queue and the worker pool;
+//! this module turns one request into one response and one log line.
 
 pub mod auth;
 mod handlers;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod server;
 
 use crate::error::Error;
 use crate::service::AppState;
+use request::MAX_BODY_BYTES;
 use response::Reply;
 use serde_json::json;
+use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Instant;
-use tiny_http::{Request, Server};
+use tiny_http::Request;
 
-/// Starts `state.config.workers` worker threads serving `server`.
-///
-/// If `recv()` ever fails, tiny_http's listener is gone for good: the worker logs it and exits the
-/// process non-zero so a supervisor restarts it, instead of staying up deaf.
-pub fn spawn_workers(server: Arc<Server>, state: Arc<AppState>) -> Vec<JoinHandle<()>> {
-    (0..state.config.workers)
-        .map(|i| {
-            let server = Arc::clone(&server);
-            let state = Arc::clone(&state);
-            std::thread::Builder::new()
-                .name(format!("worker-{i}"))
-                .spawn(move || {
-                    loop {
-                        match server.recv() {
-                            Ok(request) => handle(request, &state),
-                            Err(e) => {
-                                crate::log::error(
-                                    "listener_failed",
-                                    json!({"error": e.to_string()}),
-                                );
-                                std::process::exit(1);
-                            }
-                        }
-                    }
-                })
-                .unwrap_or_else(|e| {
-                    crate::log::error("worker_spawn_failed", json!({"error": e.to_string()}));
-                    std::process::exit(1);
-                })
-        })
-        .collect()
-}
-
-/// Handles one request: route, map errors, respond, log one line. A panic in a handler is caught
-/// (the worker survives) and answered with an opaque 500.
+/// Handles one request on a worker: route, map errors, respond, log. A panic in a handler is
+/// caught (the worker survives) and answered with an opaque 500.
 pub fn handle(mut request: Request, state: &AppState) {
     let started = Instant::now();
+    let client_ip = client_ip(&request, state.config.trust_x_forwarded_for);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        router::route(&mut request, state, client_ip)
+    }))
+    .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())));
+    finish(request, result, client_ip, started);
+}
+
+/// Answers a request the queue had no room for: 503 `overloaded`, no database work.
+pub fn shed(request: Request, trust_x_forwarded_for: bool) {
+    let client_ip = client_ip(&request, trust_x_forwarded_for);
+    finish(request, Err(Error::Overloaded), client_ip, Instant::now());
+}
+
+/// Writes the reply and the request's log line.
+///
+/// tiny_http drains an unread body after the response, on the responding thread (see
+/// shared/TINY_HTTP.md). A body declared over [`MAX_BODY_BYTES`] is never read, so such a
+/// response is written from a short-lived thread of its own: a client that declares a huge body and
+/// never sends it pins that thread, not a worker or the accept loop.
+fn finish(
+    request: Request,
+    result: Result<Reply, Error>,
+    client_ip: Option<IpAddr>,
+    started: Instant,
+) {
     let request_id = request_id(&request);
     let method = request.method().to_string();
     let path: String = request
@@ -66,10 +58,6 @@ pub fn handle(mut request: Request, state: &AppState) {
         .chars()
         .take(200)
         .collect();
-    let client_ip = request.remote_addr().map(|a| a.ip().to_string());
-
-    let result = catch_unwind(AssertUnwindSafe(|| router::route(&mut request, state)))
-        .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())));
     let reply = result.unwrap_or_else(|error| {
         if let Error::Internal(detail) = &error {
             crate::log::error(
@@ -80,14 +68,43 @@ pub fn handle(mut request: Request, state: &AppState) {
         Reply::from(&error)
     });
     let status = reply.status;
-    let _ = request.respond(reply.into_response(&request_id));
+    let response = reply.into_response(&request_id);
+    if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
+        let spawned = std::thread::Builder::new()
+            .name("oversized-body".into())
+            .spawn(move || drop(request.respond(response)));
+        if spawned.is_err() {
+            crate::log::error("thread_spawn_failed", json!({"request_id": request_id}));
+        }
+    } else {
+        let _ = request.respond(response);
+    }
     crate::log::info(
         "request",
         json!({
             "request_id": request_id, "method": method, "path": path, "status": status,
-            "duration_ms": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3, "client_ip": client_ip,
+            "duration_ms": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+            "client_ip": client_ip.map(|ip| ip.to_string()),
         }),
     );
+}
+
+/// The client's IP: the TCP peer, or with `TRUST_X_FORWARDED_FOR=true` the rightmost address of the
+/// last `X-Forwarded-For` header (the one our own proxy appended; anything left of it is whatever
+/// the client claimed). Falls back to the peer when the header is missing or unparsable.
+pub fn client_ip(request: &Request, trust_x_forwarded_for: bool) -> Option<IpAddr> {
+    let forwarded = trust_x_forwarded_for
+        .then(|| {
+            request
+                .headers()
+                .iter()
+                .rev()
+                .find(|h| h.field.equiv("X-Forwarded-For"))
+                .and_then(|h| h.value.as_str().rsplit(',').next())
+                .and_then(|last| last.trim().parse().ok())
+        })
+        .flatten();
+    forwarded.or_else(|| request.remote_addr().map(|a| a.ip()))
 }
 
 /// The incoming `X-Request-Id` if it is sane (`[A-Za-z0-9._-]{1,64}`, so it can never inject a

@@ -76,6 +76,13 @@ impl From<&Error> for Reply {
             Error::MailUnavailable | Error::Unavailable => {
                 headers.push(("Retry-After", "5".into()))
             }
+            Error::Overloaded => headers.push(("Retry-After", "1".into())),
+            Error::RateLimited {
+                retry_after_seconds,
+            }
+            | Error::TooManyResends {
+                retry_after_seconds,
+            } => headers.push(("Retry-After", (*retry_after_seconds).max(1).to_string())),
             _ => {}
         }
         Reply {
@@ -115,6 +122,7 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
                 PasswordError::TooLong => {
                     "The password must be at most 72 bytes long (bcrypt's limit)."
                 }
+                PasswordError::Common => "This password is too common; choose another.",
             }),
         ),
         Error::InvalidCodeFormat { digits } => (
@@ -142,6 +150,28 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
             410,
             "code_expired",
             text("The code has expired: the registration was cancelled. Register again."),
+        ),
+        Error::AlreadyActive => (
+            409,
+            "already_active",
+            text("This account is already active."),
+        ),
+        Error::RateLimited { .. } => (
+            429,
+            "rate_limited",
+            text("Too many requests. Try again later."),
+        ),
+        Error::TooManyResends { .. } => (
+            429,
+            "too_many_resends",
+            text(
+                "No more codes can be sent for this registration. Register again once it expires.",
+            ),
+        ),
+        Error::Overloaded => (
+            503,
+            "overloaded",
+            text("The service is overloaded. Try again in a second."),
         ),
         Error::NotFound => (404, "not_found", text("No such endpoint.")),
         Error::MethodNotAllowed { .. } => (
@@ -216,6 +246,22 @@ mod tests {
             ),
             (Error::AttemptsExhausted, 410, "attempts_exhausted"),
             (Error::CodeExpired, 410, "code_expired"),
+            (Error::AlreadyActive, 409, "already_active"),
+            (
+                Error::RateLimited {
+                    retry_after_seconds: 7,
+                },
+                429,
+                "rate_limited",
+            ),
+            (
+                Error::TooManyResends {
+                    retry_after_seconds: 7,
+                },
+                429,
+                "too_many_resends",
+            ),
+            (Error::Overloaded, 503, "overloaded"),
             (Error::NotFound, 404, "not_found"),
             (
                 Error::MethodNotAllowed { allow: "POST" },
@@ -246,10 +292,29 @@ mod tests {
         assert!(headers.contains(&("WWW-Authenticate", BASIC_CHALLENGE.to_owned())));
         let (_, _, headers) = reply(Error::MethodNotAllowed { allow: "POST" });
         assert!(headers.contains(&("Allow", "POST".to_owned())));
-        for error in [Error::Unavailable, Error::MailUnavailable] {
+        let retrying = [
+            Error::Unavailable,
+            Error::MailUnavailable,
+            Error::Overloaded,
+            Error::RateLimited {
+                retry_after_seconds: 7,
+            },
+            Error::TooManyResends {
+                retry_after_seconds: 0,
+            },
+        ];
+        for error in retrying {
             let (_, _, headers) = reply(error);
-            assert!(headers.iter().any(|(n, _)| *n == "Retry-After"));
+            let value = headers
+                .iter()
+                .find(|(n, _)| *n == "Retry-After")
+                .map(|(_, v)| v.clone());
+            assert!(value.is_some_and(|v| v.parse::<u32>().is_ok_and(|n| n >= 1)));
         }
+        let (_, _, headers) = reply(Error::RateLimited {
+            retry_after_seconds: 7,
+        });
+        assert!(headers.contains(&("Retry-After", "7".to_owned())));
         let (_, body, _) = reply(Error::WrongCode {
             attempts_remaining: 2,
         });

@@ -1,9 +1,10 @@
 //! `POST /activate`: PENDING → ACTIVE with Basic Auth and the mailed code.
 
 use super::{AppState, credentials};
-use crate::domain::VerificationCode;
 use crate::domain::activation::{ActivationOutcome, decide};
+use crate::domain::{Email, VerificationCode};
 use crate::error::Error;
+use crate::service::limits;
 use crate::store::{self, accounts::Status};
 
 /// Activates the claim of the Basic Auth identity with `code`; returns the normalized email.
@@ -13,18 +14,22 @@ use crate::store::{self, accounts::Status};
 /// lets the domain decide, and applies the decision. An already active account with the right
 /// password answers success without looking at the code (seed truth #11).
 ///
+/// Wrong codes also count against the email's daily budget across claims; once it is used up the
+/// activation answers 429 before the code is looked at (only to a caller with the right password).
+///
 /// Errors: 401 [`Error::InvalidCredentials`], 422 [`Error::WrongCode`], 410
-/// [`Error::AttemptsExhausted`] or [`Error::CodeExpired`] (claim deleted), 503.
+/// [`Error::AttemptsExhausted`] or [`Error::CodeExpired`] (claim deleted), 429, 503.
 pub fn activate(
     state: &AppState,
     email: &str,
     password: &str,
     code: &VerificationCode,
-) -> Result<(), Error> {
-    let stored = credentials::verify(state, email, password)?;
+) -> Result<Email, Error> {
+    let (email, stored) = credentials::verify(state, email, password)?;
     if stored.status == Status::Active {
-        return Ok(());
+        return Ok(email);
     }
+    limits::ensure_wrong_code_budget(state, &email)?;
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.transaction()?;
     let Some((status, snapshot)) = store::accounts::lock_claim(&mut tx, &stored, code)? else {
@@ -32,13 +37,20 @@ pub fn activate(
         return Err(Error::InvalidCredentials);
     };
     if status == Status::Active {
-        return Ok(()); // a concurrent request with the right code won
+        return Ok(email); // a concurrent request with the right code won
     }
     let outcome = decide(snapshot, state.config.max_code_attempts);
     store::accounts::apply_outcome(&mut tx, stored.id, outcome)?;
     tx.commit()?;
+    drop(client);
+    if matches!(
+        outcome,
+        ActivationOutcome::WrongCode { .. } | ActivationOutcome::Exhausted
+    ) {
+        limits::count_wrong_code(state, &email)?;
+    }
     match outcome {
-        ActivationOutcome::Activate => Ok(()),
+        ActivationOutcome::Activate => Ok(email),
         ActivationOutcome::WrongCode { attempts_remaining } => {
             Err(Error::WrongCode { attempts_remaining })
         }

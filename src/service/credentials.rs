@@ -5,15 +5,20 @@ use crate::domain::{Email, Password};
 use crate::error::Error;
 use crate::store::{self, accounts::StoredCredentials};
 
-/// Looks up `email` and verifies `password` with bcrypt.
+/// Looks up `email` and verifies `password` with bcrypt; returns the normalized email and the
+/// stored row.
 ///
 /// Every failure is [`Error::InvalidCredentials`] and costs one bcrypt verification, whether the
 /// email is malformed or unknown, or the password is malformed (e.g. over 72 bytes) or wrong: no
 /// enumeration through the body or the timing (failure scenarios 7 and 10; OWASP Authentication
 /// Cheat Sheet, "authentication responses"). The pooled connection is returned before bcrypt runs.
-pub fn verify(state: &AppState, email: &str, password: &str) -> Result<StoredCredentials, Error> {
+pub fn verify(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<(Email, StoredCredentials), Error> {
     let email = Email::parse(email).ok();
-    let password = Password::parse(password.to_owned()).ok();
+    let password = Password::parse_existing(password.to_owned()).ok();
     let stored = match &email {
         Some(email) => {
             store::accounts::find_credentials(&mut *store::checkout(&state.pool)?, email)?
@@ -27,8 +32,8 @@ pub fn verify(state: &AppState, email: &str, password: &str) -> Result<StoredCre
         .as_ref()
         .map_or("not a valid password", |p| p.expose());
     let matches = bcrypt::verify(candidate, hash).unwrap_or(false);
-    match stored {
-        Some(stored) if matches && password.is_some() => Ok(stored),
+    match (email, stored) {
+        (Some(email), Some(stored)) if matches && password.is_some() => Ok((email, stored)),
         _ => Err(Error::InvalidCredentials),
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod activate;
 pub mod credentials;
+pub mod limits;
 pub mod register;
+pub mod resend;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -30,6 +32,7 @@ impl AppState {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret)?;
         let dummy_hash = bcrypt::hash(secret, config.bcrypt_cost)?;
+        crate::domain::password::warm_up();
         let mailer = match &config.mail_api {
             None => Mailer::Console,
             Some(endpoint) => Mailer::Http {

@@ -165,6 +165,112 @@ pub fn apply_outcome(
     Ok(())
 }
 
+/// A claim's code as it was before a resend, to put back if the new code cannot be mailed.
+#[derive(Debug, Clone)]
+pub struct PreviousCode {
+    hash: Vec<u8>,
+    salt: Vec<u8>,
+    expires_at: String,
+    resends: i32,
+}
+
+/// A pending claim locked for a resend.
+#[derive(Debug, Clone)]
+pub struct LockedForResend {
+    /// `pending` or `active` (a concurrent activation may have won).
+    pub status: Status,
+    /// `now() >= code_expires_at` by the database clock.
+    pub expired: bool,
+    /// Resends already made for this claim.
+    pub resends: u32,
+    /// Whole seconds until the window ends (0 if expired or active).
+    pub seconds_left: u32,
+    /// The code to restore if mailing the new one fails.
+    pub previous: PreviousCode,
+}
+
+/// Locks the claim read by [`find_credentials`] for a resend (`None` if gone or replaced).
+pub fn lock_for_resend(
+    tx: &mut Transaction<'_>,
+    credentials: &StoredCredentials,
+) -> Result<Option<LockedForResend>, Error> {
+    let row = tx.query_opt(
+        "SELECT status, coalesce(code_expires_at <= now(), false), resends,
+                coalesce(ceil(extract(epoch FROM code_expires_at - now())), 0)::int,
+                coalesce(code_hash, ''), coalesce(code_salt, ''),
+                coalesce(code_expires_at::text, ''), resends
+           FROM accounts
+          WHERE id = $1 AND password_hash = $2
+          FOR UPDATE",
+        &[&credentials.id, &credentials.password_hash],
+    )?;
+    row.map(|r| {
+        Ok(LockedForResend {
+            status: Status::from_db(r.get(0))?,
+            expired: r.get(1),
+            resends: u32::try_from(r.get::<_, i32>(2)).unwrap_or(u32::MAX),
+            seconds_left: u32::try_from(r.get::<_, i32>(3)).unwrap_or(0),
+            previous: PreviousCode {
+                hash: r.get(4),
+                salt: r.get(5),
+                expires_at: r.get(6),
+                resends: r.get(7),
+            },
+        })
+    })
+    .transpose()
+}
+
+/// Gives the locked claim a new code and a new window, and counts the resend. Wrong attempts are
+/// left as they are.
+pub fn replace_code(
+    tx: &mut Transaction<'_>,
+    id: i64,
+    code: &VerificationCode,
+    salt: &[u8],
+    ttl_seconds: u32,
+) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE accounts
+            SET code_hash = sha256($3::bytea || $2::bytea), code_salt = $3,
+                code_expires_at = now() + make_interval(secs => $4), resends = resends + 1
+          WHERE id = $1",
+        &[
+            &id,
+            &code.expose().as_bytes(),
+            &salt,
+            &f64::from(ttl_seconds),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Puts back the code a failed resend replaced, unless the claim changed again since (matched by
+/// the new salt): the claim is left exactly as before the resend.
+pub fn restore_code(
+    client: &mut Client,
+    id: i64,
+    new_salt: &[u8],
+    previous: &PreviousCode,
+) -> Result<(), Error> {
+    client.execute(
+        "UPDATE accounts
+            SET code_hash = $3, code_salt = $4, code_expires_at = $5::text::timestamptz, resends = $6
+          WHERE id = $1 AND status = 'pending' AND code_salt = $2",
+        &[&id, &new_salt, &previous.hash, &previous.salt, &previous.expires_at, &previous.resends],
+    )?;
+    Ok(())
+}
+
+/// Deletes one claim (an expired claim found by `POST /resend`).
+pub fn delete_claim(tx: &mut Transaction<'_>, id: i64) -> Result<(), Error> {
+    tx.execute(
+        "DELETE FROM accounts WHERE id = $1 AND status = 'pending'",
+        &[&id],
+    )?;
+    Ok(())
+}
+
 /// Deletes every expired claim, password hash and code hash included (seed truth #6). Returns how
 /// many were deleted.
 pub fn reap_expired_claims(client: &mut impl GenericClient) -> Result<u64, Error> {

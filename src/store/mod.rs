@@ -5,6 +5,7 @@
 //! holding the row lock it needs.
 
 pub mod accounts;
+pub mod rate_limits;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -91,7 +92,11 @@ impl From<postgres::Error> for Error {
         if e.is_closed() || e.code().is_none() {
             Error::Unavailable
         } else {
-            Error::Internal(format!("postgres: {e}"))
+            let detail = e.as_db_error().map_or_else(
+                || e.to_string(),
+                |db| format!("{} {}", db.code().code(), db.message()),
+            );
+            Error::Internal(format!("postgres: {detail}"))
         }
     }
 }

@@ -1,0 +1,86 @@
+//! The three rate limits of the contract, as one call each. A limit set to 0 is never checked.
+
+use super::AppState;
+use crate::domain::Email;
+use crate::domain::rate_limit::Limit;
+use crate::error::Error;
+use crate::store::rate_limits::{Scope, Subject, check};
+use crate::store::{self};
+use std::net::IpAddr;
+
+/// `RATE_LIMIT_IP_PER_MINUTE`: counts one POST request from `ip`; 429 once over.
+pub fn count_post_from(state: &AppState, ip: IpAddr) -> Result<(), Error> {
+    let limit = Limit::per_minute(state.config.rate_limit_ip_per_minute);
+    enforce(state, Scope::Ip, Subject::Ip(ip), limit, true)
+}
+
+/// `RATE_LIMIT_EMAIL_PER_HOUR`: counts one mail to `email`; 429 once over (nothing is sent).
+pub fn count_mail_to(state: &AppState, email: &Email) -> Result<(), Error> {
+    let limit = Limit::per_hour(state.config.rate_limit_email_per_hour);
+    enforce(state, Scope::Mail, Subject::Email(email), limit, true)
+}
+
+/// 429 when `email`'s mail budget is already used up (counts nothing): a cheap early refusal
+/// before a registration spends a bcrypt hash.
+pub fn ensure_mail_budget(state: &AppState, email: &Email) -> Result<(), Error> {
+    let limit = Limit::per_hour(state.config.rate_limit_email_per_hour);
+    enforce(state, Scope::Mail, Subject::Email(email), limit, false)
+}
+
+/// `MAX_WRONG_CODES_PER_EMAIL_PER_DAY`: 429 while `email` has used up its budget of wrong codes
+/// across all its claims (checked by /register, /resend and /activate; counts nothing).
+pub fn ensure_wrong_code_budget(state: &AppState, email: &Email) -> Result<(), Error> {
+    enforce(
+        state,
+        Scope::WrongCode,
+        Subject::Email(email),
+        wrong_code_limit(state),
+        false,
+    )
+}
+
+/// Counts one wrong code against `email`'s daily budget.
+pub fn count_wrong_code(state: &AppState, email: &Email) -> Result<(), Error> {
+    let limit = wrong_code_limit(state);
+    if limit.is_on() {
+        let mut client = store::checkout(&state.pool)?;
+        check(
+            &mut *client,
+            Scope::WrongCode,
+            Subject::Email(email),
+            limit,
+            true,
+        )?;
+    }
+    Ok(())
+}
+
+fn wrong_code_limit(state: &AppState) -> Limit {
+    Limit::per_day(state.config.max_wrong_codes_per_email_per_day)
+}
+
+fn enforce(
+    state: &AppState,
+    scope: Scope,
+    subject: Subject<'_>,
+    limit: Limit,
+    consume: bool,
+) -> Result<(), Error> {
+    if !limit.is_on() {
+        return Ok(());
+    }
+    let decision = check(
+        &mut *store::checkout(&state.pool)?,
+        scope,
+        subject,
+        limit,
+        consume,
+    )?;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(Error::RateLimited {
+            retry_after_seconds: decision.retry_after_seconds,
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! SQL of the `rate_limits` table: sliding-window counters shared by every instance.
+//! The window arithmetic is explained in `domain::rate_limit`.
+
+use crate::domain::Email;
+use crate::domain::rate_limit::{Limit, WindowState, retry_after_seconds};
+use crate::error::Error;
+use postgres::GenericClient;
+use std::net::IpAddr;
+
+/// Which counter. The scope names are stored as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// POST requests per client IP (`RATE_LIMIT_IP_PER_MINUTE`).
+    Ip,
+    /// Mails sent per email (`RATE_LIMIT_EMAIL_PER_HOUR`).
+    Mail,
+    /// Wrong codes per email across claims (`MAX_WRONG_CODES_PER_EMAIL_PER_DAY`).
+    WrongCode,
+}
+
+impl Scope {
+    fn name(self) -> &'static str {
+        match self {
+            Scope::Ip => "ip",
+            Scope::Mail => "mail",
+            Scope::WrongCode => "wrong_code",
+        }
+    }
+}
+
+/// Whom a counter is about. An email is stored only as the SHA-256 hex of its normalized form.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A client IP, stored as text.
+    Ip(IpAddr),
+    /// An email, stored hashed.
+    Email(&'a Email),
+}
+
+/// The answer of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// One more hit fits in the window.
+    pub allowed: bool,
+    /// When not allowed: whole seconds until one would be.
+    pub retry_after_seconds: u32,
+}
+
+/// Checks `limit` for (`scope`, `subject`) in one upsert; with `consume`, an allowed check also
+/// counts as a hit (a refused one never counts). The row lock taken by `ON CONFLICT DO UPDATE`
+/// serializes concurrent checks of one key, so parallel requests cannot overshoot.
+pub fn check(
+    client: &mut impl GenericClient,
+    scope: Scope,
+    subject: Subject<'_>,
+    limit: Limit,
+    consume: bool,
+) -> Result<Decision, Error> {
+    let (subject_text, hashed) = match subject {
+        Subject::Ip(ip) => (ip.to_string(), false),
+        Subject::Email(email) => (email.as_str().to_owned(), true),
+    };
+    let window = i32::try_from(limit.window_seconds).unwrap_or(i32::MAX);
+    let max = i32::try_from(limit.max).unwrap_or(i32::MAX);
+    let row = client.query_one(
+        "INSERT INTO rate_limits AS r
+                (scope, subject, window_seconds, bucket_start, previous, current, last_allowed)
+         VALUES ($1,
+                 CASE WHEN $6 THEN encode(sha256(convert_to($2, 'UTF8')), 'hex') ELSE $2 END,
+                 $3::int, to_timestamp(floor(extract(epoch FROM now()) / $3::int) * $3::int),
+                 0, (1 <= $4::int AND $5)::int, 1 <= $4::int)
+         ON CONFLICT (scope, subject) DO UPDATE
+            SET (window_seconds, bucket_start, previous, current, last_allowed) = (
+                SELECT $3::int, EXCLUDED.bucket_start, shifted.previous,
+                       shifted.current + (shifted.allowed AND $5)::int, shifted.allowed
+                  FROM (SELECT carried.previous, carried.current,
+                               carried.previous
+                                 * (1 - extract(epoch FROM now() - EXCLUDED.bucket_start) / $3::int)
+                                 + carried.current + 1 <= $4::int AS allowed
+                          FROM (SELECT CASE WHEN r.bucket_start = EXCLUDED.bucket_start
+                                            THEN r.previous
+                                            WHEN r.bucket_start = EXCLUDED.bucket_start
+                                                                  - make_interval(secs => $3::int)
+                                            THEN r.current
+                                            ELSE 0 END AS previous,
+                                       CASE WHEN r.bucket_start = EXCLUDED.bucket_start
+                                            THEN r.current ELSE 0 END AS current) carried
+                       ) shifted)
+         RETURNING last_allowed, previous, current,
+                   extract(epoch FROM now() - bucket_start)::float8",
+        &[
+            &scope.name(),
+            &subject_text,
+            &window,
+            &max,
+            &consume,
+            &hashed,
+        ],
+    )?;
+    let allowed: bool = row.get(0);
+    let state = WindowState {
+        previous: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
+        current: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
+        elapsed_seconds: row.get(3),
+    };
+    Ok(Decision {
+        allowed,
+        retry_after_seconds: if allowed {
+            0
+        } else {
+            retry_after_seconds(limit, state)
+        },
+    })
+}
+
+/// Deletes counters whose whole window has passed (reaper). Returns how many.
+pub fn delete_stale(client: &mut impl GenericClient) -> Result<u64, Error> {
+    Ok(client.execute(
+        "DELETE FROM rate_limits
+          WHERE bucket_start + make_interval(secs => 2 * window_seconds) <= now()",
+        &[],
+    )?)
+}
