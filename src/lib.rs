@@ -37,11 +37,9 @@ pub fn run(config: Config) -> Result<(), String> {
         .server_addr()
         .to_ip()
         .ok_or("bound to a non-IP address")?;
-    log::info("listening", json!({"addr": addr.to_string()}));
-
     reaper::spawn(state.pool.clone(), state.config.reaper_interval)
         .map_err(|e| format!("cannot start the reaper: {e}"))?;
-    match http::server::serve(server, Arc::new(state))? {
+    match http::server::serve(server, addr, Arc::new(state))? {
         http::server::Stopped::Gracefully => log::info("stopped", json!({"graceful": true})),
         http::server::Stopped::GraceExpired { still_running } => log::error(
             "stopped",

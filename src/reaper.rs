@@ -30,7 +30,7 @@ pub fn spawn(pool: Pool, interval: Duration) -> std::io::Result<std::thread::Joi
 
 fn sweep(pool: &Pool) -> Result<(u64, u64), Error> {
     let mut client = store::checkout(pool)?;
-    let claims = store::accounts::reap_expired_claims(&mut *client)?;
-    let counters = store::rate_limits::delete_stale(&mut *client)?;
+    let claims = store::accounts::reap_expired_claims(&mut client)?;
+    let counters = store::rate_limits::delete_stale(&mut client)?;
     Ok((claims, counters))
 }

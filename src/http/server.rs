@@ -11,6 +11,7 @@
 
 use crate::service::AppState;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -26,9 +27,10 @@ pub enum Stopped {
     GraceExpired { still_running: usize },
 }
 
-/// Serves until SIGTERM or SIGINT. Errors: the listener failed (tiny_http cannot recover from that;
+/// Installs the signal handlers, starts the workers, prints the `listening` line (the first line on
+/// stdout: from then on SIGTERM is graceful) and serves until SIGTERM or SIGINT. Errors: the listener failed (tiny_http cannot recover from that;
 /// the caller exits non-zero so a supervisor restarts the process) or signals could not be hooked.
-pub fn serve(server: Server, state: Arc<AppState>) -> Result<Stopped, String> {
+pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<Stopped, String> {
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&server), Arc::clone(&stopping))?;
@@ -48,6 +50,7 @@ pub fn serve(server: Server, state: Arc<AppState>) -> Result<Stopped, String> {
             .map_err(|e| format!("cannot start worker threads: {e}"))?;
     }
 
+    crate::log::info("listening", json!({"addr": addr.to_string()}));
     let trust_xff = state.config.trust_x_forwarded_for;
     let failure = loop {
         match server.recv() {

@@ -45,7 +45,7 @@ pub fn count_wrong_code(state: &AppState, email: &Email) -> Result<(), Error> {
     if limit.is_on() {
         let mut client = store::checkout(&state.pool)?;
         check(
-            &mut *client,
+            &mut client,
             Scope::WrongCode,
             Subject::Email(email),
             limit,

@@ -8,9 +8,12 @@ pub mod register;
 pub mod resend;
 
 use crate::config::Config;
+use crate::domain::{Email, VerificationCode};
 use crate::error::Error;
 use crate::mail::Mailer;
+use crate::mail::verification_message;
 use crate::store::Pool;
+use serde_json::json;
 
 /// What every request handler can reach. Cheap to share: the pool is an `Arc` inside.
 pub struct AppState {
@@ -48,4 +51,21 @@ impl AppState {
             dummy_hash,
         })
     }
+}
+
+/// Counts one mail against `email`'s hourly budget (429 when used up, nothing sent), then mails
+/// `code`. A delivery failure is logged (without the code) and becomes 503 `mail_unavailable`.
+/// Callers undo their state change on any error, so no claim outlives an undelivered code.
+pub fn deliver_code(
+    state: &AppState,
+    email: &Email,
+    code: &VerificationCode,
+    kind: &str,
+) -> Result<(), Error> {
+    limits::count_mail_to(state, email)?;
+    let message = verification_message(email, code.expose(), state.config.code_ttl_seconds);
+    state.mailer.send(&message).map_err(|e| {
+        crate::log::error("mail_failed", json!({"kind": kind, "error": e.to_string()}));
+        Error::MailUnavailable
+    })
 }

@@ -4,10 +4,8 @@ use super::AppState;
 use crate::domain::code::code_salt;
 use crate::domain::{Email, Password, VerificationCode};
 use crate::error::Error;
-use crate::mail::verification_message;
 use crate::service::limits;
 use crate::store::{self, accounts};
-use serde_json::json;
 
 /// Claims `email` with `password` and mails a fresh code.
 ///
@@ -37,14 +35,9 @@ pub fn register(state: &AppState, email: &Email, password: &Password) -> Result<
     )?
     .ok_or(Error::EmailTaken)?;
 
-    let message = verification_message(email, code.expose(), config.code_ttl_seconds);
-    if let Err(e) = state.mailer.send(&message) {
-        crate::log::error(
-            "mail_failed",
-            json!({"kind": "verification", "error": e.to_string()}),
-        );
+    if let Err(error) = super::deliver_code(state, email, &code, "verification") {
         accounts::delete_undelivered_claim(&mut *store::checkout(&state.pool)?, id, &salt)?;
-        return Err(Error::MailUnavailable);
+        return Err(error);
     }
     Ok(())
 }

@@ -5,9 +5,7 @@ use crate::domain::activation::decide_resend;
 use crate::domain::code::code_salt;
 use crate::domain::{Email, ResendOutcome, VerificationCode};
 use crate::error::Error;
-use crate::mail::verification_message;
 use crate::store::{self, accounts, accounts::Status};
-use serde_json::json;
 
 /// Mails a new code for the Basic Auth identity's pending claim and returns its normalized email: the old code stops working, the
 /// window restarts, wrong attempts are kept, at most `MAX_RESENDS` per claim.
@@ -51,16 +49,7 @@ pub fn resend(state: &AppState, email: &str, password: &str) -> Result<Email, Er
     }
     drop(client);
 
-    let sent = limits::count_mail_to(state, &email).and_then(|()| {
-        let message = verification_message(&email, code.expose(), config.code_ttl_seconds);
-        state.mailer.send(&message).map_err(|e| {
-            crate::log::error(
-                "mail_failed",
-                json!({"kind": "resend", "error": e.to_string()}),
-            );
-            Error::MailUnavailable
-        })
-    });
+    let sent = super::deliver_code(state, &email, &code, "resend");
     if let Err(error) = sent {
         accounts::restore_code(
             &mut *store::checkout(&state.pool)?,

@@ -2,7 +2,7 @@
 
 use crate::domain::{ActivationOutcome, ClaimSnapshot, Email, VerificationCode};
 use crate::error::Error;
-use postgres::{Client, GenericClient, Transaction};
+use postgres::{Client, Transaction};
 
 /// Account or claim status as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +273,7 @@ pub fn delete_claim(tx: &mut Transaction<'_>, id: i64) -> Result<(), Error> {
 
 /// Deletes every expired claim, password hash and code hash included (seed truth #6). Returns how
 /// many were deleted.
-pub fn reap_expired_claims(client: &mut impl GenericClient) -> Result<u64, Error> {
+pub fn reap_expired_claims(client: &mut Client) -> Result<u64, Error> {
     Ok(client.execute(
         "DELETE FROM accounts WHERE status = 'pending' AND code_expires_at <= now()",
         &[],

@@ -5,6 +5,7 @@
 //! holding the row lock it needs.
 
 pub mod accounts;
+pub mod pool;
 pub mod rate_limits;
 
 use crate::config::Config;
@@ -14,7 +15,7 @@ use r2d2_postgres::postgres::{Client, NoTls};
 use std::time::{Duration, Instant};
 
 /// The connection pool shared by all workers and the reaper.
-pub type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub type Pool = r2d2::Pool<pool::Manager>;
 
 /// The schema, applied idempotently at every start.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
@@ -40,10 +41,8 @@ pub fn connect(config: &Config) -> Result<Pool, String> {
         match pg.connect(NoTls) {
             Ok(client) => break client,
             Err(e) if Instant::now() < deadline => {
-                crate::log::error(
-                    "database_unreachable",
-                    serde_json::json!({"error": e.to_string(), "retrying": true}),
-                );
+                // stderr: the first line on stdout is reserved for `listening`.
+                eprintln!("beefirst: database unreachable, retrying: {e}");
                 std::thread::sleep(Duration::from_millis(500));
             }
             Err(e) => {
@@ -55,13 +54,12 @@ pub fn connect(config: &Config) -> Result<Pool, String> {
         }
     };
     apply_schema(&mut client).map_err(|e| format!("applying schema.sql failed: {e}"))?;
-    let manager = PostgresConnectionManager::new(pg, NoTls);
+    let manager = pool::Manager(PostgresConnectionManager::new(pg, NoTls));
     Ok(r2d2::Pool::builder()
         .max_size(config.db_pool_size)
         .connection_timeout(CHECKOUT_TIMEOUT)
-        // No `SELECT` before every checkout: a broken connection fails its query, the request
-        // gets 503, and r2d2 drops the connection because `is_closed()` is then true.
-        .test_on_check_out(false)
+        // Cheap: only connections older than the last connection failure are pinged (pool.rs).
+        .test_on_check_out(true)
         .build_unchecked(manager))
 }
 
@@ -73,9 +71,7 @@ fn apply_schema(client: &mut Client) -> Result<(), postgres::Error> {
 }
 
 /// Checks out a connection; 503 `unavailable` when none can be had within a second.
-pub fn checkout(
-    pool: &Pool,
-) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, Error> {
+pub fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<pool::Manager>, Error> {
     pool.get().map_err(|_| Error::Unavailable)
 }
 
@@ -86,10 +82,16 @@ pub fn ping(client: &mut Client) -> Result<(), Error> {
 }
 
 impl From<postgres::Error> for Error {
-    /// Lost connections and I/O errors mean the database is unavailable (503); an error the server
-    /// itself reported (a SQLSTATE) is unexpected and becomes a logged 500.
+    /// Lost connections, I/O errors and the server's own "going away" answers (SQLSTATE class 08,
+    /// 57P01–57P03 shutdown/restart, 53300 too many connections) mean the database is unavailable
+    /// (503); any other SQLSTATE is unexpected and becomes a logged 500.
     fn from(e: postgres::Error) -> Self {
-        if e.is_closed() || e.code().is_none() {
+        let server_going_away = e.code().is_some_and(|c| {
+            let code = c.code();
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        });
+        if e.is_closed() || e.code().is_none() || server_going_away {
+            pool::note_connection_failure();
             Error::Unavailable
         } else {
             let detail = e.as_db_error().map_or_else(

@@ -4,7 +4,7 @@
 use crate::domain::Email;
 use crate::domain::rate_limit::{Limit, WindowState, retry_after_seconds};
 use crate::error::Error;
-use postgres::GenericClient;
+use postgres::Client;
 use std::net::IpAddr;
 
 /// Which counter. The scope names are stored as they are.
@@ -50,7 +50,7 @@ pub struct Decision {
 /// counts as a hit (a refused one never counts). The row lock taken by `ON CONFLICT DO UPDATE`
 /// serializes concurrent checks of one key, so parallel requests cannot overshoot.
 pub fn check(
-    client: &mut impl GenericClient,
+    client: &mut Client,
     scope: Scope,
     subject: Subject<'_>,
     limit: Limit,
@@ -114,7 +114,7 @@ pub fn check(
 }
 
 /// Deletes counters whose whole window has passed (reaper). Returns how many.
-pub fn delete_stale(client: &mut impl GenericClient) -> Result<u64, Error> {
+pub fn delete_stale(client: &mut Client) -> Result<u64, Error> {
     Ok(client.execute(
         "DELETE FROM rate_limits
           WHERE bucket_start + make_interval(secs => 2 * window_seconds) <= now()",

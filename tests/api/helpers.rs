@@ -226,6 +226,35 @@ impl Process {
         wire::exchange(self.addr, request, Duration::from_secs(30)).expect("HTTP exchange")
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`, ...) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Every stdout line so far (logs and console mail).
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().unwrap().clone()
@@ -284,6 +313,12 @@ impl TestApp {
             &[("Authorization", &auth)],
             Some(body.as_bytes()),
         )
+    }
+
+    pub fn resend(&self, email: &str, password: &str) -> RawResponse {
+        let auth = basic(email, password);
+        self.process
+            .send("POST", "/resend", &[("Authorization", &auth)], None)
     }
 
     /// Registers and returns the mailed code; panics unless the answer is 201.
@@ -354,6 +389,15 @@ impl TestApp {
         ).unwrap();
         assert_eq!(n, 1);
     }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The first run of ASCII digits in `text` (contract: the code comes first in the mail).

@@ -1,12 +1,17 @@
 //! Integration tests: each spawns the real binary against a fresh PostgreSQL database.
 //! Prerequisite: PostgreSQL at TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
-//! `.ci/pg-up` starts it on this machine.
+//! `.ci/pg-up` starts it on this machine. The proxy tests need nginx (`.ci/run` installs it) and
+//! the outage test PostgreSQL's server binaries; each says SKIPPED when its tool is missing.
 
+mod abuse;
 mod activate;
 mod concurrency;
 mod conventions;
 mod expiry;
 mod helpers;
+mod infra;
+mod operations;
 mod process;
+mod proxy;
 mod register;
 mod secrets;

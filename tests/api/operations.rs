@@ -1,0 +1,237 @@
+use crate::helpers::*;
+use crate::infra::PgCluster;
+use std::net::TcpListener;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+const PW: &str = "correct horse";
+
+/// A mail API that accepts connections and never answers.
+fn black_hole() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/send", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+#[test]
+fn a_full_queue_sheds_with_503_overloaded_and_touches_nothing() {
+    let app = Arc::new(
+        TestApp::with()
+            .env("WORKERS", "1")
+            .env("QUEUE_DEPTH", "1")
+            .env("BCRYPT_COST", "10")
+            .start(),
+    );
+    let n = 12;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (app, barrier) = (Arc::clone(&app), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                (i, app.register(&format!("load{i}@example.com"), PW))
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let shed: Vec<_> = results.iter().filter(|(_, r)| r.status == 503).collect();
+    let created = results.iter().filter(|(_, r)| r.status == 201).count();
+    assert!(
+        !shed.is_empty() && created >= 1,
+        "{:?}",
+        results.iter().map(|(_, r)| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(shed.len() + created, n);
+    for (i, response) in &shed {
+        assert_error(response, 503, "overloaded");
+        assert_eq!(response.header("retry-after"), Some("1"));
+        assert_eq!(app.row(&format!("load{i}@example.com")), None);
+    }
+    let rows: i64 = app
+        .sql()
+        .query_one("SELECT count(*) FROM accounts", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows as usize, created);
+}
+
+#[test]
+fn a_black_holed_mail_api_costs_at_most_the_mail_timeout_and_leaves_no_claim() {
+    let (_listener, url) = black_hole();
+    let app = TestApp::with()
+        .console_mail()
+        .env("MAIL_API_URL", &url)
+        .env("MAIL_TIMEOUT_MS", "400")
+        .start();
+    let started = Instant::now();
+    let response = app.register("lou@example.com", PW);
+    let took = started.elapsed();
+    assert_error(&response, 503, "mail_unavailable");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert_eq!(app.row("lou@example.com"), None);
+    eprintln!("black-holed mail API: the request took {took:?} with MAIL_TIMEOUT_MS=400");
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
+    let (_listener, url) = black_hole();
+    let mut app = TestApp::with()
+        .console_mail()
+        .env("MAIL_API_URL", &url)
+        .env("MAIL_TIMEOUT_MS", "1500")
+        .start();
+    let addr = app.process.addr;
+    let in_flight = std::thread::spawn(move || {
+        let body = br#"{"email": "max@example.com", "password": "correct horse"}"#;
+        let request = format!(
+            "POST /register HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut bytes = request.into_bytes();
+        bytes.extend_from_slice(body);
+        beefirst::mail::wire::exchange(addr, &bytes, Duration::from_secs(10))
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    app.process.signal("TERM");
+    let response = in_flight
+        .join()
+        .unwrap()
+        .expect("the in-flight request got an answer");
+    assert_error(&response, 503, "mail_unavailable");
+    let status = app
+        .process
+        .wait_exit(Duration::from_secs(10))
+        .expect("exited within the grace period");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer accepting"
+    );
+    assert!(
+        app.process
+            .stdout()
+            .iter()
+            .any(|l| l.contains("\"shutting_down\""))
+    );
+}
+
+#[test]
+fn sigint_on_an_idle_service_exits_0_at_once() {
+    let mut app = TestApp::spawn();
+    let started = Instant::now();
+    app.process.signal("INT");
+    let status = app
+        .process
+        .wait_exit(Duration::from_secs(5))
+        .expect("exited");
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn a_database_outage_answers_503_quickly_and_heals_without_a_restart() {
+    let Some(bin) = PgCluster::bin_dir() else {
+        eprintln!("SKIPPED: PostgreSQL server binaries (initdb, pg_ctl) are not installed");
+        return;
+    };
+    let cluster = PgCluster::start(bin);
+    let mail = MockMail::start();
+    let process = Process::start(&[
+        ("DATABASE_URL".into(), cluster.url()),
+        ("MAIL_API_URL".into(), mail.url.clone()),
+    ]);
+    assert_eq!(process.send("GET", "/health", &[], None).status, 200);
+
+    cluster.stop();
+    let started = Instant::now();
+    let health = process.send("GET", "/health", &[], None);
+    let to_503 = started.elapsed();
+    assert_error(&health, 503, "unavailable");
+    assert!(health.header("retry-after").is_some());
+    let body = br#"{"email": "ned@example.com", "password": "correct horse"}"#;
+    let started = Instant::now();
+    assert_error(
+        &process.send("POST", "/register", &[], Some(body)),
+        503,
+        "unavailable",
+    );
+    let register_to_503 = started.elapsed();
+    assert!(
+        to_503 < Duration::from_secs(3) && register_to_503 < Duration::from_secs(3),
+        "{to_503:?} {register_to_503:?}"
+    );
+
+    cluster.start_again();
+    let restarted = Instant::now();
+    let mut failures = 0;
+    while process.send("GET", "/health", &[], None).status != 200 {
+        failures += 1;
+        assert!(
+            restarted.elapsed() < Duration::from_secs(10),
+            "did not recover"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let recovered = restarted.elapsed();
+    assert!(
+        failures <= 1,
+        "{failures} failed health checks after the restart"
+    );
+    assert_eq!(
+        process.send("POST", "/register", &[], Some(body)).status,
+        201
+    );
+    eprintln!(
+        "database outage: 503 after {to_503:?} (health), {register_to_503:?} (register); \
+               healthy {recovered:?} after restart with {failures} failed check(s)"
+    );
+}
+
+#[test]
+fn three_instances_on_one_database_behave_as_one_service() {
+    let db = TestDatabase::create();
+    let mail = MockMail::start();
+    let env = vec![
+        ("DATABASE_URL".to_string(), db.url()),
+        ("MAIL_API_URL".to_string(), mail.url.clone()),
+        ("RATE_LIMIT_IP_PER_MINUTE".to_string(), "25".to_string()),
+    ];
+    let instances: Arc<Vec<Process>> = Arc::new((0..3).map(|_| Process::start(&env)).collect());
+    let barrier = Arc::new(Barrier::new(20));
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let (instances, barrier) = (Arc::clone(&instances), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let body =
+                    format!(r#"{{"email": "one@example.com", "password": "password number {i}"}}"#);
+                barrier.wait();
+                instances[i % 3]
+                    .send("POST", "/register", &[], Some(body.as_bytes()))
+                    .status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    // 20 POSTs so far from 127.0.0.1; the shared per-IP budget of 25 runs out on whichever instance.
+    let more: Vec<u16> = (0..6)
+        .map(|i| {
+            instances[i % 3]
+                .send("POST", "/register", &[], Some(b"{}"))
+                .status
+        })
+        .collect();
+    assert_eq!(more, vec![400, 400, 400, 400, 400, 429]);
+}

@@ -1,0 +1,139 @@
+//! deploy/nginx.conf in front of the binary stops what tiny_http cannot (shared/TINY_HTTP.md).
+
+use crate::helpers::*;
+use crate::infra::Nginx;
+use beefirst::mail::wire::{self, RawResponse};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+fn send_raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
+    wire::exchange(addr, request, Duration::from_secs(20)).expect("an answer")
+}
+
+fn health_through(nginx: &Nginx) -> u16 {
+    send_raw(
+        nginx.addr(),
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .status
+}
+
+#[test]
+fn nginx_in_front_stops_every_tiny_http_failure_mode() {
+    let Some(binary) = Nginx::binary() else {
+        eprintln!(
+            "SKIPPED: nginx is not installed (apt-get install nginx-light); .ci/run installs it"
+        );
+        return;
+    };
+    let app = TestApp::with()
+        .env("TRUST_X_FORWARDED_FOR", "true")
+        .env("RATE_LIMIT_IP_PER_MINUTE", "0")
+        .start();
+    let nginx = Nginx::start(&binary, &[app.process.addr]);
+    let front = nginx.addr();
+    assert_eq!(health_through(&nginx), 200);
+
+    // 2^50 and 1e9 declared bytes: refused by nginx, never forwarded (tiny_http would abort or pin).
+    for length in ["1125899906842624", "1000000000"] {
+        let request = format!(
+            "POST /register HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {length}\r\n\r\n"
+        );
+        let response = send_raw(front, request.as_bytes());
+        assert_error(&response, 413, "payload_too_large");
+    }
+    // A 1 MiB header line.
+    let huge = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let response = send_raw(front, huge.as_bytes());
+    assert_error(&response, 400, "bad_request");
+    // A chunked body reaches beefirst re-framed with a Content-Length and works.
+    let body = r#"{"email": "chunk@example.com", "password": "correct horse"}"#;
+    let chunked = format!(
+        "POST /register HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    assert_eq!(send_raw(front, chunked.as_bytes()).status, 201);
+
+    // 200 slowloris connections: headers that never end. nginx holds them (cheaply, until
+    // client_header_timeout); none reaches beefirst...
+    let slow: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut socket = TcpStream::connect(front).unwrap();
+            socket
+                .write_all(b"POST /register HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            socket
+        })
+        .collect();
+    // ...while a normal client keeps being answered, through nginx and directly.
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(health_through(&nginx), 200);
+        assert_eq!(app.process.send("GET", "/health", &[], None).status, 200);
+    }
+    drop(slow);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let direct = app.process.send("GET", "/health", &[], None);
+    assert_eq!(direct.status, 200, "the process is alive");
+}
+
+#[test]
+fn nginx_enforces_its_per_ip_connection_cap_with_a_json_429() {
+    let Some(binary) = Nginx::binary() else {
+        eprintln!("SKIPPED: nginx is not installed");
+        return;
+    };
+    let app = TestApp::spawn();
+    let nginx = Nginx::start(&binary, &[app.process.addr]);
+    let mut held: Vec<TcpStream> = Vec::new();
+    // Requests whose bodies are still arriving count as open connections of this client.
+    for _ in 0..25 {
+        let mut socket = TcpStream::connect(nginx.addr()).unwrap();
+        socket
+            .write_all(b"POST /register HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            .unwrap();
+        held.push(socket);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = send_raw(
+        nginx.addr(),
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    drop(held);
+    assert_error(&refused, 429, "rate_limited");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+}
+
+#[test]
+fn behind_nginx_the_ip_limit_uses_the_real_peer_not_a_spoofed_header() {
+    let Some(binary) = Nginx::binary() else {
+        eprintln!("SKIPPED: nginx is not installed");
+        return;
+    };
+    let app = TestApp::with()
+        .env("TRUST_X_FORWARDED_FOR", "true")
+        .env("RATE_LIMIT_IP_PER_MINUTE", "2")
+        .start();
+    let nginx = Nginx::start(&binary, &[app.process.addr]);
+    let statuses: Vec<u16> = ["1.1.1.1", "2.2.2.2", "3.3.3.3"]
+        .iter()
+        .map(|spoofed| {
+            let request = format!(
+                "POST /register HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Forwarded-For: {spoofed}\r\nContent-Length: 2\r\n\r\n{{}}"
+            );
+            send_raw(nginx.addr(), request.as_bytes()).status
+        })
+        .collect();
+    assert_eq!(statuses, vec![400, 400, 429]);
+    let logged = app.process.stdout();
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains("\"client_ip\":\"127.0.0.1\""))
+    );
+    assert!(!logged.iter().any(|l| l.contains("1.1.1.1")));
+}
