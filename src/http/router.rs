@@ -5,10 +5,18 @@ use super::response::{Body, Reply};
 use crate::error::Error;
 use crate::service::{AppState, limits};
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use tiny_http::{Method, Request};
 
-/// The OpenAPI 3.1 document served at `GET /openapi.json`.
+/// The OpenAPI 3.1 document as written, for `CODE_DIGITS=4`.
 pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The document served at `GET /openapi.json`: [`OPENAPI`] with the configured code length, so it
+/// stays true when `CODE_DIGITS` changes. Rendered once per process.
+pub fn openapi_document(code_digits: u32) -> &'static str {
+    static RENDERED: OnceLock<String> = OnceLock::new();
+    RENDERED.get_or_init(|| OPENAPI.replace("^[0-9]{4}$", &format!("^[0-9]{{{code_digits}}}$")))
+}
 
 /// Dispatches one request. The query string is ignored. Every POST to a known endpoint first
 /// counts against the client IP's rate limit (`RATE_LIMIT_IP_PER_MINUTE`).
@@ -33,7 +41,7 @@ pub fn route(
         "/health" if is_get => handlers::health(state),
         "/openapi.json" if is_get => Ok(Reply {
             status: 200,
-            body: Body::Static(OPENAPI),
+            body: Body::Static(openapi_document(state.config.code_digits)),
             headers: Vec::new(),
         }),
         _ if post_endpoint => Err(Error::MethodNotAllowed { allow: "POST" }),

@@ -110,3 +110,11 @@ fn the_openapi_document_describes_every_endpoint() {
         assert!(activate[status].is_object(), "activate {status}");
     }
 }
+
+#[test]
+fn the_openapi_document_states_the_configured_code_length() {
+    let app = TestApp::with().env("CODE_DIGITS", "6").start();
+    let doc = json(&app.process.send("GET", "/openapi.json", &[], None));
+    let pattern = &doc["components"]["schemas"]["ActivateRequest"]["properties"]["code"]["pattern"];
+    assert_eq!(pattern, "^[0-9]{6}$");
+}
