@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     resends         integer     NOT NULL DEFAULT 0 CHECK (resends >= 0),  -- per claim, never reset
     created_at      timestamptz NOT NULL DEFAULT now(),
     activated_at    timestamptz,
+    display_name    text CHECK (char_length(display_name) BETWEEN 1 AND 100),
     -- A claim always carries its code; an account never keeps one (no dormant secrets).
     CONSTRAINT accounts_code_only_while_pending CHECK (
         (status = 'pending' AND code_hash IS NOT NULL AND code_salt IS NOT NULL
@@ -45,3 +46,15 @@ CREATE TABLE IF NOT EXISTS rate_limits (
     last_allowed   boolean     NOT NULL,   -- the answer given to the latest check
     PRIMARY KEY (scope, subject)
 );
+
+-- Login sessions: opaque bearer tokens, stored only as SHA-256 (the token itself is 32 random
+-- bytes shown once to the client). Absolute expiry by the database clock. Deleting an account
+-- deletes its sessions in the same statement (ON DELETE CASCADE); the reaper deletes expired ones.
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash  bytea       PRIMARY KEY,    -- sha256(token)
+    account_id  bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);

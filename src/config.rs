@@ -108,6 +108,16 @@ pub const SETTINGS: &[Setting] = &[
         "10",
         "how long SIGTERM/SIGINT waits for in-flight requests, seconds (0-3600)",
     ),
+    s(
+        "SESSION_TTL_SECONDS",
+        "3600",
+        "lifetime of a login session (absolute), seconds (60-2592000)",
+    ),
+    s(
+        "LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR",
+        "10",
+        "failed logins per email per rolling hour before 429 (also wrong passwords at /me); 0: off",
+    ),
 ];
 
 const fn s(name: &'static str, default: &'static str, meaning: &'static str) -> Setting {
@@ -161,6 +171,10 @@ pub struct Config {
     pub queue_depth: usize,
     /// `SHUTDOWN_GRACE_SECONDS`.
     pub shutdown_grace: Duration,
+    /// `SESSION_TTL_SECONDS`.
+    pub session_ttl_seconds: u32,
+    /// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` (0: off).
+    pub login_failures_per_hour: u32,
 }
 
 /// An invalid setting: the variable and what is wrong with it. The process exits with code 2.
@@ -228,6 +242,9 @@ impl Config {
                 .with(parse_bool, "must be true or false")?,
             queue_depth: get("QUEUE_DEPTH").number(1..=100_000)?,
             shutdown_grace: Duration::from_secs(get("SHUTDOWN_GRACE_SECONDS").number(0..=3600)?),
+            session_ttl_seconds: get("SESSION_TTL_SECONDS").number(60..=2_592_000)?,
+            login_failures_per_hour: get("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR")
+                .number(0..=1_000_000)?,
         })
     }
 }
@@ -336,6 +353,8 @@ mod tests {
         assert_eq!(c.max_wrong_codes_per_email_per_day, 10);
         assert!(!c.trust_x_forwarded_for);
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(c.session_ttl_seconds, 3600);
+        assert_eq!(c.login_failures_per_hour, 10);
     }
 
     #[test]
@@ -357,6 +376,8 @@ mod tests {
             ("QUEUE_DEPTH", "0"),
             ("MAX_RESENDS", "101"),
             ("RATE_LIMIT_IP_PER_MINUTE", "-5"),
+            ("SESSION_TTL_SECONDS", "59"),
+            ("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "x"),
         ];
         for (var, value) in cases {
             let err = config(&[(var, value)])

@@ -20,6 +20,19 @@ pub enum Error {
     /// 401 with a Basic challenge: unknown identity, wrong password or malformed Basic Auth
     /// (indistinguishable on purpose: failure scenario 7, "timing oracle").
     InvalidCredentials,
+    /// 401 with a Bearer challenge: `POST /login` with unknown email, malformed input, wrong
+    /// password or an expired claim (indistinguishable).
+    LoginFailed,
+    /// 401 with a Bearer challenge: missing, malformed, unknown, expired or revoked token.
+    InvalidToken,
+    /// 403: the right password for a claim that is not activated yet (`POST /login`).
+    NotActivated,
+    /// 403: the password given to confirm `POST /me/password` or `DELETE /me` is wrong.
+    WrongPassword,
+    /// 400: display name not 1–100 characters after trimming, or has control characters.
+    InvalidDisplayName,
+    /// 400: `PATCH /me` with a field other than `display_name`; names the field.
+    UnknownField(String),
     /// 409: an active account or an unexpired claim holds the email (seed truth #1).
     EmailTaken,
     /// 422: wrong code; the claim survives with `attempts_remaining` ≥ 1.

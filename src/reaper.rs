@@ -2,7 +2,7 @@
 //! - deletes expired claims, password hash and code hash included (seed truth #6, "release on
 //!   expiration": unverified credentials are never hoarded). Expired claims are also replaced
 //!   lazily by `POST /register` and deleted by `POST /activate` and `POST /resend`;
-//! - deletes rate-limit counters whose window has passed.
+//! - deletes rate-limit counters whose window has passed, and expired sessions.
 
 use crate::error::Error;
 use crate::store::{self, Pool};
@@ -20,7 +20,7 @@ pub fn spawn(pool: Pool, interval: Duration) -> std::io::Result<std::thread::Joi
                     Ok((0, 0)) => {}
                     Ok((claims, counters)) => crate::log::info(
                         "reaped",
-                        json!({"expired_claims_deleted": claims, "stale_rate_limits_deleted": counters}),
+                        json!({"expired_claims_deleted": claims, "stale_rows_deleted": counters}),
                     ),
                     Err(e) => crate::log::error("reaper_failed", json!({"error": e.to_string()})),
                 }
@@ -32,5 +32,6 @@ fn sweep(pool: &Pool) -> Result<(u64, u64), Error> {
     let mut client = store::checkout(pool)?;
     let claims = store::accounts::reap_expired_claims(&mut client)?;
     let counters = store::rate_limits::delete_stale(&mut client)?;
-    Ok((claims, counters))
+    let sessions = store::sessions::reap_expired(&mut client)?;
+    Ok((claims, counters + sessions))
 }

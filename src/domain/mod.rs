@@ -8,8 +8,10 @@ pub mod code;
 pub mod email;
 pub mod password;
 pub mod rate_limit;
+pub mod session;
 
 pub use activation::{ActivationOutcome, ClaimSnapshot, ResendOutcome};
 pub use code::{CodeError, VerificationCode};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};
+pub use session::{DisplayName, SessionToken};

@@ -1,5 +1,6 @@
-//! Hand-parsed `Authorization` headers (RFC 7617 Basic), in one place.
+//! Hand-parsed `Authorization` headers, in one place: Basic (RFC 7617) and Bearer (RFC 6750).
 
+use crate::domain::SessionToken;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -29,9 +30,35 @@ pub fn parse_basic(header: Option<&str>) -> Option<BasicCredentials> {
     Some(BasicCredentials { email, password })
 }
 
+/// Parses `Bearer <token>` (scheme case-insensitive). `None` for a missing header, another
+/// scheme, or a token that is not shaped like ours; the caller answers 401 `invalid_token`.
+pub fn parse_bearer(header: Option<&str>) -> Option<SessionToken> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    SessionToken::parse(token.trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_tokens_are_parsed_and_checked_for_shape() {
+        let token = SessionToken::generate().unwrap();
+        let header = format!("bearer {}", token.expose());
+        assert_eq!(parse_bearer(Some(&header)), Some(token.clone()));
+        let basic_header = format!("Basic {}", token.expose());
+        for bad in [
+            None,
+            Some("Bearer"),
+            Some("Bearer short"),
+            Some(basic_header.as_str()),
+        ] {
+            assert!(parse_bearer(bad).is_none(), "{bad:?}");
+        }
+    }
 
     fn basic(raw: &[u8]) -> String {
         format!("Basic {}", STANDARD.encode(raw))

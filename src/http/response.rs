@@ -9,6 +9,9 @@ use tiny_http::{Header, Response};
 /// `WWW-Authenticate` on every 401 of a Basic Auth endpoint (contract "HTTP conventions").
 pub const BASIC_CHALLENGE: &str = r#"Basic realm="beefirst", charset="UTF-8""#;
 
+/// `WWW-Authenticate` on every 401 of `/login` and the Bearer endpoints.
+pub const BEARER_CHALLENGE: &str = r#"Bearer realm="beefirst""#;
+
 /// A response before it is written: status, JSON body (none for 204) and extra headers.
 #[derive(Debug)]
 pub struct Reply {
@@ -27,6 +30,8 @@ pub enum Body {
     Json(Value),
     /// Static JSON text (the OpenAPI document).
     Static(&'static str),
+    /// No body (204).
+    Empty,
 }
 
 impl Reply {
@@ -39,19 +44,30 @@ impl Reply {
         }
     }
 
-    /// Converts to a tiny_http response with `Content-Type` and `X-Request-Id`.
+    /// 204 No Content: no body, no `Content-Type`.
+    pub fn no_content() -> Reply {
+        Reply {
+            status: 204,
+            body: Body::Empty,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Converts to a tiny_http response with `X-Request-Id` and, unless it is a 204,
+    /// `Content-Type: application/json`.
     pub fn into_response(self, request_id: &str) -> Response<Cursor<Vec<u8>>> {
-        let bytes = match self.body {
-            Body::Json(value) => value.to_string().into_bytes(),
-            Body::Static(text) => text.as_bytes().to_vec(),
+        let (bytes, content_type) = match self.body {
+            Body::Json(value) => (value.to_string().into_bytes(), Some("application/json")),
+            Body::Static(text) => (text.as_bytes().to_vec(), Some("application/json")),
+            Body::Empty => (Vec::new(), None),
         };
         let mut response = Response::from_data(bytes).with_status_code(self.status);
-        let fixed = [
-            ("Content-Type", "application/json"),
-            ("X-Request-Id", request_id),
-        ];
+        let content_type = content_type.map(|v| ("Content-Type", v));
+        let fixed = content_type
+            .into_iter()
+            .chain([("X-Request-Id", request_id)]);
         let extra = self.headers.iter().map(|(n, v)| (*n, v.as_str()));
-        for (name, value) in fixed.into_iter().chain(extra) {
+        for (name, value) in fixed.chain(extra) {
             if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
                 response.add_header(header);
             }
@@ -72,6 +88,9 @@ impl From<&Error> for Reply {
                 body.insert("attempts_remaining".into(), json!(attempts_remaining));
             }
             Error::InvalidCredentials => headers.push(("WWW-Authenticate", BASIC_CHALLENGE.into())),
+            Error::LoginFailed | Error::InvalidToken => {
+                headers.push(("WWW-Authenticate", BEARER_CHALLENGE.into()))
+            }
             Error::MethodNotAllowed { allow } => headers.push(("Allow", (*allow).into())),
             Error::MailUnavailable | Error::Unavailable => {
                 headers.push(("Retry-After", "5".into()))
@@ -129,6 +148,34 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
             400,
             "invalid_code_format",
             format!("The code must be a string of exactly {digits} digits."),
+        ),
+        Error::LoginFailed => (
+            401,
+            "invalid_credentials",
+            text("Email or password is wrong."),
+        ),
+        Error::InvalidToken => (
+            401,
+            "invalid_token",
+            text("The access token is missing, invalid or expired."),
+        ),
+        Error::NotActivated => (
+            403,
+            "not_activated",
+            text("This account is not activated yet: use the mailed code."),
+        ),
+        Error::WrongPassword => (403, "wrong_password", text("The password is wrong.")),
+        Error::InvalidDisplayName => (
+            400,
+            "invalid_display_name",
+            text(
+                "The display name must be 1 to 100 characters after trimming, without control characters.",
+            ),
+        ),
+        Error::UnknownField(field) => (
+            400,
+            "unknown_field",
+            format!("Unknown field `{field}`: only `display_name` can be changed."),
         ),
         Error::InvalidCredentials => (
             401,
@@ -247,6 +294,12 @@ mod tests {
             (Error::AttemptsExhausted, 410, "attempts_exhausted"),
             (Error::CodeExpired, 410, "code_expired"),
             (Error::AlreadyActive, 409, "already_active"),
+            (Error::LoginFailed, 401, "invalid_credentials"),
+            (Error::InvalidToken, 401, "invalid_token"),
+            (Error::NotActivated, 403, "not_activated"),
+            (Error::WrongPassword, 403, "wrong_password"),
+            (Error::InvalidDisplayName, 400, "invalid_display_name"),
+            (Error::UnknownField("x".into()), 400, "unknown_field"),
             (
                 Error::RateLimited {
                     retry_after_seconds: 7,
@@ -290,6 +343,10 @@ mod tests {
     fn required_headers_and_fields_are_present() {
         let (_, _, headers) = reply(Error::InvalidCredentials);
         assert!(headers.contains(&("WWW-Authenticate", BASIC_CHALLENGE.to_owned())));
+        for error in [Error::LoginFailed, Error::InvalidToken] {
+            let (_, _, headers) = reply(error);
+            assert!(headers.contains(&("WWW-Authenticate", BEARER_CHALLENGE.to_owned())));
+        }
         let (_, _, headers) = reply(Error::MethodNotAllowed { allow: "POST" });
         assert!(headers.contains(&("Allow", "POST".to_owned())));
         let retrying = [

@@ -1,6 +1,6 @@
 //! Routing: one `match` on (method, path); each arm returns a value.
 
-use super::handlers;
+use super::handlers::{self, account, registration};
 use super::response::{Body, Reply};
 use crate::error::Error;
 use crate::service::{AppState, limits};
@@ -25,27 +25,45 @@ pub fn route(
     state: &AppState,
     client_ip: Option<IpAddr>,
 ) -> Result<Reply, Error> {
-    let path = request.url().split('?').next().unwrap_or("");
-    let is_get = matches!(request.method(), Method::Get | Method::Head);
-    let is_post = *request.method() == Method::Post;
-    let post_endpoint = matches!(path, "/register" | "/activate" | "/resend");
-    if is_post && post_endpoint {
+    let path = request.url().split('?').next().unwrap_or("").to_owned();
+    let method = request.method().clone();
+    let is_get = matches!(method, Method::Get | Method::Head);
+    if method == Method::Post && POST_ENDPOINTS.contains(&path.as_str()) {
         if let Some(ip) = client_ip {
             limits::count_post_from(state, ip)?;
         }
     }
-    match path {
-        "/register" if is_post => handlers::register(request, state),
-        "/activate" if is_post => handlers::activate(request, state),
-        "/resend" if is_post => handlers::resend(request, state),
-        "/health" if is_get => handlers::health(state),
-        "/openapi.json" if is_get => Ok(Reply {
+    match (&method, path.as_str()) {
+        (Method::Post, "/register") => registration::register(request, state),
+        (Method::Post, "/activate") => registration::activate(request, state),
+        (Method::Post, "/resend") => registration::resend(request, state),
+        (Method::Post, "/login") => account::login(request, state),
+        (Method::Post, "/logout") => account::logout(request, state),
+        (_, "/me") if is_get => account::me(request, state),
+        (Method::Patch, "/me") => account::update_me(request, state),
+        (Method::Delete, "/me") => account::delete_me(request, state),
+        (Method::Post, "/me/password") => account::change_password(request, state),
+        (_, "/health") if is_get => handlers::health(state),
+        (_, "/openapi.json") if is_get => Ok(Reply {
             status: 200,
             body: Body::Static(openapi_document(state.config.code_digits)),
             headers: Vec::new(),
         }),
-        _ if post_endpoint => Err(Error::MethodNotAllowed { allow: "POST" }),
-        "/health" | "/openapi.json" => Err(Error::MethodNotAllowed { allow: "GET, HEAD" }),
+        (_, p) if POST_ENDPOINTS.contains(&p) => Err(Error::MethodNotAllowed { allow: "POST" }),
+        (_, "/me") => Err(Error::MethodNotAllowed {
+            allow: "GET, HEAD, PATCH, DELETE",
+        }),
+        (_, "/health" | "/openapi.json") => Err(Error::MethodNotAllowed { allow: "GET, HEAD" }),
         _ => Err(Error::NotFound),
     }
 }
+
+/// Every POST endpoint: each request to one counts against the client IP's rate limit.
+const POST_ENDPOINTS: [&str; 6] = [
+    "/register",
+    "/activate",
+    "/resend",
+    "/login",
+    "/logout",
+    "/me/password",
+];

@@ -86,6 +86,28 @@ impl Mailer {
     }
 }
 
+/// The notice after a password change (contract: mailed after the commit).
+pub fn password_changed_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst password was changed".into(),
+        text: "The password of your beefirst account was just changed, and every other session \
+               was signed out. If this was not you, reset your password and contact support."
+            .into(),
+    }
+}
+
+/// The confirmation after an account was deleted.
+pub fn account_deleted_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst account was deleted".into(),
+        text: "Your beefirst account and all its sessions were deleted. This address can be \
+               registered again at any time."
+            .into(),
+    }
+}
+
 /// The verification mail for a fresh code. The code is the first digits in the text.
 pub fn verification_message(to: &Email, code: &str, ttl_seconds: u32) -> Message {
     Message {

@@ -18,7 +18,6 @@ pub fn verify(
     password: &str,
 ) -> Result<(Email, StoredCredentials), Error> {
     let email = Email::parse(email).ok();
-    let password = Password::parse_existing(password.to_owned()).ok();
     let stored = match &email {
         Some(email) => {
             store::accounts::find_credentials(&mut *store::checkout(&state.pool)?, email)?
@@ -28,12 +27,23 @@ pub fn verify(
     let hash = stored
         .as_ref()
         .map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
-    let candidate = password
-        .as_ref()
-        .map_or("not a valid password", |p| p.expose());
-    let matches = bcrypt::verify(candidate, hash).unwrap_or(false);
+    let matches = password_matches(password, hash);
     match (email, stored) {
-        (Some(email), Some(stored)) if matches && password.is_some() => Ok((email, stored)),
+        (Some(email), Some(stored)) if matches => Ok((email, stored)),
         _ => Err(Error::InvalidCredentials),
+    }
+}
+
+/// True when `candidate` is a well-formed password (8–72 bytes) whose bcrypt verification against
+/// `hash` succeeds. A malformed candidate still costs one verification, of a placeholder, so its
+/// answer takes as long as any other (no length oracle; cf. CVE-2025-22234). Over-long passwords
+/// never reach bcrypt, which would silently compare only their first 72 bytes.
+pub fn password_matches(candidate: &str, hash: &str) -> bool {
+    match Password::parse_existing(candidate.to_owned()) {
+        Ok(password) => bcrypt::verify(password.expose(), hash).unwrap_or(false),
+        Err(_) => {
+            let _ = bcrypt::verify("placeholder for a malformed password", hash);
+            false
+        }
     }
 }

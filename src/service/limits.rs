@@ -41,16 +41,35 @@ pub fn ensure_wrong_code_budget(state: &AppState, email: &Email) -> Result<(), E
 
 /// Counts one wrong code against `email`'s daily budget.
 pub fn count_wrong_code(state: &AppState, email: &Email) -> Result<(), Error> {
-    let limit = wrong_code_limit(state);
+    record(state, Scope::WrongCode, email, wrong_code_limit(state))
+}
+
+/// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`: 429 while `email` has used up its failures (counts
+/// nothing). Checked before the password, so while limited even the right password gets 429.
+pub fn ensure_login_budget(state: &AppState, email: &Email) -> Result<(), Error> {
+    enforce(
+        state,
+        Scope::LoginFailure,
+        Subject::Email(email),
+        login_limit(state),
+        false,
+    )
+}
+
+/// Counts one failed login (or wrong confirmation password) against `email`, known or not, so
+/// 429 reveals nothing about which emails exist.
+pub fn count_login_failure(state: &AppState, email: &Email) -> Result<(), Error> {
+    record(state, Scope::LoginFailure, email, login_limit(state))
+}
+
+fn login_limit(state: &AppState) -> Limit {
+    Limit::per_hour(state.config.login_failures_per_hour)
+}
+
+fn record(state: &AppState, scope: Scope, email: &Email, limit: Limit) -> Result<(), Error> {
     if limit.is_on() {
         let mut client = store::checkout(&state.pool)?;
-        check(
-            &mut client,
-            Scope::WrongCode,
-            Subject::Email(email),
-            limit,
-            true,
-        )?;
+        check(&mut client, scope, Subject::Email(email), limit, true)?;
     }
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! Use cases: one module per endpoint that changes state. They take parsed domain values, talk to
 //! the store and the mailer, and return domain results or an [`Error`]. No HTTP here.
 
+pub mod account;
 pub mod activate;
 pub mod credentials;
 pub mod limits;
 pub mod register;
 pub mod resend;
+pub mod sessions;
 
 use crate::config::Config;
 use crate::domain::{Email, VerificationCode};

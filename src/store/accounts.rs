@@ -32,6 +32,8 @@ pub struct StoredCredentials {
     pub password_hash: String,
     /// `pending` or `active`.
     pub status: Status,
+    /// A pending claim whose window has passed (database clock); false for accounts.
+    pub claim_expired: bool,
 }
 
 /// True when an active account or an unexpired claim holds `email` (a cheap pre-check that lets
@@ -93,7 +95,8 @@ pub fn find_credentials(
     email: &Email,
 ) -> Result<Option<StoredCredentials>, Error> {
     let row = client.query_opt(
-        "SELECT id, password_hash, status FROM accounts WHERE email = $1",
+        "SELECT id, password_hash, status, coalesce(code_expires_at <= now(), false)
+           FROM accounts WHERE email = $1",
         &[&email.as_str()],
     )?;
     row.map(|r| {
@@ -101,6 +104,7 @@ pub fn find_credentials(
             id: r.get(0),
             password_hash: r.get(1),
             status: Status::from_db(r.get(2))?,
+            claim_expired: r.get(3),
         })
     })
     .transpose()

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod pool;
 pub mod rate_limits;
+pub mod sessions;
 
 use crate::config::Config;
 use crate::error::Error;

@@ -16,6 +16,9 @@ pub enum Scope {
     Mail,
     /// Wrong codes per email across claims (`MAX_WRONG_CODES_PER_EMAIL_PER_DAY`).
     WrongCode,
+    /// Failed logins and wrong confirmation passwords per email
+    /// (`LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`).
+    LoginFailure,
 }
 
 impl Scope {
@@ -24,6 +27,7 @@ impl Scope {
             Scope::Ip => "ip",
             Scope::Mail => "mail",
             Scope::WrongCode => "wrong_code",
+            Scope::LoginFailure => "login_failure",
         }
     }
 }

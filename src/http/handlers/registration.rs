@@ -1,12 +1,11 @@
-//! Endpoint handlers: turn a request into domain values once, call the use case, render JSON.
+//! Handlers of the trust state machine: register, activate, resend.
 
-use super::auth::parse_basic;
-use super::request::{header, json_object, read_body, string_field};
-use super::response::Reply;
 use crate::domain::{Email, Password, VerificationCode};
 use crate::error::Error;
+use crate::http::auth::parse_basic;
+use crate::http::request::{header, json_object, read_body, string_field};
+use crate::http::response::Reply;
 use crate::service::{AppState, activate, register, resend};
-use crate::store;
 use serde_json::json;
 use tiny_http::Request;
 
@@ -51,10 +50,4 @@ pub fn resend(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
         202,
         json!({"email": email.as_str(), "status": "pending", "expires_in": state.config.code_ttl_seconds}),
     ))
-}
-
-/// `GET /health` → 200 `{"status": "ok"}` when PostgreSQL answers, else 503 `unavailable`.
-pub fn health(state: &AppState) -> Result<Reply, Error> {
-    store::ping(&mut *store::checkout(&state.pool)?)?;
-    Ok(Reply::json(200, json!({"status": "ok"})))
 }

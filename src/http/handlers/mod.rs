@@ -1,0 +1,16 @@
+//! Endpoint handlers: turn a request into domain values once, call the use case, render JSON.
+
+pub mod account;
+pub mod registration;
+
+use crate::error::Error;
+use crate::http::response::Reply;
+use crate::service::AppState;
+use crate::store;
+use serde_json::json;
+
+/// `GET /health` → 200 `{"status": "ok"}` when PostgreSQL answers, else 503 `unavailable`.
+pub fn health(state: &AppState) -> Result<Reply, Error> {
+    store::ping(&mut *store::checkout(&state.pool)?)?;
+    Ok(Reply::json(200, json!({"status": "ok"})))
+}

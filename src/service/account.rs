@@ -1,0 +1,78 @@
+//! `GET /me`, `PATCH /me`, `POST /me/password`, `DELETE /me`: the account behind a session.
+
+use super::{AppState, credentials, limits};
+use crate::domain::{DisplayName, Email, Password, SessionToken};
+use crate::error::Error;
+use crate::mail::{Message, account_deleted_message, password_changed_message};
+use crate::store::{self, sessions::Profile, sessions::SessionAccount};
+use serde_json::json;
+
+/// The session's profile. Errors: 401 [`Error::InvalidToken`].
+pub fn profile(state: &AppState, token: &SessionToken) -> Result<Profile, Error> {
+    store::sessions::profile(&mut *store::checkout(&state.pool)?, token)?.ok_or(Error::InvalidToken)
+}
+
+/// Sets or clears the display name; returns the new profile. Errors: 401.
+pub fn update_display_name(
+    state: &AppState,
+    token: &SessionToken,
+    display_name: Option<&DisplayName>,
+) -> Result<Profile, Error> {
+    let name = display_name.map(DisplayName::as_str);
+    store::sessions::update_display_name(&mut *store::checkout(&state.pool)?, token, name)?
+        .ok_or(Error::InvalidToken)
+}
+
+/// Changes the password after checking the current one; every other session is revoked in the
+/// same statement, then a notice is mailed (a failed notice is logged, the change stands).
+///
+/// Errors: 401, 403 [`Error::WrongPassword`] (counts as a login failure), 429.
+pub fn change_password(
+    state: &AppState,
+    token: &SessionToken,
+    current: &str,
+    new: &Password,
+) -> Result<(), Error> {
+    let (account, email) = confirm(state, token, current)?;
+    let new_hash = bcrypt::hash(new.expose(), state.config.bcrypt_cost)?;
+    let mut client = store::checkout(&state.pool)?;
+    store::sessions::change_password(&mut client, account.account_id, &new_hash, token)?;
+    drop(client);
+    notify(state, &password_changed_message(&email), "password_changed");
+    Ok(())
+}
+
+/// Deletes the account and all its sessions after checking the password, then mails a
+/// confirmation. The email can be registered again at once. Errors: 401, 403, 429.
+pub fn delete(state: &AppState, token: &SessionToken, password: &str) -> Result<(), Error> {
+    let (account, email) = confirm(state, token, password)?;
+    store::sessions::delete_account(&mut *store::checkout(&state.pool)?, account.account_id)?;
+    notify(state, &account_deleted_message(&email), "account_deleted");
+    Ok(())
+}
+
+/// The session's account, once its password is confirmed. A wrong password counts against the
+/// same budget as failed logins (a stolen token must not become a password oracle).
+fn confirm(
+    state: &AppState,
+    token: &SessionToken,
+    password: &str,
+) -> Result<(SessionAccount, Email), Error> {
+    let account = store::sessions::account_of(&mut *store::checkout(&state.pool)?, token)?
+        .ok_or(Error::InvalidToken)?;
+    let email = Email::parse(&account.email)
+        .map_err(|_| Error::Internal("stored email does not parse".into()))?;
+    limits::ensure_login_budget(state, &email)?;
+    if !credentials::password_matches(password, &account.password_hash) {
+        limits::count_login_failure(state, &email)?;
+        return Err(Error::WrongPassword);
+    }
+    Ok((account, email))
+}
+
+/// Mails a notice after a committed change; failure is logged and does not undo the change.
+fn notify(state: &AppState, message: &Message, kind: &str) {
+    if let Err(e) = state.mailer.send(message) {
+        crate::log::error("mail_failed", json!({"kind": kind, "error": e.to_string()}));
+    }
+}

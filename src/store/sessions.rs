@@ -1,0 +1,150 @@
+//! SQL of the `sessions` table and of the account operations made with a session.
+//!
+//! A token is never stored: every statement hashes it with PostgreSQL's `sha256()` and matches
+//! `token_hash`, and only sessions with `expires_at > now()` (database clock) count.
+
+use crate::domain::SessionToken;
+use crate::error::Error;
+use postgres::Client;
+
+/// The account behind a valid session, for operations that re-check the password.
+#[derive(Debug, Clone)]
+pub struct SessionAccount {
+    /// `accounts.id`.
+    pub account_id: i64,
+    /// Normalized email.
+    pub email: String,
+    /// bcrypt hash.
+    pub password_hash: String,
+}
+
+/// `GET /me`: times are RFC 3339 UTC with second precision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Normalized email.
+    pub email: String,
+    /// Display name, if set.
+    pub display_name: Option<String>,
+    /// When the claim that became this account was made.
+    pub created_at: String,
+    /// When it was activated.
+    pub activated_at: String,
+}
+
+const PROFILE_COLUMNS: &str = "a.email, a.display_name,
+    to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+    to_char(a.activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+
+fn profile_from(row: &postgres::Row) -> Profile {
+    Profile {
+        email: row.get(0),
+        display_name: row.get(1),
+        created_at: row.get(2),
+        activated_at: row.get(3),
+    }
+}
+
+/// Stores a new session for `account_id` that expires `ttl_seconds` from now.
+pub fn create(
+    client: &mut Client,
+    account_id: i64,
+    token: &SessionToken,
+    ttl_seconds: u32,
+) -> Result<(), Error> {
+    client.execute(
+        "INSERT INTO sessions (token_hash, account_id, expires_at)
+         VALUES (sha256($1::bytea), $2, now() + make_interval(secs => $3))",
+        &[
+            &token.expose().as_bytes(),
+            &account_id,
+            &f64::from(ttl_seconds),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The profile of the session's account; `None` for an unknown, expired or revoked token.
+pub fn profile(client: &mut Client, token: &SessionToken) -> Result<Option<Profile>, Error> {
+    let sql = format!(
+        "SELECT {PROFILE_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id
+          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()"
+    );
+    Ok(client
+        .query_opt(&sql, &[&token.expose().as_bytes()])?
+        .as_ref()
+        .map(profile_from))
+}
+
+/// Sets (or with `None` clears) the display name of the session's account, in one statement.
+pub fn update_display_name(
+    client: &mut Client,
+    token: &SessionToken,
+    display_name: Option<&str>,
+) -> Result<Option<Profile>, Error> {
+    let sql = format!(
+        "UPDATE accounts a SET display_name = $2
+           FROM sessions s
+          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now() AND a.id = s.account_id
+         RETURNING {PROFILE_COLUMNS}"
+    );
+    Ok(client
+        .query_opt(&sql, &[&token.expose().as_bytes(), &display_name])?
+        .as_ref()
+        .map(profile_from))
+}
+
+/// The account behind a valid session, with its password hash.
+pub fn account_of(
+    client: &mut Client,
+    token: &SessionToken,
+) -> Result<Option<SessionAccount>, Error> {
+    let row = client.query_opt(
+        "SELECT a.id, a.email, a.password_hash
+           FROM sessions s JOIN accounts a ON a.id = s.account_id
+          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()",
+        &[&token.expose().as_bytes()],
+    )?;
+    Ok(row.map(|r| SessionAccount {
+        account_id: r.get(0),
+        email: r.get(1),
+        password_hash: r.get(2),
+    }))
+}
+
+/// Revokes one session (`POST /logout`). False if it was not a valid session.
+pub fn revoke(client: &mut Client, token: &SessionToken) -> Result<bool, Error> {
+    let deleted = client.execute(
+        "DELETE FROM sessions WHERE token_hash = sha256($1::bytea) AND expires_at > now()",
+        &[&token.expose().as_bytes()],
+    )?;
+    Ok(deleted > 0)
+}
+
+/// Sets a new password hash and revokes every other session of the account, in one statement
+/// (so no other session outlives the old password, not even for a moment).
+pub fn change_password(
+    client: &mut Client,
+    account_id: i64,
+    new_hash: &str,
+    keep: &SessionToken,
+) -> Result<(), Error> {
+    client.execute(
+        "WITH changed AS (
+             UPDATE accounts SET password_hash = $2 WHERE id = $1 AND status = 'active' RETURNING id
+         )
+         DELETE FROM sessions
+          WHERE account_id IN (SELECT id FROM changed) AND token_hash <> sha256($3::bytea)",
+        &[&account_id, &new_hash, &keep.expose().as_bytes()],
+    )?;
+    Ok(())
+}
+
+/// Deletes the account; its sessions go with it (`ON DELETE CASCADE`). No soft delete.
+pub fn delete_account(client: &mut Client, account_id: i64) -> Result<bool, Error> {
+    Ok(client.execute("DELETE FROM accounts WHERE id = $1", &[&account_id])? > 0)
+}
+
+/// Deletes expired sessions (reaper). Returns how many.
+pub fn reap_expired(client: &mut Client) -> Result<u64, Error> {
+    Ok(client.execute("DELETE FROM sessions WHERE expires_at <= now()", &[])?)
+}
