@@ -93,6 +93,13 @@ fn the_openapi_document_describes_every_endpoint() {
     for (path, method) in [
         ("/register", "post"),
         ("/activate", "post"),
+        ("/resend", "post"),
+        ("/login", "post"),
+        ("/logout", "post"),
+        ("/me", "get"),
+        ("/me", "patch"),
+        ("/me", "delete"),
+        ("/me/password", "post"),
         ("/health", "get"),
         ("/openapi.json", "get"),
     ] {

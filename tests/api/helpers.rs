@@ -321,6 +321,42 @@ impl TestApp {
             .send("POST", "/resend", &[("Authorization", &auth)], None)
     }
 
+    /// Registers and activates an account; panics on any other answer.
+    pub fn active_account(&self, email: &str, password: &str) {
+        let code = self.register_ok(email, password);
+        let response = self.activate(email, password, &code);
+        assert_eq!(response.status, 200, "{}", body_text(&response));
+    }
+
+    pub fn login(&self, email: &str, password: &str) -> RawResponse {
+        let body = serde_json::json!({"email": email, "password": password}).to_string();
+        self.post_json("/login", &body)
+    }
+
+    /// Logs in and returns the access token; panics unless the answer is 200.
+    pub fn login_ok(&self, email: &str, password: &str) -> String {
+        let response = self.login(email, password);
+        assert_eq!(response.status, 200, "{}", body_text(&response));
+        json(&response)["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A request with `Authorization: Bearer <token>` and an optional JSON body.
+    pub fn with_token(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+    ) -> RawResponse {
+        let auth = format!("Bearer {token}");
+        self.process.send(
+            method,
+            path,
+            &[("Authorization", &auth)],
+            body.map(str::as_bytes),
+        )
+    }
+
     /// Registers and returns the mailed code; panics unless the answer is 201.
     pub fn register_ok(&self, email: &str, password: &str) -> String {
         let response = self.register(email, password);

@@ -4,6 +4,7 @@
 //! the outage test PostgreSQL's server binaries; each says SKIPPED when its tool is missing.
 
 mod abuse;
+mod accounts;
 mod activate;
 mod concurrency;
 mod conventions;
@@ -15,3 +16,4 @@ mod process;
 mod proxy;
 mod register;
 mod secrets;
+mod sessions;
