@@ -37,7 +37,7 @@ pub const SETTINGS: &[Setting] = &[
     s("WORKERS", "16", "request worker threads (1-1024)"),
     s(
         "DB_POOL_SIZE",
-        "WORKERS + 2",
+        "WORKERS + HASH_THREADS + 2",
         "PostgreSQL connections in the pool (1-1024)",
     ),
     s(
@@ -102,6 +102,16 @@ pub const SETTINGS: &[Setting] = &[
         "QUEUE_DEPTH",
         "64",
         "requests waiting for a worker before new ones are shed with 503 (1-100000)",
+    ),
+    s(
+        "HASH_THREADS",
+        "number of CPU cores",
+        "threads that serve the endpoints running bcrypt, a lane of their own (1-256)",
+    ),
+    s(
+        "HASH_QUEUE_DEPTH",
+        "16",
+        "requests waiting for a hash thread before new ones are shed with 503 (1-100000)",
     ),
     s(
         "SHUTDOWN_GRACE_SECONDS",
@@ -169,6 +179,10 @@ pub struct Config {
     pub trust_x_forwarded_for: bool,
     /// `QUEUE_DEPTH`.
     pub queue_depth: usize,
+    /// `HASH_THREADS`.
+    pub hash_threads: usize,
+    /// `HASH_QUEUE_DEPTH`.
+    pub hash_queue_depth: usize,
     /// `SHUTDOWN_GRACE_SECONDS`.
     pub shutdown_grace: Duration,
     /// `SESSION_TTL_SECONDS`.
@@ -205,14 +219,20 @@ impl Config {
             value: lookup(name).filter(|v| !v.trim().is_empty()),
         };
         let workers = get("WORKERS").number(1..=1024)?;
+        let hash_threads = match get("HASH_THREADS") {
+            v if v.value.is_none() => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            v => v.number(1..=256)?,
+        };
         Ok(Config {
             database: get("DATABASE_URL").parse("must be a PostgreSQL connection string")?,
             bind_addr: get("BIND_ADDR").parse("must be IP:PORT, e.g. 127.0.0.1:8080")?,
             workers,
             db_pool_size: match get("DB_POOL_SIZE") {
-                v if v.value.is_none() => workers as u32 + 2,
+                v if v.value.is_none() => (workers + hash_threads) as u32 + 2,
                 v => v.number(1..=1024)?,
             },
+            hash_threads,
+            hash_queue_depth: get("HASH_QUEUE_DEPTH").number(1..=100_000)?,
             db_startup_timeout: Duration::from_secs(
                 get("DB_STARTUP_TIMEOUT_SECONDS").number(0..=3600)?,
             ),
@@ -346,7 +366,9 @@ mod tests {
         assert_eq!(c.reaper_interval, Duration::from_secs(10));
         assert_eq!(c.mail_from.as_str(), "no-reply@beefirst.local");
         assert!(c.mail_api.is_none());
-        assert_eq!(c.db_pool_size, c.workers as u32 + 2);
+        assert_eq!(c.db_pool_size, (c.workers + c.hash_threads) as u32 + 2);
+        assert!(c.hash_threads >= 1);
+        assert_eq!(c.hash_queue_depth, 16);
         assert_eq!(c.rate_limit_ip_per_minute, 60);
         assert_eq!(c.rate_limit_email_per_hour, 10);
         assert_eq!(c.max_resends, 3);
@@ -377,6 +399,8 @@ mod tests {
             ("MAX_RESENDS", "101"),
             ("RATE_LIMIT_IP_PER_MINUTE", "-5"),
             ("SESSION_TTL_SECONDS", "59"),
+            ("HASH_THREADS", "0"),
+            ("HASH_QUEUE_DEPTH", "0"),
             ("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "x"),
         ];
         for (var, value) in cases {

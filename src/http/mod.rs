@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod handlers;
+pub mod metrics;
 pub mod request;
 pub mod response;
 pub mod router;
@@ -30,7 +31,7 @@ pub fn handle(mut request: Request, state: &AppState) {
     finish(request, result, client_ip, started);
 }
 
-/// Answers a request the queue had no room for: 503 `overloaded`, no database work.
+/// Answers a request its lane's queue had no room for: 503 `overloaded`, no database work.
 pub fn shed(request: Request, trust_x_forwarded_for: bool) {
     let client_ip = client_ip(&request, trust_x_forwarded_for);
     finish(request, Err(Error::Overloaded), client_ip, Instant::now());
@@ -68,6 +69,11 @@ fn finish(
         Reply::from(&error)
     });
     let status = reply.status;
+    metrics::METRICS.observe(
+        router::route_label(&path),
+        status,
+        started.elapsed().as_secs_f64(),
+    );
     let response = reply.into_response(&request_id);
     if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
         let spawned = std::thread::Builder::new()

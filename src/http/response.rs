@@ -32,6 +32,8 @@ pub enum Body {
     Static(&'static str),
     /// No body (204).
     Empty,
+    /// Prometheus text exposition (`GET /metrics`).
+    Prometheus(String),
 }
 
 impl Reply {
@@ -60,6 +62,7 @@ impl Reply {
             Body::Json(value) => (value.to_string().into_bytes(), Some("application/json")),
             Body::Static(text) => (text.as_bytes().to_vec(), Some("application/json")),
             Body::Empty => (Vec::new(), None),
+            Body::Prometheus(text) => (text.into_bytes(), Some("text/plain; version=0.0.4")),
         };
         let mut response = Response::from_data(bytes).with_status_code(self.status);
         let content_type = content_type.map(|v| ("Content-Type", v));

@@ -1,19 +1,26 @@
-//! The accept loop, the bounded queue, the worker pool and graceful shutdown.
+//! The accept loop, two bounded lanes of worker threads, and graceful shutdown.
 //!
 //! ```text
-//!  tiny_http (connection threads) ──recv()──▶ dispatcher ──try_send──▶ [ queue: QUEUE_DEPTH ] ──▶ WORKERS
-//!                                                 │ full
-//!                                                 └──▶ 503 overloaded, Retry-After: 1 (no database)
+//!                                                 ┌─▶ [ requests: QUEUE_DEPTH ] ──▶ WORKERS threads
+//!  tiny_http ──recv()──▶ dispatcher ──lane_of()──┤
+//!                            │                    └─▶ [ hashing: HASH_QUEUE_DEPTH ] ─▶ HASH_THREADS threads
+//!                            └─ lane full: 503 overloaded, Retry-After: 1 (no database work)
 //! ```
+//!
+//! Endpoints that run bcrypt have their own threads (as many as cores by default) and their own
+//! queue, so a flood of registrations saturates the CPU with hashing and sheds its excess, while
+//! `/health`, `/me` and the rest are still served by idle workers at once.
 //!
 //! SIGTERM/SIGINT: the dispatcher stops taking requests and the listener closes; workers finish
 //! what is queued or running, for at most `SHUTDOWN_GRACE_SECONDS`; then `serve` returns.
 
+use super::metrics::{Lane, METRICS};
+use super::router::lane_of;
 use crate::service::AppState;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tiny_http::{Request, Server};
@@ -27,40 +34,49 @@ pub enum Stopped {
     GraceExpired { still_running: usize },
 }
 
-/// Installs the signal handlers, starts the workers, prints the `listening` line (the first line on
-/// stdout: from then on SIGTERM is graceful) and serves until SIGTERM or SIGINT. Errors: the listener failed (tiny_http cannot recover from that;
-/// the caller exits non-zero so a supervisor restarts the process) or signals could not be hooked.
+/// Installs the signal handlers, starts both lanes' workers, prints the `listening` line (the
+/// first line on stdout: from then on SIGTERM is graceful) and serves until SIGTERM or SIGINT.
+/// Errors: the listener failed (tiny_http cannot recover from that; the caller exits non-zero so a
+/// supervisor restarts the process) or signals or threads could not be set up.
 pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<Stopped, String> {
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&server), Arc::clone(&stopping))?;
 
-    let (queue, receiver) = mpsc::sync_channel::<Request>(state.config.queue_depth);
-    let receiver = Arc::new(Mutex::new(receiver));
     let (done_tx, done_rx) = mpsc::channel::<()>();
-    let workers = state.config.workers;
-    for i in 0..workers {
-        let (receiver, state, done) = (Arc::clone(&receiver), Arc::clone(&state), done_tx.clone());
-        std::thread::Builder::new()
-            .name(format!("worker-{i}"))
-            .spawn(move || {
-                work(&receiver, &state);
-                let _ = done.send(());
-            })
-            .map_err(|e| format!("cannot start worker threads: {e}"))?;
-    }
+    let config = &state.config;
+    let requests = start_lane(
+        Lane::Requests,
+        config.workers,
+        config.queue_depth,
+        &state,
+        &done_tx,
+    )?;
+    let hashing = start_lane(
+        Lane::Hashing,
+        config.hash_threads,
+        config.hash_queue_depth,
+        &state,
+        &done_tx,
+    )?;
+    let workers = config.workers + config.hash_threads;
 
     crate::log::info("listening", json!({"addr": addr.to_string()}));
-    let trust_xff = state.config.trust_x_forwarded_for;
+    let trust_xff = config.trust_x_forwarded_for;
     let failure = loop {
         match server.recv() {
-            Ok(request) => match queue.try_send(request) {
-                Ok(()) => {}
-                Err(TrySendError::Full(request)) => super::shed(request, trust_xff),
-                Err(TrySendError::Disconnected(_)) => {
-                    break Some("every worker has stopped".to_owned());
+            Ok(request) => {
+                let lane = lane_of(request.method(), request.url());
+                let queue = if lane == Lane::Hashing {
+                    &hashing
+                } else {
+                    &requests
+                };
+                if let Err(request) = queue.admit(request) {
+                    METRICS.shed(lane);
+                    super::shed(request, trust_xff);
                 }
-            },
+            }
             Err(_) if stopping.load(Ordering::SeqCst) => break None,
             Err(e) => break Some(format!("the listener failed: {e}")),
         }
@@ -72,11 +88,11 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
 
     crate::log::info(
         "shutting_down",
-        json!({"grace_seconds": state.config.shutdown_grace.as_secs()}),
+        json!({"grace_seconds": config.shutdown_grace.as_secs()}),
     );
-    drop(queue); // workers exit once the queue is empty
+    drop((requests, hashing)); // workers exit once their queue is empty
     drop(server); // closes the listening socket: nothing new is accepted
-    let deadline = Instant::now() + state.config.shutdown_grace;
+    let deadline = Instant::now() + config.shutdown_grace;
     let mut finished = 0;
     while finished < workers {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -92,15 +108,82 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
     Ok(Stopped::Gracefully)
 }
 
-/// A worker: takes requests off the queue until it is closed and empty.
-fn work(receiver: &Mutex<Receiver<Request>>, state: &AppState) {
+/// The admitting end of a lane: at most `threads + depth` requests are in it at once (running or
+/// waiting), so at most `depth` wait, whatever the timing of the workers' hand-off.
+struct LaneQueue {
+    lane: Lane,
+    sender: SyncSender<Request>,
+    outstanding: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl LaneQueue {
+    /// Queues `request`, or gives it back when the lane is full.
+    fn admit(&self, request: Request) -> Result<(), Request> {
+        if self.outstanding.fetch_add(1, Ordering::SeqCst) >= self.limit {
+            self.outstanding.fetch_sub(1, Ordering::SeqCst);
+            return Err(request);
+        }
+        METRICS.enqueued(self.lane);
+        self.sender.try_send(request).map_err(|e| {
+            self.outstanding.fetch_sub(1, Ordering::SeqCst);
+            METRICS.dequeued(self.lane);
+            match e {
+                TrySendError::Full(request) | TrySendError::Disconnected(request) => request,
+            }
+        })
+    }
+}
+
+/// Starts `threads` workers behind a queue of `depth`.
+fn start_lane(
+    lane: Lane,
+    threads: usize,
+    depth: usize,
+    state: &Arc<AppState>,
+    done: &Sender<()>,
+) -> Result<LaneQueue, String> {
+    let limit = threads + depth;
+    let (sender, receiver) = mpsc::sync_channel::<Request>(limit);
+    let receiver = Arc::new(Mutex::new(receiver));
+    let outstanding = Arc::new(AtomicUsize::new(0));
+    for i in 0..threads {
+        let (receiver, state, done) = (Arc::clone(&receiver), Arc::clone(state), done.clone());
+        let outstanding = Arc::clone(&outstanding);
+        std::thread::Builder::new()
+            .name(format!("{lane:?}-{i}").to_lowercase())
+            .spawn(move || {
+                work(lane, &receiver, &outstanding, &state);
+                let _ = done.send(());
+            })
+            .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    }
+    Ok(LaneQueue {
+        lane,
+        sender,
+        outstanding,
+        limit,
+    })
+}
+
+/// A worker: takes requests off its lane's queue until it is closed and empty.
+fn work(
+    lane: Lane,
+    receiver: &Mutex<Receiver<Request>>,
+    outstanding: &AtomicUsize,
+    state: &AppState,
+) {
     loop {
         let next = match receiver.lock() {
             Ok(receiver) => receiver.recv(),
             Err(poisoned) => poisoned.into_inner().recv(),
         };
         match next {
-            Ok(request) => super::handle(request, state),
+            Ok(request) => {
+                METRICS.dequeued(lane);
+                super::handle(request, state);
+                outstanding.fetch_sub(1, Ordering::SeqCst);
+            }
             Err(_) => return,
         }
     }

@@ -25,7 +25,7 @@ pub struct AppState {
     pub pool: Pool,
     /// Console or HTTP mailer.
     pub mailer: Mailer,
-    /// A bcrypt hash of a random secret at `BCRYPT_COST`, computed once at start-up. Verified
+    /// A bcrypt hash at `BCRYPT_COST` that no password matches (see [`dummy_hash`]). Verified
     /// against when an identity is unknown, so unknown and known emails cost the same time
     /// (failure scenarios 7 and 10).
     pub dummy_hash: String,
@@ -34,9 +34,7 @@ pub struct AppState {
 impl AppState {
     /// Builds the state; computes the dummy hash (one bcrypt at the configured cost).
     pub fn new(config: Config, pool: Pool) -> Result<AppState, Error> {
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret)?;
-        let dummy_hash = bcrypt::hash(secret, config.bcrypt_cost)?;
+        let dummy_hash = dummy_hash(config.bcrypt_cost)?;
         crate::domain::password::warm_up();
         let mailer = match &config.mail_api {
             None => Mailer::Console,
@@ -55,6 +53,19 @@ impl AppState {
     }
 }
 
+/// A bcrypt hash string with cost `cost` that no password matches, made in about a millisecond.
+///
+/// bcrypt's work depends only on the cost field of the hash it verifies against. So this is a real
+/// hash of a random secret made at cost 4, with its cost field then set to `cost`: verifying any
+/// password against it runs the full configured cost and fails. Unknown identities therefore take
+/// as long as known ones, and start-up does not spend a full-cost hash (≈ 230 ms at cost 12).
+pub fn dummy_hash(cost: u32) -> Result<String, Error> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)?;
+    let cheap = bcrypt::hash(secret, 4)?; // "$2b$04$" + 22 salt + 31 digest characters
+    Ok(format!("{}{cost:02}{}", &cheap[..4], &cheap[6..]))
+}
+
 /// Counts one mail against `email`'s hourly budget (429 when used up, nothing sent), then mails
 /// `code`. A delivery failure is logged (without the code) and becomes 503 `mail_unavailable`.
 /// Callers undo their state change on any error, so no claim outlives an undelivered code.
@@ -70,4 +81,26 @@ pub fn deliver_code(
         crate::log::error("mail_failed", json!({"kind": kind, "error": e.to_string()}));
         Error::MailUnavailable
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dummy_hash;
+    use std::time::Instant;
+
+    #[test]
+    fn the_dummy_hash_has_the_configured_cost_and_matches_nothing() {
+        let hash = dummy_hash(9).unwrap();
+        assert!(hash.starts_with("$2b$09$") && hash.len() == 60, "{hash}");
+        let started = Instant::now();
+        assert!(!bcrypt::verify("any password at all", &hash).unwrap());
+        let at_cost_9 = started.elapsed();
+        let real = bcrypt::hash("any password at all", 4).unwrap();
+        let started = Instant::now();
+        bcrypt::verify("any password at all", &real).unwrap();
+        assert!(
+            at_cost_9 > started.elapsed() * 8,
+            "cost 9 must be ~32x the work of cost 4"
+        );
+    }
 }

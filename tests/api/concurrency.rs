@@ -26,7 +26,12 @@ fn count(statuses: &[u16], status: u16) -> usize {
 
 #[test]
 fn twenty_concurrent_registrations_of_one_email_yield_exactly_one_claim() {
-    let app = Arc::new(TestApp::with().env("WORKERS", "20").start());
+    let app = Arc::new(
+        TestApp::with()
+            .env("HASH_THREADS", "20")
+            .env("DB_POOL_SIZE", "16")
+            .start(),
+    );
     let a = Arc::clone(&app);
     let statuses = in_parallel(20, move |i| {
         a.register("race@example.com", &format!("password {i}"))
@@ -48,7 +53,12 @@ fn twenty_concurrent_registrations_of_one_email_yield_exactly_one_claim() {
 
 #[test]
 fn fifty_parallel_wrong_codes_get_at_most_three_evaluations() {
-    let app = Arc::new(TestApp::with().env("WORKERS", "50").start());
+    let app = Arc::new(
+        TestApp::with()
+            .env("HASH_THREADS", "50")
+            .env("DB_POOL_SIZE", "16")
+            .start(),
+    );
     let code: u32 = app.register_ok("guess@example.com", PW).parse().unwrap();
     let a = Arc::clone(&app);
     let statuses = in_parallel(50, move |i| {
@@ -63,7 +73,12 @@ fn fifty_parallel_wrong_codes_get_at_most_three_evaluations() {
 
 #[test]
 fn fifty_parallel_guesses_including_the_right_one_never_exceed_three_evaluations() {
-    let app = Arc::new(TestApp::with().env("WORKERS", "50").start());
+    let app = Arc::new(
+        TestApp::with()
+            .env("HASH_THREADS", "50")
+            .env("DB_POOL_SIZE", "16")
+            .start(),
+    );
     let code: u32 = app.register_ok("mixed@example.com", PW).parse().unwrap();
     let a = Arc::clone(&app);
     let statuses = in_parallel(50, move |i| {

@@ -163,6 +163,7 @@ impl Process {
             .env("BIND_ADDR", "127.0.0.1:0")
             .env("BCRYPT_COST", "4")
             .env("WORKERS", "8")
+            .env("DB_POOL_SIZE", "12")
             .env("DB_STARTUP_TIMEOUT_SECONDS", "5")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())

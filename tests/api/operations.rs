@@ -17,8 +17,8 @@ fn black_hole() -> (TcpListener, String) {
 fn a_full_queue_sheds_with_503_overloaded_and_touches_nothing() {
     let app = Arc::new(
         TestApp::with()
-            .env("WORKERS", "1")
-            .env("QUEUE_DEPTH", "1")
+            .env("HASH_THREADS", "1")
+            .env("HASH_QUEUE_DEPTH", "1")
             .env("BCRYPT_COST", "10")
             .start(),
     );
@@ -53,6 +53,69 @@ fn a_full_queue_sheds_with_503_overloaded_and_touches_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(rows as usize, created);
+}
+
+#[test]
+fn cheap_requests_are_served_at_once_while_the_hashing_lane_is_busy() {
+    let app = Arc::new(
+        TestApp::with()
+            .env("HASH_THREADS", "1")
+            .env("BCRYPT_COST", "13")
+            .start(),
+    );
+    let registrations: Vec<_> = (0..3)
+        .map(|i| {
+            let app = Arc::clone(&app);
+            std::thread::spawn(move || app.register(&format!("busy{i}@example.com"), PW).status)
+        })
+        .collect();
+    // Wait until the one hash thread is busy and the others are queued behind it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
+        if metrics.contains("beefirst_queue_depth{lane=\"hashing\"} 2") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "registrations never queued:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for _ in 0..5 {
+        assert_eq!(app.process.send("GET", "/health", &[], None).status, 200);
+    }
+    assert!(
+        registrations.iter().any(|r| !r.is_finished()),
+        "health was answered while hashing was busy"
+    );
+    for registration in registrations {
+        assert_eq!(registration.join().unwrap(), 201);
+    }
+}
+
+#[test]
+fn metrics_are_exposed_in_the_prometheus_text_format() {
+    let app = TestApp::spawn();
+    app.process.send("GET", "/health", &[], None);
+    app.process.send("GET", "/nowhere", &[], None);
+    let response = app.process.send("GET", "/metrics", &[], None);
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; version=0.0.4")
+    );
+    let text = body_text(&response);
+    for expected in [
+        "beefirst_requests_total{route=\"/health\",status=\"200\"} 1",
+        "beefirst_requests_total{route=\"unmatched\",status=\"404\"} 1",
+        "beefirst_request_duration_seconds_bucket{route=\"/health\",le=\"+Inf\"} 1",
+        "beefirst_queue_depth{lane=\"hashing\"} 0",
+        "beefirst_shed_total{lane=\"requests\"} 0",
+        "beefirst_db_pool_connections{state=\"in_use\"}",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
 }
 
 #[test]

@@ -14,3 +14,15 @@ pub fn health(state: &AppState) -> Result<Reply, Error> {
     store::ping(&mut *store::checkout(&state.pool)?)?;
     Ok(Reply::json(200, json!({"status": "ok"})))
 }
+
+/// `GET /metrics` → 200 in the Prometheus text format (the one response that is not JSON).
+pub fn metrics(state: &AppState) -> Reply {
+    let pool = state.pool.state();
+    let in_use = pool.connections - pool.idle_connections;
+    let text = crate::http::metrics::METRICS.render(in_use, pool.idle_connections);
+    Reply {
+        status: 200,
+        body: crate::http::response::Body::Prometheus(text),
+        headers: Vec::new(),
+    }
+}
