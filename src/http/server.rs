@@ -72,7 +72,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
                 } else {
                     &requests
                 };
-                if let Err(request) = queue.admit(request) {
+                if let Some(request) = queue.admit(request) {
                     METRICS.shed(lane);
                     super::shed(request, trust_xff);
                 }
@@ -118,14 +118,14 @@ struct LaneQueue {
 }
 
 impl LaneQueue {
-    /// Queues `request`, or gives it back when the lane is full.
-    fn admit(&self, request: Request) -> Result<(), Request> {
+    /// Queues `request`; gives it back (`Some`) when the lane is full.
+    fn admit(&self, request: Request) -> Option<Request> {
         if self.outstanding.fetch_add(1, Ordering::SeqCst) >= self.limit {
             self.outstanding.fetch_sub(1, Ordering::SeqCst);
-            return Err(request);
+            return Some(request);
         }
         METRICS.enqueued(self.lane);
-        self.sender.try_send(request).map_err(|e| {
+        self.sender.try_send(request).err().map(|e| {
             self.outstanding.fetch_sub(1, Ordering::SeqCst);
             METRICS.dequeued(self.lane);
             match e {
