@@ -31,7 +31,7 @@ pub fn activate(
     }
     limits::ensure_wrong_code_budget(state, &email)?;
     let mut client = store::checkout(&state.pool)?;
-    let mut tx = client.transaction()?;
+    let mut tx = client.begin()?;
     let Some((status, snapshot)) = store::accounts::lock_claim(&mut tx, &stored, code)? else {
         // Released or replaced between the password check and the lock: no such identity now.
         return Err(Error::InvalidCredentials);

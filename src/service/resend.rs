@@ -26,7 +26,7 @@ pub fn resend(state: &AppState, email: &str, password: &str) -> Result<Email, Er
     let salt = code_salt()?;
 
     let mut client = store::checkout(&state.pool)?;
-    let mut tx = client.transaction()?;
+    let mut tx = client.begin()?;
     let claim = accounts::lock_for_resend(&mut tx, &stored)?.ok_or(Error::InvalidCredentials)?;
     if claim.status == Status::Active {
         return Err(Error::AlreadyActive);

@@ -1,8 +1,8 @@
 //! SQL of the `accounts` table: claims (status `pending`) and activated accounts.
 
+use super::pool::{Connection, Queries, Tx};
 use crate::domain::{ActivationOutcome, ClaimSnapshot, Email, VerificationCode};
 use crate::error::Error;
-use postgres::{Client, Transaction};
 
 /// Account or claim status as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct StoredCredentials {
 
 /// True when an active account or an unexpired claim holds `email` (a cheap pre-check that lets
 /// `POST /register` answer 409 without spending a bcrypt hash; the insert below stays the authority).
-pub fn is_taken(client: &mut Client, email: &Email) -> Result<bool, Error> {
+pub fn is_taken(client: &mut Connection, email: &Email) -> Result<bool, Error> {
     let row = client.query_one(
         "SELECT EXISTS (SELECT 1 FROM accounts
                          WHERE email = $1 AND (status = 'active' OR code_expires_at > now()))",
@@ -54,7 +54,7 @@ pub fn is_taken(client: &mut Client, email: &Email) -> Result<bool, Error> {
 /// (the `WHERE` of `DO UPDATE` is re-checked under the row lock, so concurrent registrations and a
 /// concurrent activation are serialized by PostgreSQL).
 pub fn insert_claim(
-    client: &mut Client,
+    client: &mut Connection,
     email: &Email,
     password_hash: &str,
     code: &VerificationCode,
@@ -80,7 +80,11 @@ pub fn insert_claim(
 
 /// Removes a claim whose verification mail could not be delivered (seed truth #10: no claim without
 /// a delivered code). Matching the salt means a newer claim on the same email is never touched.
-pub fn delete_undelivered_claim(client: &mut Client, id: i64, salt: &[u8]) -> Result<(), Error> {
+pub fn delete_undelivered_claim(
+    client: &mut Connection,
+    id: i64,
+    salt: &[u8],
+) -> Result<(), Error> {
     client.execute(
         "DELETE FROM accounts WHERE id = $1 AND status = 'pending' AND code_salt = $2",
         &[&id, &salt],
@@ -91,7 +95,7 @@ pub fn delete_undelivered_claim(client: &mut Client, id: i64, salt: &[u8]) -> Re
 /// The password hash and status for `email`, expired claims included (so that a wrong password
 /// on an expired claim still answers 401, not 410: no oracle).
 pub fn find_credentials(
-    client: &mut Client,
+    client: &mut Connection,
     email: &Email,
 ) -> Result<Option<StoredCredentials>, Error> {
     let row = client.query_opt(
@@ -115,7 +119,7 @@ pub fn find_credentials(
 /// differs). Concurrent activations of one claim queue on this lock, so every code evaluation sees
 /// the attempts recorded by the previous one (seed truth #8, failure scenario 12).
 pub fn lock_claim(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     credentials: &StoredCredentials,
     code: &VerificationCode,
 ) -> Result<Option<(Status, ClaimSnapshot)>, Error> {
@@ -146,11 +150,7 @@ pub fn lock_claim(
 }
 
 /// Applies a decided transition to the locked claim, inside the caller's transaction.
-pub fn apply_outcome(
-    tx: &mut Transaction<'_>,
-    id: i64,
-    outcome: ActivationOutcome,
-) -> Result<(), Error> {
+pub fn apply_outcome(tx: &mut Tx<'_>, id: i64, outcome: ActivationOutcome) -> Result<(), Error> {
     let sql = match outcome {
         ActivationOutcome::Activate => {
             "UPDATE accounts
@@ -195,7 +195,7 @@ pub struct LockedForResend {
 
 /// Locks the claim read by [`find_credentials`] for a resend (`None` if gone or replaced).
 pub fn lock_for_resend(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     credentials: &StoredCredentials,
 ) -> Result<Option<LockedForResend>, Error> {
     let row = tx.query_opt(
@@ -228,7 +228,7 @@ pub fn lock_for_resend(
 /// Gives the locked claim a new code and a new window, and counts the resend. Wrong attempts are
 /// left as they are.
 pub fn replace_code(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: i64,
     code: &VerificationCode,
     salt: &[u8],
@@ -252,7 +252,7 @@ pub fn replace_code(
 /// Puts back the code a failed resend replaced, unless the claim changed again since (matched by
 /// the new salt): the claim is left exactly as before the resend.
 pub fn restore_code(
-    client: &mut Client,
+    client: &mut Connection,
     id: i64,
     new_salt: &[u8],
     previous: &PreviousCode,
@@ -267,7 +267,7 @@ pub fn restore_code(
 }
 
 /// Deletes one claim (an expired claim found by `POST /resend`).
-pub fn delete_claim(tx: &mut Transaction<'_>, id: i64) -> Result<(), Error> {
+pub fn delete_claim(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
     tx.execute(
         "DELETE FROM accounts WHERE id = $1 AND status = 'pending'",
         &[&id],
@@ -277,7 +277,7 @@ pub fn delete_claim(tx: &mut Transaction<'_>, id: i64) -> Result<(), Error> {
 
 /// Deletes every expired claim, password hash and code hash included (seed truth #6). Returns how
 /// many were deleted.
-pub fn reap_expired_claims(client: &mut Client) -> Result<u64, Error> {
+pub fn reap_expired_claims(client: &mut Connection) -> Result<u64, Error> {
     Ok(client.execute(
         "DELETE FROM accounts WHERE status = 'pending' AND code_expires_at <= now()",
         &[],

@@ -77,9 +77,8 @@ pub fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<pool::Manager>, Er
 }
 
 /// `GET /health`: one round trip.
-pub fn ping(client: &mut Client) -> Result<(), Error> {
-    client.simple_query("SELECT 1")?;
-    Ok(())
+pub fn ping(connection: &mut pool::Connection) -> Result<(), Error> {
+    Ok(connection.ping()?)
 }
 
 impl From<postgres::Error> for Error {

@@ -8,9 +8,10 @@
 //! extra round trip. After an outage: one failed request, then every stale connection is checked
 //! (and replaced) before use.
 
-use postgres::{Client, NoTls};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
-use std::ops::{Deref, DerefMut};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -23,22 +24,138 @@ pub fn note_connection_failure() {
 /// r2d2 manager wrapping r2d2_postgres's with the generation check.
 pub struct Manager(pub PostgresConnectionManager<NoTls>);
 
-/// A pooled client and the generation it was last known good in.
+/// A pooled client, the generation it was last known good in, and the statements prepared on it.
+///
+/// Every statement of the store is a `&'static str` prepared once per connection and then run with
+/// one round trip (Bind/Execute); an unprepared query would cost a second round trip (Parse and
+/// Describe) every time.
 pub struct Connection {
     client: Client,
     generation: u64,
+    statements: StatementCache,
 }
 
-impl Deref for Connection {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        &self.client
+/// Statements prepared on one connection, keyed by the address of their `'static` SQL text.
+#[derive(Default)]
+struct StatementCache(HashMap<(usize, usize), Statement>);
+
+impl StatementCache {
+    fn get(
+        &mut self,
+        client: &mut impl postgres::GenericClient,
+        sql: &'static str,
+    ) -> Result<Statement, postgres::Error> {
+        let key = (sql.as_ptr() as usize, sql.len());
+        if let Some(statement) = self.0.get(&key) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql)?;
+        self.0.insert(key, statement.clone());
+        Ok(statement)
     }
 }
 
-impl DerefMut for Connection {
-    fn deref_mut(&mut self) -> &mut Client {
-        &mut self.client
+/// Runs cached statements: implemented by a connection and by a transaction on one.
+pub trait Queries {
+    /// At most one row.
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error>;
+    /// Exactly one row.
+    fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, postgres::Error>;
+    /// Rows affected.
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error>;
+}
+
+impl Queries for Connection {
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let statement = self.statements.get(&mut self.client, sql)?;
+        self.client.query_opt(&statement, params)
+    }
+    fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, postgres::Error> {
+        let statement = self.statements.get(&mut self.client, sql)?;
+        self.client.query_one(&statement, params)
+    }
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let statement = self.statements.get(&mut self.client, sql)?;
+        self.client.execute(&statement, params)
+    }
+}
+
+/// A transaction on a pooled connection that can still use the connection's statement cache.
+pub struct Tx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut StatementCache,
+}
+
+impl Tx<'_> {
+    /// Commits.
+    pub fn commit(self) -> Result<(), postgres::Error> {
+        self.tx.commit()
+    }
+}
+
+impl Queries for Tx<'_> {
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let statement = self.statements.get(&mut self.tx, sql)?;
+        self.tx.query_opt(&statement, params)
+    }
+    fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, postgres::Error> {
+        let statement = self.statements.get(&mut self.tx, sql)?;
+        self.tx.query_one(&statement, params)
+    }
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let statement = self.statements.get(&mut self.tx, sql)?;
+        self.tx.execute(&statement, params)
+    }
+}
+
+impl Connection {
+    /// One `SELECT 1` round trip (`GET /health`).
+    pub fn ping(&mut self) -> Result<(), postgres::Error> {
+        self.client.simple_query("SELECT 1").map(|_| ())
+    }
+
+    /// Begins a transaction (rolled back if dropped without [`Tx::commit`]).
+    pub fn begin(&mut self) -> Result<Tx<'_>, postgres::Error> {
+        Ok(Tx {
+            tx: self.client.transaction()?,
+            statements: &mut self.statements,
+        })
     }
 }
 
@@ -51,6 +168,7 @@ impl r2d2::ManageConnection for Manager {
         Ok(Connection {
             client: self.0.connect()?,
             generation,
+            statements: StatementCache::default(),
         })
     }
 

@@ -1,10 +1,10 @@
 //! SQL of the `rate_limits` table: sliding-window counters shared by every instance.
 //! The window arithmetic is explained in `domain::rate_limit`.
 
+use super::pool::{Connection, Queries};
 use crate::domain::Email;
 use crate::domain::rate_limit::{Limit, WindowState, retry_after_seconds};
 use crate::error::Error;
-use postgres::Client;
 use std::net::IpAddr;
 
 /// Which counter. The scope names are stored as they are.
@@ -54,7 +54,7 @@ pub struct Decision {
 /// counts as a hit (a refused one never counts). The row lock taken by `ON CONFLICT DO UPDATE`
 /// serializes concurrent checks of one key, so parallel requests cannot overshoot.
 pub fn check(
-    client: &mut Client,
+    client: &mut Connection,
     scope: Scope,
     subject: Subject<'_>,
     limit: Limit,
@@ -118,7 +118,7 @@ pub fn check(
 }
 
 /// Deletes counters whose whole window has passed (reaper). Returns how many.
-pub fn delete_stale(client: &mut Client) -> Result<u64, Error> {
+pub fn delete_stale(client: &mut Connection) -> Result<u64, Error> {
     Ok(client.execute(
         "DELETE FROM rate_limits
           WHERE bucket_start + make_interval(secs => 2 * window_seconds) <= now()",

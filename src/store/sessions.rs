@@ -3,9 +3,9 @@
 //! A token is never stored: every statement hashes it with PostgreSQL's `sha256()` and matches
 //! `token_hash`, and only sessions with `expires_at > now()` (database clock) count.
 
+use super::pool::{Connection, Queries};
 use crate::domain::SessionToken;
 use crate::error::Error;
-use postgres::Client;
 
 /// The account behind a valid session, for operations that re-check the password.
 #[derive(Debug, Clone)]
@@ -31,9 +31,14 @@ pub struct Profile {
     pub activated_at: String,
 }
 
-const PROFILE_COLUMNS: &str = "a.email, a.display_name,
-    to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-    to_char(a.activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+/// The profile columns, with times as RFC 3339 UTC (a macro so statements stay `&'static str`).
+macro_rules! profile_columns {
+    () => {
+        "a.email, a.display_name,
+         to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+         to_char(a.activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    };
+}
 
 fn profile_from(row: &postgres::Row) -> Profile {
     Profile {
@@ -46,7 +51,7 @@ fn profile_from(row: &postgres::Row) -> Profile {
 
 /// Stores a new session for `account_id` that expires `ttl_seconds` from now.
 pub fn create(
-    client: &mut Client,
+    client: &mut Connection,
     account_id: i64,
     token: &SessionToken,
     ttl_seconds: u32,
@@ -64,38 +69,41 @@ pub fn create(
 }
 
 /// The profile of the session's account; `None` for an unknown, expired or revoked token.
-pub fn profile(client: &mut Client, token: &SessionToken) -> Result<Option<Profile>, Error> {
-    let sql = format!(
-        "SELECT {PROFILE_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id
+pub fn profile(client: &mut Connection, token: &SessionToken) -> Result<Option<Profile>, Error> {
+    let sql = concat!(
+        "SELECT ",
+        profile_columns!(),
+        " FROM sessions s JOIN accounts a ON a.id = s.account_id
           WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()"
     );
     Ok(client
-        .query_opt(&sql, &[&token.expose().as_bytes()])?
+        .query_opt(sql, &[&token.expose().as_bytes()])?
         .as_ref()
         .map(profile_from))
 }
 
 /// Sets (or with `None` clears) the display name of the session's account, in one statement.
 pub fn update_display_name(
-    client: &mut Client,
+    client: &mut Connection,
     token: &SessionToken,
     display_name: Option<&str>,
 ) -> Result<Option<Profile>, Error> {
-    let sql = format!(
+    let sql = concat!(
         "UPDATE accounts a SET display_name = $2
            FROM sessions s
           WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now() AND a.id = s.account_id
-         RETURNING {PROFILE_COLUMNS}"
+         RETURNING ",
+        profile_columns!()
     );
     Ok(client
-        .query_opt(&sql, &[&token.expose().as_bytes(), &display_name])?
+        .query_opt(sql, &[&token.expose().as_bytes(), &display_name])?
         .as_ref()
         .map(profile_from))
 }
 
 /// The account behind a valid session, with its password hash.
 pub fn account_of(
-    client: &mut Client,
+    client: &mut Connection,
     token: &SessionToken,
 ) -> Result<Option<SessionAccount>, Error> {
     let row = client.query_opt(
@@ -112,7 +120,7 @@ pub fn account_of(
 }
 
 /// Revokes one session (`POST /logout`). False if it was not a valid session.
-pub fn revoke(client: &mut Client, token: &SessionToken) -> Result<bool, Error> {
+pub fn revoke(client: &mut Connection, token: &SessionToken) -> Result<bool, Error> {
     let deleted = client.execute(
         "DELETE FROM sessions WHERE token_hash = sha256($1::bytea) AND expires_at > now()",
         &[&token.expose().as_bytes()],
@@ -123,7 +131,7 @@ pub fn revoke(client: &mut Client, token: &SessionToken) -> Result<bool, Error> 
 /// Sets a new password hash and revokes every other session of the account, in one statement
 /// (so no other session outlives the old password, not even for a moment).
 pub fn change_password(
-    client: &mut Client,
+    client: &mut Connection,
     account_id: i64,
     new_hash: &str,
     keep: &SessionToken,
@@ -140,11 +148,11 @@ pub fn change_password(
 }
 
 /// Deletes the account; its sessions go with it (`ON DELETE CASCADE`). No soft delete.
-pub fn delete_account(client: &mut Client, account_id: i64) -> Result<bool, Error> {
+pub fn delete_account(client: &mut Connection, account_id: i64) -> Result<bool, Error> {
     Ok(client.execute("DELETE FROM accounts WHERE id = $1", &[&account_id])? > 0)
 }
 
 /// Deletes expired sessions (reaper). Returns how many.
-pub fn reap_expired(client: &mut Client) -> Result<u64, Error> {
+pub fn reap_expired(client: &mut Connection) -> Result<u64, Error> {
     Ok(client.execute("DELETE FROM sessions WHERE expires_at <= now()", &[])?)
 }
