@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod handlers;
+pub mod lane;
 pub mod metrics;
 pub mod request;
 pub mod response;

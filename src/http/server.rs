@@ -14,14 +14,15 @@
 //! SIGTERM/SIGINT: the dispatcher stops taking requests and the listener closes; workers finish
 //! what is queued or running, for at most `SHUTDOWN_GRACE_SECONDS`; then `serve` returns.
 
+use super::lane::LaneQueue;
 use super::metrics::{Lane, METRICS};
 use super::router::lane_of;
 use crate::service::AppState;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 use tiny_http::{Request, Server};
 
@@ -90,7 +91,8 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         "shutting_down",
         json!({"grace_seconds": config.shutdown_grace.as_secs()}),
     );
-    drop((requests, hashing)); // workers exit once their queue is empty
+    requests.close(); // workers exit once their queue is empty
+    hashing.close();
     drop(server); // closes the listening socket: nothing new is accepted
     let deadline = Instant::now() + config.shutdown_grace;
     let mut finished = 0;
@@ -108,33 +110,6 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
     Ok(Stopped::Gracefully)
 }
 
-/// The admitting end of a lane: at most `threads + depth` requests are in it at once (running or
-/// waiting), so at most `depth` wait, whatever the timing of the workers' hand-off.
-struct LaneQueue {
-    lane: Lane,
-    sender: SyncSender<Request>,
-    outstanding: Arc<AtomicUsize>,
-    limit: usize,
-}
-
-impl LaneQueue {
-    /// Queues `request`; gives it back (`Some`) when the lane is full.
-    fn admit(&self, request: Request) -> Option<Request> {
-        if self.outstanding.fetch_add(1, Ordering::SeqCst) >= self.limit {
-            self.outstanding.fetch_sub(1, Ordering::SeqCst);
-            return Some(request);
-        }
-        METRICS.enqueued(self.lane);
-        self.sender.try_send(request).err().map(|e| {
-            self.outstanding.fetch_sub(1, Ordering::SeqCst);
-            METRICS.dequeued(self.lane);
-            match e {
-                TrySendError::Full(request) | TrySendError::Disconnected(request) => request,
-            }
-        })
-    }
-}
-
 /// Starts `threads` workers behind a queue of `depth`.
 fn start_lane(
     lane: Lane,
@@ -142,51 +117,22 @@ fn start_lane(
     depth: usize,
     state: &Arc<AppState>,
     done: &Sender<()>,
-) -> Result<LaneQueue, String> {
-    let limit = threads + depth;
-    let (sender, receiver) = mpsc::sync_channel::<Request>(limit);
-    let receiver = Arc::new(Mutex::new(receiver));
-    let outstanding = Arc::new(AtomicUsize::new(0));
+) -> Result<Arc<LaneQueue<Request>>, String> {
+    let queue = Arc::new(LaneQueue::new(lane, threads, depth));
     for i in 0..threads {
-        let (receiver, state, done) = (Arc::clone(&receiver), Arc::clone(state), done.clone());
-        let outstanding = Arc::clone(&outstanding);
+        let (queue, state, done) = (Arc::clone(&queue), Arc::clone(state), done.clone());
         std::thread::Builder::new()
             .name(format!("{lane:?}-{i}").to_lowercase())
             .spawn(move || {
-                work(lane, &receiver, &outstanding, &state);
+                while let Some(request) = queue.take() {
+                    super::handle(request, &state);
+                    queue.finished();
+                }
                 let _ = done.send(());
             })
             .map_err(|e| format!("cannot start worker threads: {e}"))?;
     }
-    Ok(LaneQueue {
-        lane,
-        sender,
-        outstanding,
-        limit,
-    })
-}
-
-/// A worker: takes requests off its lane's queue until it is closed and empty.
-fn work(
-    lane: Lane,
-    receiver: &Mutex<Receiver<Request>>,
-    outstanding: &AtomicUsize,
-    state: &AppState,
-) {
-    loop {
-        let next = match receiver.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(poisoned) => poisoned.into_inner().recv(),
-        };
-        match next {
-            Ok(request) => {
-                METRICS.dequeued(lane);
-                super::handle(request, state);
-                outstanding.fetch_sub(1, Ordering::SeqCst);
-            }
-            Err(_) => return,
-        }
-    }
+    Ok(queue)
 }
 
 /// On SIGTERM or SIGINT: mark the server as stopping and wake the dispatcher.
