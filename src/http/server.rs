@@ -1,28 +1,32 @@
 //! The accept loop, two bounded lanes of worker threads, and graceful shutdown.
 //!
 //! ```text
-//!                                                 ┌─▶ [ requests: QUEUE_DEPTH ] ──▶ WORKERS threads
-//!  tiny_http ──recv()──▶ dispatcher ──lane_of()──┤
-//!                            │                    └─▶ [ hashing: HASH_QUEUE_DEPTH ] ─▶ HASH_THREADS threads
-//!                            └─ lane full: 503 overloaded, Retry-After: 1 (no database work)
+//!                       leader (one of the WORKERS threads, in turn)
+//!  tiny_http ──recv()──▶  ├─ cheap request, a follower idle: hand leadership over, serve it here
+//!                         ├─ cheap request, none idle: [ requests: QUEUE_DEPTH ] ──▶ next free worker
+//!                         ├─ bcrypt endpoint: [ hashing: HASH_QUEUE_DEPTH ] ──▶ HASH_THREADS threads
+//!                         └─ queue full: 503 overloaded, Retry-After: 1 (no database work)
 //! ```
 //!
-//! Endpoints that run bcrypt have their own threads (as many as cores by default) and their own
-//! queue, so a flood of registrations saturates the CPU with hashing and sheds its excess, while
-//! `/health`, `/me` and the rest are still served by idle workers at once.
+//! Leader/followers: the request workers take turns receiving from tiny_http. While some worker is
+//! idle, a cheap request is served by the very thread that received it, with no hand-off (on two
+//! cores, thread wake-ups are most of the cost of a cheap request). When every worker is busy, the
+//! leader only queues (bounded) and sheds, like a dispatcher. Endpoints that run bcrypt have their
+//! own threads and queue, so a flood of registrations never delays `/health` or `/me`.
 //!
-//! SIGTERM/SIGINT: the dispatcher stops taking requests and the listener closes; workers finish
-//! what is queued or running, for at most `SHUTDOWN_GRACE_SECONDS`; then `serve` returns.
+//! SIGTERM/SIGINT: the leader stops receiving and the listener closes; workers finish what is
+//! queued or running, for at most `SHUTDOWN_GRACE_SECONDS`; then `serve` returns.
 
 use super::lane::LaneQueue;
 use super::metrics::{Lane, METRICS};
 use super::router::lane_of;
 use crate::service::AppState;
 use serde_json::json;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tiny_http::{Request, Server};
 
@@ -44,15 +48,9 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&server), Arc::clone(&stopping))?;
 
-    let (done_tx, done_rx) = mpsc::channel::<()>();
     let config = &state.config;
-    let requests = start_lane(
-        Lane::Requests,
-        config.workers,
-        config.queue_depth,
-        &state,
-        &done_tx,
-    )?;
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (outcome_tx, outcome_rx) = mpsc::channel::<Option<String>>();
     let hashing = start_lane(
         Lane::Hashing,
         config.hash_threads,
@@ -60,40 +58,41 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         &state,
         &done_tx,
     )?;
+    let requests = Arc::new(RequestLane::new(Arc::clone(&server), config.queue_depth));
+    for i in 0..config.workers {
+        let worker = Worker {
+            requests: Arc::clone(&requests),
+            hashing: Arc::clone(&hashing),
+            state: Arc::clone(&state),
+            stopping: Arc::clone(&stopping),
+            outcome: outcome_tx.clone(),
+        };
+        let done = done_tx.clone();
+        std::thread::Builder::new()
+            .name(format!("requests-{i}"))
+            .spawn(move || {
+                worker.run();
+                let _ = done.send(());
+            })
+            .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    }
     let workers = config.workers + config.hash_threads;
-
     crate::log::info("listening", json!({"addr": addr.to_string()}));
-    let trust_xff = config.trust_x_forwarded_for;
-    let failure = loop {
-        match server.recv() {
-            Ok(request) => {
-                let lane = lane_of(request.method(), request.url());
-                let queue = if lane == Lane::Hashing {
-                    &hashing
-                } else {
-                    &requests
-                };
-                if let Some(request) = queue.admit(request) {
-                    METRICS.shed(lane);
-                    super::shed(request, trust_xff);
-                }
-            }
-            Err(_) if stopping.load(Ordering::SeqCst) => break None,
-            Err(e) => break Some(format!("the listener failed: {e}")),
-        }
-    };
+
+    let failure = outcome_rx
+        .recv()
+        .unwrap_or_else(|_| Some("every worker has stopped".into()));
+    requests.close();
+    hashing.close(); // workers exit once their queue is empty
+    drop(server); // with the leader's handle gone, the listening socket closes
     if let Some(reason) = failure {
         crate::log::error("listener_failed", json!({"error": reason}));
         return Err(reason);
     }
-
     crate::log::info(
         "shutting_down",
         json!({"grace_seconds": config.shutdown_grace.as_secs()}),
     );
-    requests.close(); // workers exit once their queue is empty
-    hashing.close();
-    drop(server); // closes the listening socket: nothing new is accepted
     let deadline = Instant::now() + config.shutdown_grace;
     let mut finished = 0;
     while finished < workers {
@@ -108,6 +107,156 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         }
     }
     Ok(Stopped::Gracefully)
+}
+
+/// The requests lane: the shared state of the leader/followers workers.
+struct RequestLane {
+    shared: Mutex<Shared>,
+    wake: Condvar,
+    depth: usize,
+}
+
+struct Shared {
+    /// Received while every worker was busy; at most `depth`.
+    queue: VecDeque<Request>,
+    /// Some worker is receiving from tiny_http.
+    leader: bool,
+    /// Workers waiting to lead or to take queued requests.
+    idle: usize,
+    /// The server, until shutdown; the leader borrows it to receive.
+    server: Option<Arc<Server>>,
+    closed: bool,
+}
+
+impl RequestLane {
+    fn new(server: Arc<Server>, depth: usize) -> RequestLane {
+        RequestLane {
+            shared: Mutex::new(Shared {
+                queue: VecDeque::with_capacity(depth),
+                leader: false,
+                idle: 0,
+                server: Some(server),
+                closed: false,
+            }),
+            wake: Condvar::new(),
+            depth,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn close(&self) {
+        let mut shared = self.lock();
+        shared.closed = true;
+        shared.server = None;
+        drop(shared);
+        self.wake.notify_all();
+    }
+}
+
+/// What a received request becomes.
+enum Next {
+    /// Serve it on this thread; leadership was handed to an idle follower.
+    ServeHere(Request),
+    /// Queued, shed or sent to the hashing lane: keep receiving.
+    KeepLeading,
+}
+
+/// One request worker.
+struct Worker {
+    requests: Arc<RequestLane>,
+    hashing: Arc<LaneQueue<Request>>,
+    state: Arc<AppState>,
+    stopping: Arc<AtomicBool>,
+    outcome: Sender<Option<String>>,
+}
+
+impl Worker {
+    fn run(&self) {
+        while let Some(server) = self.follow() {
+            if !self.lead(&server) {
+                return;
+            }
+        }
+    }
+
+    /// Serves queued requests and waits; returns the server once this worker becomes the leader,
+    /// `None` at shutdown.
+    fn follow(&self) -> Option<Arc<Server>> {
+        let mut shared = self.requests.lock();
+        loop {
+            if let Some(request) = shared.queue.pop_front() {
+                METRICS.dequeued(Lane::Requests);
+                drop(shared);
+                super::handle(request, &self.state);
+                shared = self.requests.lock();
+            } else if shared.closed {
+                return None;
+            } else if !shared.leader {
+                shared.leader = true;
+                return shared.server.clone();
+            } else {
+                shared.idle += 1;
+                shared = self
+                    .requests
+                    .wake
+                    .wait(shared)
+                    .unwrap_or_else(|p| p.into_inner());
+                shared.idle -= 1;
+            }
+        }
+    }
+
+    /// Receives until a request is served here (true: follow again) or serving ends (false).
+    fn lead(&self, server: &Server) -> bool {
+        loop {
+            let request = match server.recv() {
+                Ok(request) => request,
+                Err(e) => {
+                    let failure = (!self.stopping.load(Ordering::SeqCst))
+                        .then(|| format!("the listener failed: {e}"));
+                    self.requests.close();
+                    let _ = self.outcome.send(failure);
+                    return false;
+                }
+            };
+            if let Next::ServeHere(request) = self.route(request) {
+                super::handle(request, &self.state);
+                return true;
+            }
+        }
+    }
+
+    fn route(&self, request: Request) -> Next {
+        let trust_xff = self.state.config.trust_x_forwarded_for;
+        if lane_of(request.method(), request.url()) == Lane::Hashing {
+            if let Some(request) = self.hashing.admit(request) {
+                METRICS.shed(Lane::Hashing);
+                super::shed(request, trust_xff);
+            }
+            return Next::KeepLeading;
+        }
+        let mut shared = self.requests.lock();
+        if shared.idle > 0 {
+            shared.leader = false;
+            drop(shared);
+            self.requests.wake.notify_one();
+            Next::ServeHere(request)
+        } else if shared.queue.len() < self.requests.depth {
+            shared.queue.push_back(request);
+            METRICS.enqueued(Lane::Requests);
+            Next::KeepLeading
+        } else {
+            drop(shared);
+            METRICS.shed(Lane::Requests);
+            super::shed(request, trust_xff);
+            Next::KeepLeading
+        }
+    }
 }
 
 /// Starts `threads` workers behind a queue of `depth`.

@@ -1,6 +1,6 @@
 //! `GET /me`, `PATCH /me`, `POST /me/password`, `DELETE /me`: the account behind a session.
 
-use super::{AppState, credentials, limits};
+use super::{AppState, limits};
 use crate::domain::{DisplayName, Email, Password, SessionToken};
 use crate::error::Error;
 use crate::mail::{Message, account_deleted_message, password_changed_message};
@@ -34,7 +34,7 @@ pub fn change_password(
     new: &Password,
 ) -> Result<(), Error> {
     let (account, email) = confirm(state, token, current)?;
-    let new_hash = bcrypt::hash(new.expose(), state.config.bcrypt_cost)?;
+    let new_hash = state.hasher.hash(new, state.config.bcrypt_cost)?;
     let mut client = store::checkout(&state.pool)?;
     store::sessions::change_password(&mut client, account.account_id, &new_hash, token)?;
     drop(client);
@@ -63,7 +63,7 @@ fn confirm(
     let email = Email::parse(&account.email)
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;
     limits::ensure_login_budget(state, &email)?;
-    if !credentials::password_matches(password, &account.password_hash) {
+    if !state.hasher.verify(password, &account.password_hash)? {
         limits::count_login_failure(state, &email)?;
         return Err(Error::WrongPassword);
     }

@@ -1,7 +1,7 @@
 //! Checking an email + password pair without leaking which half was wrong.
 
 use super::AppState;
-use crate::domain::{Email, Password};
+use crate::domain::Email;
 use crate::error::Error;
 use crate::store::{self, accounts::StoredCredentials};
 
@@ -27,23 +27,9 @@ pub fn verify(
     let hash = stored
         .as_ref()
         .map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
-    let matches = password_matches(password, hash);
+    let matches = state.hasher.verify(password, hash)?;
     match (email, stored) {
         (Some(email), Some(stored)) if matches => Ok((email, stored)),
         _ => Err(Error::InvalidCredentials),
-    }
-}
-
-/// True when `candidate` is a well-formed password (8–72 bytes) whose bcrypt verification against
-/// `hash` succeeds. A malformed candidate still costs one verification, of a placeholder, so its
-/// answer takes as long as any other (no length oracle; cf. CVE-2025-22234). Over-long passwords
-/// never reach bcrypt, which would silently compare only their first 72 bytes.
-pub fn password_matches(candidate: &str, hash: &str) -> bool {
-    match Password::parse_existing(candidate.to_owned()) {
-        Ok(password) => bcrypt::verify(password.expose(), hash).unwrap_or(false),
-        Err(_) => {
-            let _ = bcrypt::verify("placeholder for a malformed password", hash);
-            false
-        }
     }
 }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod activate;
 pub mod credentials;
+pub mod hasher;
 pub mod limits;
 pub mod register;
 pub mod resend;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub pool: Pool,
     /// Console or HTTP mailer.
     pub mailer: Mailer,
+    /// The idle-priority threads that run every bcrypt computation (`HASH_THREADS`).
+    pub hasher: hasher::Hasher,
     /// A bcrypt hash at `BCRYPT_COST` that no password matches (see [`dummy_hash`]). Verified
     /// against when an identity is unknown, so unknown and known emails cost the same time
     /// (failure scenarios 7 and 10).
@@ -35,6 +38,7 @@ impl AppState {
     /// Builds the state; computes the dummy hash (one bcrypt at the configured cost).
     pub fn new(config: Config, pool: Pool) -> Result<AppState, Error> {
         let dummy_hash = dummy_hash(config.bcrypt_cost)?;
+        let hasher = hasher::Hasher::start(config.hash_threads)?;
         crate::domain::password::warm_up();
         let mailer = match &config.mail_api {
             None => Mailer::Console,
@@ -48,6 +52,7 @@ impl AppState {
             config,
             pool,
             mailer,
+            hasher,
             dummy_hash,
         })
     }

@@ -22,7 +22,7 @@ pub fn register(state: &AppState, email: &Email, password: &Password) -> Result<
         return Err(Error::EmailTaken);
     }
     limits::ensure_mail_budget(state, email)?;
-    let password_hash = bcrypt::hash(password.expose(), config.bcrypt_cost)?;
+    let password_hash = state.hasher.hash(password, config.bcrypt_cost)?;
     let code = VerificationCode::generate(config.code_digits)?;
     let salt = code_salt()?;
     let id = accounts::insert_claim(
