@@ -2,7 +2,10 @@
 """beefirst benchmark: measures the performance targets of the service against the physical
 limits of this machine, in one bounded run on loopback, and prints a table (pass/fail).
 
-Usage: bench/run [--quick]      (--quick: 5-second loads, for a smoke run)
+Usage: bench/run [--quick] [--no-autogroup]
+  --quick         5-second loads, for a smoke run
+  --no-autogroup  (root) turn kernel.sched_autogroup_enabled off for the run, restored afterwards;
+                  see BENCHMARKS.md for why it matters to target 2
 Needs: PostgreSQL (started by .ci/pg-up), wrk and gnuplot (Debian packages; installed if missing),
 pgbench (PostgreSQL's). Writes bench/out/ (raw results, the chart bench/out/latency.svg).
 """
@@ -11,6 +14,8 @@ import glob, json, os, re, resource, socket, subprocess, sys, time, urllib.reque
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
 QUICK = "--quick" in sys.argv
+NO_AUTOGROUP = "--no-autogroup" in sys.argv
+AUTOGROUP = "/proc/sys/kernel/sched_autogroup_enabled"
 LOAD = 5 if QUICK else 15          # seconds per load phase
 CORES = os.cpu_count() or 2
 COST = 12
@@ -77,6 +82,19 @@ def main():
     sh(["cargo", "build", "--release", "--locked"], cwd=ROOT)
     sh(f"psql -h 127.0.0.1 -U postgres -Xqc 'DROP DATABASE IF EXISTS {DB} WITH (FORCE)' -c 'CREATE DATABASE {DB}' postgres")
     resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+    autogroup_before = open(AUTOGROUP).read().strip() if os.path.exists(AUTOGROUP) else "n/a"
+    if NO_AUTOGROUP:
+        with open(AUTOGROUP, "w") as f:
+            f.write("0")
+    try:
+        run_all(pgbench, autogroup_before)
+    finally:
+        if NO_AUTOGROUP:
+            with open(AUTOGROUP, "w") as f:
+                f.write(autogroup_before)
+
+def run_all(pgbench, autogroup_before):
+    global ADDR
 
     print(f"bcrypt ceiling: cost {COST} on {CORES} threads ...", flush=True)
     ceiling = float(sh([os.path.join(ROOT, "target/release/examples/bcrypt_ceiling"), str(COST), str(CORES), str(LOAD)]))
@@ -99,6 +117,7 @@ def main():
     finally:
         proc.terminate(); proc.wait(timeout=15)
         log.close()
+    results["autogroup"] = "off" if NO_AUTOGROUP else autogroup_before
     report(results)
 
 class LogLines:
@@ -144,12 +163,14 @@ def run_phases(proc, ceiling, startup_ms, pgbench, lines):
     settle()
 
     print("GET /me throughput vs pgbench ...", flush=True)
-    r["me_vs_pgbench"] = {}
-    for conns in (8, 16, 32):
-        me, _ = wrk("latency.lua", conns, LOAD, "/me", env={"TOKEN": token, "WRK_PATH": "/me"})
-        pg = sh([pgbench, "-h", "127.0.0.1", "-U", "postgres", "-n", "-M", "prepared", "-c", str(conns), "-j", "2",
-                 "-T", str(LOAD), "-D", f"token={token}", "-f", os.path.join(ROOT, "bench", "me.sql"), DB])
-        r["me_vs_pgbench"][conns] = (me["rps"], float(re.search(r"tps = ([\d.]+)", pg).group(1)))
+    levels = (8, 16, 32)
+    me = {c: wrk("latency.lua", c, LOAD, "/me", env={"TOKEN": token, "WRK_PATH": "/me"})[0]["rps"] for c in levels}
+    pg = {}
+    for c in levels:
+        out = sh([pgbench, "-h", "127.0.0.1", "-U", "postgres", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
+                  "-T", str(LOAD), "-D", f"token={token}", "-f", os.path.join(ROOT, "bench", "me.sql"), DB])
+        pg[c] = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    r["me_vs_pgbench"] = {c: (me[c], pg[c]) for c in levels}
 
     print("1,000 idle keep-alive connections ...", flush=True)
     host, port = ADDR.rsplit(":", 1)
@@ -208,6 +229,7 @@ def report(r):
     for name, measured, ref, ratio, ok, goal in rows:
         lines.append(f"| {name} | {measured} | {ref} | {'' if ratio is None else f'{ratio:.0%}'} | {goal} | {'PASS' if ok else 'FAIL'} |")
     table = "\n".join(lines)
+    table += f"\n\nkernel.sched_autogroup_enabled: {r['autogroup']}; {CORES} cores; loads of {LOAD} s."
     print("\n" + table)
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write(table + "\n")

@@ -1,7 +1,7 @@
 //! The accept loop, two bounded lanes of worker threads, and graceful shutdown.
 //!
 //! ```text
-//!                       leader (one of the WORKERS threads, in turn)
+//!                       leader (one of WORKERS + 1 threads, in turn)
 //!  tiny_http ──recv()──▶  ├─ cheap request, a follower idle: hand leadership over, serve it here
 //!                         ├─ cheap request, none idle: [ requests: QUEUE_DEPTH ] ──▶ next free worker
 //!                         ├─ bcrypt endpoint: [ hashing: HASH_QUEUE_DEPTH ] ──▶ HASH_THREADS threads
@@ -59,7 +59,10 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         &done_tx,
     )?;
     let requests = Arc::new(RequestLane::new(Arc::clone(&server), config.queue_depth));
-    for i in 0..config.workers {
+    // WORKERS threads serve and one more receives: when every worker is serving, the extra thread
+    // is the leader and queues or sheds, so at most WORKERS requests run at once and receiving
+    // never stops (with WORKERS=1 there is still a thread to shed while one request runs).
+    for i in 0..=config.workers {
         let worker = Worker {
             requests: Arc::clone(&requests),
             hashing: Arc::clone(&hashing),
@@ -76,7 +79,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
             })
             .map_err(|e| format!("cannot start worker threads: {e}"))?;
     }
-    let workers = config.workers + config.hash_threads;
+    let workers = config.workers + 1 + config.hash_threads;
     crate::log::info("listening", json!({"addr": addr.to_string()}));
 
     let failure = outcome_rx

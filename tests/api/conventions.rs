@@ -102,6 +102,7 @@ fn the_openapi_document_describes_every_endpoint() {
         ("/me/password", "post"),
         ("/health", "get"),
         ("/openapi.json", "get"),
+        ("/metrics", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),

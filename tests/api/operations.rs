@@ -56,6 +56,42 @@ fn a_full_queue_sheds_with_503_overloaded_and_touches_nothing() {
 }
 
 #[test]
+fn a_full_requests_lane_sheds_too() {
+    // Cheap requests are slow only when the database is gone (each waits up to 1 s for a
+    // connection): one worker and a queue of one then shed the rest of a burst at once.
+    let Some(bin) = PgCluster::bin_dir() else {
+        eprintln!("SKIPPED: PostgreSQL server binaries (initdb, pg_ctl) are not installed");
+        return;
+    };
+    let cluster = PgCluster::start(bin);
+    let env = [
+        ("DATABASE_URL".to_string(), cluster.url()),
+        ("WORKERS".to_string(), "1".to_string()),
+        ("QUEUE_DEPTH".to_string(), "1".to_string()),
+    ];
+    let process = Arc::new(Process::start(&env));
+    cluster.stop();
+    let barrier = Arc::new(Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (process, barrier) = (Arc::clone(&process), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                process.send("GET", "/health", &[], None)
+            })
+        })
+        .collect();
+    let responses: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let codes: Vec<String> = responses
+        .iter()
+        .map(|r| json(r)["error"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(responses.iter().all(|r| r.status == 503), "{codes:?}");
+    assert!(codes.iter().any(|c| c == "overloaded"), "{codes:?}");
+    assert!(codes.iter().any(|c| c == "unavailable"), "{codes:?}");
+}
+
+#[test]
 fn cheap_requests_are_served_at_once_while_the_hashing_lane_is_busy() {
     let app = Arc::new(
         TestApp::with()
