@@ -9,7 +9,7 @@
 //! (and replaced) before use.
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, Statement, Transaction};
+use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,12 +37,12 @@ pub struct Connection {
 
 /// Statements prepared on one connection, keyed by the address of their `'static` SQL text.
 #[derive(Default)]
-struct StatementCache(HashMap<(usize, usize), Statement>);
+pub struct StatementCache(HashMap<(usize, usize), Statement>);
 
 impl StatementCache {
     fn get(
         &mut self,
-        client: &mut impl postgres::GenericClient,
+        client: &mut impl GenericClient,
         sql: &'static str,
     ) -> Result<Statement, postgres::Error> {
         let key = (sql.as_ptr() as usize, sql.len());
@@ -55,52 +55,53 @@ impl StatementCache {
     }
 }
 
-/// Runs cached statements: implemented by a connection and by a transaction on one.
+/// Runs cached statements: implemented by a pooled connection and by a transaction on one.
 pub trait Queries {
+    /// What the statements run on.
+    type Client: GenericClient;
+
+    /// The statement cache and the client, borrowed together.
+    fn parts(&mut self) -> (&mut StatementCache, &mut Self::Client);
+
     /// At most one row.
     fn query_opt(
         &mut self,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, postgres::Error>;
+    ) -> Result<Option<Row>, postgres::Error> {
+        let (cache, client) = self.parts();
+        let statement = cache.get(client, sql)?;
+        client.query_opt(&statement, params)
+    }
+
     /// Exactly one row.
     fn query_one(
         &mut self,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Row, postgres::Error>;
+    ) -> Result<Row, postgres::Error> {
+        let (cache, client) = self.parts();
+        let statement = cache.get(client, sql)?;
+        client.query_one(&statement, params)
+    }
+
     /// Rows affected.
     fn execute(
         &mut self,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, postgres::Error>;
+    ) -> Result<u64, postgres::Error> {
+        let (cache, client) = self.parts();
+        let statement = cache.get(client, sql)?;
+        client.execute(&statement, params)
+    }
 }
 
 impl Queries for Connection {
-    fn query_opt(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, postgres::Error> {
-        let statement = self.statements.get(&mut self.client, sql)?;
-        self.client.query_opt(&statement, params)
-    }
-    fn query_one(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Row, postgres::Error> {
-        let statement = self.statements.get(&mut self.client, sql)?;
-        self.client.query_one(&statement, params)
-    }
-    fn execute(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, postgres::Error> {
-        let statement = self.statements.get(&mut self.client, sql)?;
-        self.client.execute(&statement, params)
+    type Client = Client;
+
+    fn parts(&mut self) -> (&mut StatementCache, &mut Client) {
+        (&mut self.statements, &mut self.client)
     }
 }
 
@@ -117,30 +118,11 @@ impl Tx<'_> {
     }
 }
 
-impl Queries for Tx<'_> {
-    fn query_opt(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, postgres::Error> {
-        let statement = self.statements.get(&mut self.tx, sql)?;
-        self.tx.query_opt(&statement, params)
-    }
-    fn query_one(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Row, postgres::Error> {
-        let statement = self.statements.get(&mut self.tx, sql)?;
-        self.tx.query_one(&statement, params)
-    }
-    fn execute(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, postgres::Error> {
-        let statement = self.statements.get(&mut self.tx, sql)?;
-        self.tx.execute(&statement, params)
+impl<'a> Queries for Tx<'a> {
+    type Client = Transaction<'a>;
+
+    fn parts(&mut self) -> (&mut StatementCache, &mut Transaction<'a>) {
+        (self.statements, &mut self.tx)
     }
 }
 
