@@ -9,6 +9,7 @@ mod activate;
 mod concurrency;
 mod conventions;
 mod expiry;
+mod fixtures;
 mod helpers;
 mod infra;
 mod operations;

@@ -1,0 +1,108 @@
+//! Per-test fixtures: a fresh PostgreSQL database and a mock Mailpit send API.
+
+use postgres::{Client, NoTls};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Admin connection used to create and drop per-test databases.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// `admin_url()` with its database name replaced.
+pub fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin.split('?').next().unwrap_or(&admin);
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL must be a postgres:// URL");
+    format!("{server}/{name}")
+}
+
+/// A fresh, uniquely named database, dropped in `Drop`.
+pub struct TestDatabase {
+    pub name: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> TestDatabase {
+        let name = format!("beefirst_test_{:016x}", getrandom::u64().unwrap());
+        let mut admin = Client::connect(&admin_url(), NoTls)
+            .expect("PostgreSQL is not reachable: run .ci/pg-up");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap();
+        TestDatabase { name }
+    }
+
+    pub fn url(&self) -> String {
+        database_url(&self.name)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(&self.url(), NoTls).unwrap()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = Client::connect(&admin_url(), NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A Mailpit-compatible send API that records every message; can be told to fail.
+pub struct MockMail {
+    pub url: String,
+    pub messages: Arc<Mutex<Vec<Value>>>,
+    pub fail: Arc<AtomicBool>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl MockMail {
+    pub fn start() -> MockMail {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let fail = Arc::new(AtomicBool::new(false));
+        let (srv, msgs, fl) = (
+            Arc::clone(&server),
+            Arc::clone(&messages),
+            Arc::clone(&fail),
+        );
+        std::thread::spawn(move || {
+            while let Ok(mut request) = srv.recv() {
+                let mut body = String::new();
+                let _ = request.as_reader().read_to_string(&mut body);
+                let status = if fl.load(Ordering::SeqCst) {
+                    500
+                } else {
+                    msgs.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                    200
+                };
+                let _ = request
+                    .respond(tiny_http::Response::from_string("{}").with_status_code(status));
+            }
+        });
+        MockMail {
+            url: format!("http://127.0.0.1:{port}/api/v1/send"),
+            messages,
+            fail,
+            server,
+        }
+    }
+}
+
+impl Drop for MockMail {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
