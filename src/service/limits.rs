@@ -16,15 +16,25 @@ pub fn count_post_from(state: &AppState, ip: IpAddr) -> Result<(), Error> {
 
 /// `RATE_LIMIT_EMAIL_PER_HOUR`: counts one mail to `email`; 429 once over (nothing is sent).
 pub fn count_mail_to(state: &AppState, email: &Email) -> Result<(), Error> {
-    let limit = Limit::per_hour(state.config.rate_limit_email_per_hour);
-    enforce(state, Scope::Mail, Subject::Email(email), limit, true)
+    enforce(
+        state,
+        Scope::Mail,
+        Subject::Email(email),
+        mail_limit(state),
+        true,
+    )
 }
 
 /// 429 when `email`'s mail budget is already used up (counts nothing): a cheap early refusal
 /// before a registration spends a bcrypt hash.
 pub fn ensure_mail_budget(state: &AppState, email: &Email) -> Result<(), Error> {
-    let limit = Limit::per_hour(state.config.rate_limit_email_per_hour);
-    enforce(state, Scope::Mail, Subject::Email(email), limit, false)
+    enforce(
+        state,
+        Scope::Mail,
+        Subject::Email(email),
+        mail_limit(state),
+        false,
+    )
 }
 
 /// `MAX_WRONG_CODES_PER_EMAIL_PER_DAY`: 429 while `email` has used up its budget of wrong codes
@@ -66,12 +76,17 @@ fn login_limit(state: &AppState) -> Limit {
     Limit::per_hour(state.config.login_failures_per_hour)
 }
 
+/// Counts one event for `email`; the budget being used up is not an error here (the count simply
+/// stops at the limit), only database errors are.
 fn record(state: &AppState, scope: Scope, email: &Email, limit: Limit) -> Result<(), Error> {
-    if limit.is_on() {
-        let mut client = store::checkout(&state.pool)?;
-        check(&mut client, scope, Subject::Email(email), limit, true)?;
+    match enforce(state, scope, Subject::Email(email), limit, true) {
+        Err(Error::RateLimited { .. }) => Ok(()),
+        other => other,
     }
-    Ok(())
+}
+
+fn mail_limit(state: &AppState) -> Limit {
+    Limit::per_hour(state.config.rate_limit_email_per_hour)
 }
 
 fn wrong_code_limit(state: &AppState) -> Limit {
