@@ -4,11 +4,13 @@
 //! mail, and activates with Basic Auth plus the code within the window (`POST /activate`).
 //!
 //! Layers: [`http`] (tiny_http adapter) → [`service`] (use cases) → [`domain`] (pure rules),
-//! [`store`] (all SQL) and [`mail`] (mailer port and adapters).
+//! [`store`] (all SQL), [`mail`] (mailer port and adapters) and [`hashing`] (bcrypt in
+//! idle-priority helper processes).
 
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod hashing;
 pub mod http;
 pub mod log;
 pub mod mail;
@@ -29,8 +31,11 @@ use std::time::Duration;
 ///
 /// Errors: a one-line reason for the operator (database unreachable, bind failed, listener lost).
 pub fn run(config: Config) -> Result<(), String> {
+    let program = std::env::current_exe()
+        .map_err(|e| format!("cannot find the beefirst binary for the bcrypt helpers: {e}"))?;
     let pool = store::connect(&config)?;
-    let state = AppState::new(config, pool).map_err(|e| format!("start-up failed: {e}"))?;
+    let state =
+        AppState::new(config, pool, &program).map_err(|e| format!("start-up failed: {e}"))?;
     let server = tiny_http::Server::http(state.config.bind_addr)
         .map_err(|e| format!("cannot bind {}: {e}", state.config.bind_addr))?;
     let addr = server

@@ -4,7 +4,7 @@
 //!                       leader (one of WORKERS + 1 threads, in turn)
 //!  tiny_http ──recv()──▶  ├─ cheap request, a follower idle: hand leadership over, serve it here
 //!                         ├─ cheap request, none idle: [ requests: QUEUE_DEPTH ] ──▶ next free worker
-//!                         ├─ bcrypt endpoint: [ hashing: HASH_QUEUE_DEPTH ] ──▶ HASH_THREADS threads
+//!                         ├─ bcrypt endpoint: [ hashing: HASH_QUEUE_DEPTH ] ──▶ HASH_THREADS threads ─▶ bcrypt helpers
 //!                         └─ queue full: 503 overloaded, Retry-After: 1 (no database work)
 //! ```
 //!

@@ -4,7 +4,6 @@
 pub mod account;
 pub mod activate;
 pub mod credentials;
-pub mod hasher;
 pub mod limits;
 pub mod register;
 pub mod resend;
@@ -13,10 +12,12 @@ pub mod sessions;
 use crate::config::Config;
 use crate::domain::{Email, VerificationCode};
 use crate::error::Error;
+use crate::hashing::Hasher;
 use crate::mail::Mailer;
 use crate::mail::verification_message;
 use crate::store::Pool;
 use serde_json::json;
+use std::path::Path;
 
 /// What every request handler can reach. Cheap to share: the pool is an `Arc` inside.
 pub struct AppState {
@@ -26,8 +27,8 @@ pub struct AppState {
     pub pool: Pool,
     /// Console or HTTP mailer.
     pub mailer: Mailer,
-    /// The idle-priority threads that run every bcrypt computation (`HASH_THREADS`).
-    pub hasher: hasher::Hasher,
+    /// The idle-priority helper processes that run every bcrypt computation (`HASH_THREADS`).
+    pub hasher: Hasher,
     /// A bcrypt hash at `BCRYPT_COST` that no password matches (see [`dummy_hash`]). Verified
     /// against when an identity is unknown, so unknown and known emails cost the same time
     /// (failure scenarios 7 and 10).
@@ -35,10 +36,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state; computes the dummy hash (one bcrypt at the configured cost).
-    pub fn new(config: Config, pool: Pool) -> Result<AppState, Error> {
+    /// Builds the state: the dummy hash, and `HASH_THREADS` bcrypt helpers running `program` (the
+    /// `beefirst` binary). Errors: no randomness, or a helper could not be started.
+    pub fn new(config: Config, pool: Pool, program: &Path) -> Result<AppState, Error> {
         let dummy_hash = dummy_hash(config.bcrypt_cost)?;
-        let hasher = hasher::Hasher::start(config.hash_threads)?;
+        let hasher = Hasher::start(program, config.hash_threads)?;
         crate::domain::password::warm_up();
         let mailer = match &config.mail_api {
             None => Mailer::Console,

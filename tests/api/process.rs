@@ -108,3 +108,90 @@ fn healthcheck_exits_0_only_when_the_service_answers() {
         Some(1)
     );
 }
+
+/// The service's child processes: (pid, command line, session id, scheduling policy).
+fn children_of(pid: u32) -> Vec<(u32, String, u32, u32)> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command name: state ppid pgrp session ... policy (41st).
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        if fields[1].parse::<u32>() == Ok(pid) && fields[0] != "Z" {
+            let cmdline = std::fs::read_to_string(format!("/proc/{child}/cmdline")).unwrap();
+            let session = fields[3].parse().unwrap();
+            children.push((
+                child,
+                cmdline.replace('\0', " "),
+                session,
+                fields[38].parse().unwrap(),
+            ));
+        }
+    }
+    children
+}
+
+#[test]
+fn bcrypt_runs_in_idle_priority_helper_processes_each_in_its_own_session() {
+    let app = TestApp::with().env("HASH_THREADS", "3").start();
+    let helpers = children_of(app.process.pid());
+    assert_eq!(helpers.len(), 3, "{helpers:?}");
+    for (pid, cmdline, session, policy) in helpers {
+        assert!(cmdline.contains("--bcrypt-helper"), "{cmdline}");
+        assert_eq!(session, pid, "a session of its own (its own autogroup)");
+        assert_eq!(policy, 5, "SCHED_IDLE");
+    }
+    assert_eq!(app.register("me@example.com", "correct horse").status, 201);
+}
+
+#[test]
+fn killed_bcrypt_helpers_are_replaced_without_failing_a_request() {
+    let app = TestApp::with().env("HASH_THREADS", "2").start();
+    let first: Vec<u32> = children_of(app.process.pid()).iter().map(|c| c.0).collect();
+    for pid in &first {
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(app.register("me@example.com", "correct horse").status, 201);
+    let code = app.last_code_for("me@example.com");
+    let activated = app.activate("me@example.com", "correct horse", &code);
+    assert_eq!(activated.status, 200, "{}", body_text(&activated));
+    let now: Vec<u32> = children_of(app.process.pid()).iter().map(|c| c.0).collect();
+    assert!(
+        !now.is_empty() && now.iter().all(|pid| !first.contains(pid)),
+        "{now:?}"
+    );
+    let exited = app
+        .process
+        .stdout()
+        .iter()
+        .filter(|l| l.contains("bcrypt_helper_exited"))
+        .count();
+    assert!(exited >= 1, "the replacement is logged");
+}
+
+#[test]
+fn bcrypt_helpers_exit_with_the_service_even_when_it_is_killed() {
+    let mut app = TestApp::with().env("HASH_THREADS", "2").start();
+    let helpers: Vec<u32> = children_of(app.process.pid()).iter().map(|c| c.0).collect();
+    assert_eq!(helpers.len(), 2);
+    app.process.signal("KILL");
+    assert!(app.process.wait_exit(Duration::from_secs(5)).is_some());
+    let alive = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while helpers.iter().any(alive) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!helpers.iter().any(alive), "helpers outlived the service");
+}
