@@ -1,7 +1,8 @@
 //! The bcrypt helper process: `beefirst --bcrypt-helper`, started by [`super::Hasher`] only.
 //!
 //! It leaves its parent's session (`setsid`), moves its one thread to Linux's `SCHED_IDLE` class,
-//! then answers one JSON line on stdout for each JSON line on stdin until stdin closes (its parent
+//! says `{"ready":true}`, then answers one JSON line on stdout for each JSON line on stdin until
+//! stdin closes (its parent
 //! exited or replaced it). It opens no socket, reads no configuration and writes nothing else to
 //! stdout; passwords and hashes pass only through the pipes.
 //!
@@ -21,11 +22,16 @@ use std::process::ExitCode;
 /// The command-line argument that turns the `beefirst` binary into a bcrypt helper.
 pub const ARG: &str = "--bcrypt-helper";
 
-/// Entry point of a helper process: detaches, then serves stdin until it closes. Exit code 0 on
-/// end of input, 1 when a pipe fails.
+/// The first line a helper writes, once it has detached.
+pub const READY: &str = r#"{"ready":true}"#;
+
+/// Entry point of a helper process: detaches, says [`READY`], then serves stdin until it closes.
+/// Exit code 0 on end of input, 1 when a pipe fails.
 pub fn main() -> ExitCode {
     detach();
-    match serve(io::stdin().lock(), io::stdout().lock()) {
+    let mut stdout = io::stdout().lock();
+    let ready = writeln!(stdout, "{READY}").and_then(|()| stdout.flush());
+    match ready.and_then(|()| serve(io::stdin().lock(), stdout)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("beefirst {ARG}: {e}");

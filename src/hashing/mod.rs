@@ -178,6 +178,7 @@ struct Helper {
 }
 
 impl Helper {
+    /// Starts a helper and waits for its [`helper::READY`] line (it has detached by then).
     fn spawn(program: &Path) -> io::Result<Helper> {
         let mut child = Command::new(program)
             .arg(helper::ARG)
@@ -191,11 +192,19 @@ impl Helper {
             let _ = child.wait();
             return Err(io::Error::other("the helper's pipes are missing"));
         };
-        Ok(Helper {
+        let mut helper = Helper {
             child,
             input,
             output: BufReader::new(output),
-        })
+        };
+        let mut first = String::new();
+        helper.output.read_line(&mut first)?;
+        if first.trim_end() != helper::READY {
+            return Err(io::Error::other(format!(
+                "the helper did not start (said {first:?})"
+            )));
+        }
+        Ok(helper)
     }
 
     /// Writes one request line and reads one answer line.
