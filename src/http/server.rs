@@ -1,21 +1,22 @@
 //! The accept loop, two bounded lanes of worker threads, and graceful shutdown.
 //!
 //! ```text
-//!                       leader (one of WORKERS + 1 threads, in turn)
-//!  tiny_http ──recv()──▶  ├─ cheap request, a follower idle: hand leadership over, serve it here
-//!                         ├─ cheap request, none idle: [ requests: QUEUE_DEPTH ] ──▶ next free worker
+//!                   any idle one of WORKERS + 1 request threads
+//!  tiny_http ──recv()──▶  ├─ cheap request, < WORKERS serving: served by the thread that received it
+//!                         ├─ cheap request, WORKERS serving: [ requests: QUEUE_DEPTH ] ──▶ next to finish
 //!                         ├─ bcrypt endpoint: [ hashing: HASH_QUEUE_DEPTH ] ──▶ HASH_THREADS threads ─▶ bcrypt helpers
 //!                         └─ queue full: 503 overloaded, Retry-After: 1 (no database work)
 //! ```
 //!
-//! Leader/followers: the request workers take turns receiving from tiny_http. While some worker is
-//! idle, a cheap request is served by the very thread that received it, with no hand-off (on two
-//! cores, thread wake-ups are most of the cost of a cheap request). When every worker is busy, the
-//! leader only queues (bounded) and sheds, like a dispatcher. Endpoints that run bcrypt have their
-//! own threads and queue, so a flood of registrations never delays `/health` or `/me`.
+//! Every idle request thread waits in tiny_http's `recv()`, so a request wakes exactly one thread
+//! and is served by it, with no hand-off (on two cores, thread wake-ups are most of the cost of a
+//! cheap request). At most WORKERS serve at once: the one extra thread then only queues (bounded)
+//! and sheds, like a dispatcher, and a worker takes queued requests before it receives again.
+//! Endpoints that run bcrypt have their own threads and queue, so a flood of registrations never
+//! delays `/health` or `/me`.
 //!
-//! SIGTERM/SIGINT: the leader stops receiving and the listener closes; workers finish what is
-//! queued or running, for at most `SHUTDOWN_GRACE_SECONDS`; then `serve` returns.
+//! SIGTERM/SIGINT: every receiving thread is unblocked and the listener closes; workers finish what
+//! is queued or running, for at most `SHUTDOWN_GRACE_SECONDS`; then `serve` returns.
 
 use super::lane::LaneQueue;
 use super::metrics::{Lane, METRICS};
@@ -26,7 +27,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tiny_http::{Request, Server};
 
@@ -46,9 +47,13 @@ pub enum Stopped {
 pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<Stopped, String> {
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
-    watch_signals(Arc::clone(&server), Arc::clone(&stopping))?;
-
     let config = &state.config;
+    watch_signals(
+        Arc::clone(&server),
+        Arc::clone(&stopping),
+        config.workers + 1,
+    )?;
+
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let (outcome_tx, outcome_rx) = mpsc::channel::<Option<String>>();
     let hashing = start_lane(
@@ -58,10 +63,14 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         &state,
         &done_tx,
     )?;
-    let requests = Arc::new(RequestLane::new(Arc::clone(&server), config.queue_depth));
+    let requests = Arc::new(RequestLane::new(
+        Arc::clone(&server),
+        config.workers,
+        config.queue_depth,
+    ));
     // WORKERS threads serve and one more receives: when every worker is serving, the extra thread
-    // is the leader and queues or sheds, so at most WORKERS requests run at once and receiving
-    // never stops (with WORKERS=1 there is still a thread to shed while one request runs).
+    // queues or sheds, so at most WORKERS requests run at once and receiving never stops (with
+    // WORKERS=1 there is still a thread to shed while one request runs).
     for i in 0..=config.workers {
         let worker = Worker {
             requests: Arc::clone(&requests),
@@ -87,7 +96,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         .unwrap_or_else(|_| Some("every worker has stopped".into()));
     requests.close();
     hashing.close(); // workers exit once their queue is empty
-    drop(server); // with the leader's handle gone, the listening socket closes
+    drop(server); // with the receivers' handles gone too, the listening socket closes
     if let Some(reason) = failure {
         crate::log::error("listener_failed", json!({"error": reason}));
         return Err(reason);
@@ -112,36 +121,33 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
     Ok(Stopped::Gracefully)
 }
 
-/// The requests lane: the shared state of the leader/followers workers.
+/// The requests lane: how many workers are serving, and the bounded queue of requests received
+/// while all of them were.
 struct RequestLane {
+    /// The server, until shutdown; a thread holds a handle only while it receives.
+    server: Mutex<Option<Arc<Server>>>,
     shared: Mutex<Shared>,
-    wake: Condvar,
+    workers: usize,
     depth: usize,
 }
 
 struct Shared {
-    /// Received while every worker was busy; at most `depth`.
+    /// Received while every worker was serving; at most `depth`. Non-empty only while all
+    /// `workers` are serving: each worker empties it before it receives again.
     queue: VecDeque<Request>,
-    /// Some worker is receiving from tiny_http.
-    leader: bool,
-    /// Workers waiting to lead or to take queued requests.
-    idle: usize,
-    /// The server, until shutdown; the leader borrows it to receive.
-    server: Option<Arc<Server>>,
-    closed: bool,
+    /// Workers serving a request; at most `workers`.
+    serving: usize,
 }
 
 impl RequestLane {
-    fn new(server: Arc<Server>, depth: usize) -> RequestLane {
+    fn new(server: Arc<Server>, workers: usize, depth: usize) -> RequestLane {
         RequestLane {
+            server: Mutex::new(Some(server)),
             shared: Mutex::new(Shared {
                 queue: VecDeque::with_capacity(depth),
-                leader: false,
-                idle: 0,
-                server: Some(server),
-                closed: false,
+                serving: 0,
             }),
-            wake: Condvar::new(),
+            workers,
             depth,
         }
     }
@@ -152,24 +158,21 @@ impl RequestLane {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn server(&self) -> Option<Arc<Server>> {
+        let server = self.server.lock();
+        server
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Stops receiving: threads still blocked in `recv()` are unblocked by the signal thread.
     fn close(&self) {
-        let mut shared = self.lock();
-        shared.closed = true;
-        shared.server = None;
-        drop(shared);
-        self.wake.notify_all();
+        let mut server = self.server.lock().unwrap_or_else(|p| p.into_inner());
+        *server = None;
     }
 }
 
-/// What a received request becomes.
-enum Next {
-    /// Serve it on this thread; leadership was handed to an idle follower.
-    ServeHere(Request),
-    /// Queued, shed or sent to the hashing lane: keep receiving.
-    KeepLeading,
-}
-
-/// One request worker.
+/// One of the `WORKERS + 1` request threads.
 struct Worker {
     requests: Arc<RequestLane>,
     hashing: Arc<LaneQueue<Request>>,
@@ -179,85 +182,68 @@ struct Worker {
 }
 
 impl Worker {
+    /// Receives and serves until the server is unblocked at shutdown or the listener fails.
     fn run(&self) {
-        while let Some(server) = self.follow() {
-            if !self.lead(&server) {
-                return;
-            }
-        }
-    }
-
-    /// Serves queued requests and waits; returns the server once this worker becomes the leader,
-    /// `None` at shutdown.
-    fn follow(&self) -> Option<Arc<Server>> {
-        let mut shared = self.requests.lock();
-        loop {
-            if let Some(request) = shared.queue.pop_front() {
-                METRICS.dequeued(Lane::Requests);
-                drop(shared);
-                super::handle(request, &self.state);
-                shared = self.requests.lock();
-            } else if shared.closed {
-                return None;
-            } else if !shared.leader {
-                shared.leader = true;
-                return shared.server.clone();
-            } else {
-                shared.idle += 1;
-                shared = self
-                    .requests
-                    .wake
-                    .wait(shared)
-                    .unwrap_or_else(|p| p.into_inner());
-                shared.idle -= 1;
-            }
-        }
-    }
-
-    /// Receives until a request is served here (true: follow again) or serving ends (false).
-    fn lead(&self, server: &Server) -> bool {
-        loop {
-            let request = match server.recv() {
+        while let Some(server) = self.requests.server() {
+            let received = server.recv();
+            drop(server);
+            let request = match received {
                 Ok(request) => request,
                 Err(e) => {
                     let failure = (!self.stopping.load(Ordering::SeqCst))
                         .then(|| format!("the listener failed: {e}"));
-                    self.requests.close();
                     let _ = self.outcome.send(failure);
-                    return false;
+                    return;
                 }
             };
-            if let Next::ServeHere(request) = self.route(request) {
-                super::handle(request, &self.state);
-                return true;
+            if let Some(request) = self.route(request) {
+                self.serve(request);
             }
         }
     }
 
-    fn route(&self, request: Request) -> Next {
+    /// A cheap request comes back to be served here if fewer than `WORKERS` are serving; else it
+    /// is queued or shed. A bcrypt endpoint goes to the hashing lane (or is shed).
+    fn route(&self, request: Request) -> Option<Request> {
         let trust_xff = self.state.config.trust_x_forwarded_for;
         if lane_of(request.method(), request.url()) == Lane::Hashing {
             if let Some(request) = self.hashing.admit(request) {
                 METRICS.shed(Lane::Hashing);
                 super::shed(request, trust_xff);
             }
-            return Next::KeepLeading;
+            return None;
         }
         let mut shared = self.requests.lock();
-        if shared.idle > 0 {
-            shared.leader = false;
-            drop(shared);
-            self.requests.wake.notify_one();
-            Next::ServeHere(request)
+        if shared.serving < self.requests.workers {
+            shared.serving += 1;
+            Some(request)
         } else if shared.queue.len() < self.requests.depth {
             shared.queue.push_back(request);
             METRICS.enqueued(Lane::Requests);
-            Next::KeepLeading
+            None
         } else {
             drop(shared);
             METRICS.shed(Lane::Requests);
             super::shed(request, trust_xff);
-            Next::KeepLeading
+            None
+        }
+    }
+
+    /// Serves `request`, then whatever was queued meanwhile, then gives up its serving slot.
+    fn serve(&self, mut request: Request) {
+        loop {
+            super::handle(request, &self.state);
+            let mut shared = self.requests.lock();
+            match shared.queue.pop_front() {
+                Some(next) => {
+                    METRICS.dequeued(Lane::Requests);
+                    request = next;
+                }
+                None => {
+                    shared.serving -= 1;
+                    return;
+                }
+            }
         }
     }
 }
@@ -287,8 +273,13 @@ fn start_lane(
     Ok(queue)
 }
 
-/// On SIGTERM or SIGINT: mark the server as stopping and wake the dispatcher.
-fn watch_signals(server: Arc<Server>, stopping: Arc<AtomicBool>) -> Result<(), String> {
+/// On SIGTERM or SIGINT: mark the server as stopping and unblock each of the `receivers` threads
+/// that may be waiting in `recv()` (after the requests tiny_http has already queued).
+fn watch_signals(
+    server: Arc<Server>,
+    stopping: Arc<AtomicBool>,
+    receivers: usize,
+) -> Result<(), String> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
@@ -298,7 +289,9 @@ fn watch_signals(server: Arc<Server>, stopping: Arc<AtomicBool>) -> Result<(), S
             if let Some(signal) = signals.forever().next() {
                 crate::log::info("signal", json!({"signal": signal}));
                 stopping.store(true, Ordering::SeqCst);
-                server.unblock();
+                for _ in 0..receivers {
+                    server.unblock();
+                }
             }
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
