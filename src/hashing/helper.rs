@@ -1,7 +1,7 @@
 //! The bcrypt helper process: `beefirst --bcrypt-helper`, started by [`super::Hasher`] only.
 //!
-//! It leaves its parent's session (`setsid`), moves its one thread to Linux's `SCHED_IDLE` class,
-//! says `{"ready":true}`, then answers one JSON line on stdout for each JSON line on stdin until
+//! It leaves its parent's session (`setsid`), sets that session's autogroup to nice 19, moves its
+//! one thread to Linux's `SCHED_IDLE` class, says `{"ready":true}`, then answers one JSON line on stdout for each JSON line on stdin until
 //! stdin closes (its parent
 //! exited or replaced it). It opens no socket, reads no configuration and writes nothing else to
 //! stdout; passwords and hashes pass only through the pipes.
@@ -82,9 +82,11 @@ fn answer(line: &str) -> Value {
 }
 
 /// A new session (so, with `kernel.sched_autogroup_enabled=1`, its own scheduling group, apart
-/// from the service's request threads and from PostgreSQL) and the `SCHED_IDLE` class: it runs
-/// only on CPU time no normal thread wants. Failures are reported on stderr and leave the process
-/// where it was.
+/// from the service's request threads and from PostgreSQL) whose group weight is the lowest
+/// (autogroup nice 19: the kernel weighs groups against each other by that, whatever the classes
+/// of the threads inside), and the `SCHED_IDLE` class: it runs only on CPU time no normal thread
+/// wants. Without autogroup the file is absent and the class alone does it. Failures are reported
+/// on stderr and leave the process where it was.
 fn detach() {
     // SAFETY: plain system calls without pointers (setsid) or with a valid, initialized parameter
     // for the calling thread, pid 0 (sched_setscheduler).
@@ -95,6 +97,8 @@ fn detach() {
             libc::sched_setscheduler(0, libc::SCHED_IDLE, &param),
         )
     };
+    // The new session's autogroup at the lowest weight (nice 19), where the kernel has autogroups.
+    let _ = std::fs::write("/proc/self/autogroup", "19");
     if session == -1 || class != 0 {
         let error = io::Error::last_os_error();
         eprintln!("beefirst {ARG}: cannot detach (setsid {session}, SCHED_IDLE {class}): {error}");

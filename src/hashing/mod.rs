@@ -7,8 +7,9 @@
 //! session is a group of its own, so idle-class hashing threads inside the service's process
 //! would still hold the CPU against PostgreSQL's group, and every `/health` or `/me` waits for its
 //! database query behind bcrypt (p99 50–80 ms measured, see BENCHMARKS.md). In a session of their
-//! own the helpers yield to everyone, the database included (p99 ≈ 3 ms); without autogroup the
-//! result is the same. Alone on the machine, hashing still gets all of the CPU.
+//! own, whose autogroup they set to nice 19, the helpers yield to everyone, the database included
+//! (p99 3–7 ms); without autogroup the result is the same. Alone on the machine, hashing still
+//! gets all of the CPU.
 //!
 //! The helpers hold no lock another thread could wait for (an idle-class thread preempted inside a
 //! lock would stall normal threads: priority inversion). The caller blocks on a pipe while its

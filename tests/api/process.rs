@@ -144,6 +144,9 @@ fn bcrypt_runs_in_idle_priority_helper_processes_each_in_its_own_session() {
         assert!(cmdline.contains("--bcrypt-helper"), "{cmdline}");
         assert_eq!(session, pid, "a session of its own (its own autogroup)");
         assert_eq!(policy, 5, "SCHED_IDLE");
+        if let Ok(group) = std::fs::read_to_string(format!("/proc/{pid}/autogroup")) {
+            assert!(group.trim_end().ends_with("nice 19"), "{group}");
+        }
     }
     assert_eq!(app.register("me@example.com", "correct horse").status, 201);
 }
