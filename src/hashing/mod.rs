@@ -23,7 +23,16 @@ use serde_json::{Value, json};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// Helpers found dead or failing and replaced since start (for `GET /metrics`).
+static REPLACED: AtomicU64 = AtomicU64::new(0);
+
+/// How many bcrypt helpers were found dead or failing, and replaced, since the process started.
+pub fn helpers_replaced() -> u64 {
+    REPLACED.load(Ordering::Relaxed)
+}
 
 /// A fixed-size pool of bcrypt helper processes.
 pub struct Hasher {
@@ -100,6 +109,7 @@ impl Hasher {
                 }
                 Err(e) => {
                     crate::log::error("bcrypt_helper_failed", json!({"error": e.to_string()}));
+                    REPLACED.fetch_add(1, Ordering::Relaxed);
                     self.retire(helper);
                     last_error = Some(e);
                 }
@@ -122,6 +132,7 @@ impl Hasher {
                     status => {
                         let status = format!("{status:?}");
                         crate::log::error("bcrypt_helper_exited", json!({"status": status}));
+                        REPLACED.fetch_add(1, Ordering::Relaxed);
                         slots.running -= 1;
                         continue;
                     }

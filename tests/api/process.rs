@@ -176,9 +176,16 @@ fn killed_bcrypt_helpers_are_replaced_without_failing_a_request() {
         .process
         .stdout()
         .iter()
-        .filter(|l| l.contains("bcrypt_helper_exited"))
+        .filter(|l| l.contains("bcrypt_helper_exited") || l.contains("bcrypt_helper_failed"))
         .count();
     assert!(exited >= 1, "the replacement is logged");
+    let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
+    assert!(
+        metrics.contains(&format!(
+            "beefirst_bcrypt_helpers_replaced_total {exited}\n"
+        )),
+        "{metrics}"
+    );
 }
 
 #[test]

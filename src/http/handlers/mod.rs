@@ -19,7 +19,8 @@ pub fn health(state: &AppState) -> Result<Reply, Error> {
 pub fn metrics(state: &AppState) -> Reply {
     let pool = state.pool.state();
     let in_use = pool.connections - pool.idle_connections;
-    let text = crate::http::metrics::METRICS.render(in_use, pool.idle_connections);
+    let replaced = crate::hashing::helpers_replaced();
+    let text = crate::http::metrics::METRICS.render(in_use, pool.idle_connections, replaced);
     Reply {
         status: 200,
         body: crate::http::response::Body::Prometheus(text),
