@@ -108,8 +108,7 @@ impl Hasher {
                     return Ok(answer);
                 }
                 Err(e) => {
-                    crate::log::error("bcrypt_helper_failed", json!({"error": e.to_string()}));
-                    REPLACED.fetch_add(1, Ordering::Relaxed);
+                    replaced("bcrypt_helper_failed", json!({"error": e.to_string()}));
                     self.retire(helper);
                     last_error = Some(e);
                 }
@@ -131,8 +130,7 @@ impl Hasher {
                     Ok(None) => return Ok(helper),
                     status => {
                         let status = format!("{status:?}");
-                        crate::log::error("bcrypt_helper_exited", json!({"status": status}));
-                        REPLACED.fetch_add(1, Ordering::Relaxed);
+                        replaced("bcrypt_helper_exited", json!({"status": status}));
                         slots.running -= 1;
                         continue;
                     }
@@ -173,6 +171,12 @@ impl Hasher {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Logs why a helper is being replaced and counts it for `GET /metrics`.
+fn replaced(event: &str, detail: Value) {
+    crate::log::error(event, detail);
+    REPLACED.fetch_add(1, Ordering::Relaxed);
 }
 
 fn helper_error(answer: &Value) -> Error {

@@ -109,18 +109,24 @@ fn healthcheck_exits_0_only_when_the_service_answers() {
     );
 }
 
-/// The service's child processes: (pid, command line, session id, scheduling policy).
+/// The fields of `/proc/<pid>/stat` after the parenthesised command name (state, ppid, pgrp,
+/// session, ..., policy at index 38); `None` once the process is gone.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    Some(rest.split(' ').map(str::to_owned).collect())
+}
+
+/// The service's live child processes: (pid, command line, session id, scheduling policy).
 fn children_of(pid: u32) -> Vec<(u32, String, u32, u32)> {
     let mut children = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+        let Some(fields) = stat_fields(child) else {
             continue;
         };
-        // Fields after the parenthesised command name: state ppid pgrp session ... policy (41st).
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
         if fields[1].parse::<u32>() == Ok(pid) && fields[0] != "Z" {
             let cmdline = std::fs::read_to_string(format!("/proc/{child}/cmdline")).unwrap();
             let session = fields[3].parse().unwrap();
@@ -156,13 +162,13 @@ fn killed_bcrypt_helpers_are_replaced_without_failing_a_request() {
     let app = TestApp::with().env("HASH_THREADS", "2").start();
     let first: Vec<u32> = children_of(app.process.pid()).iter().map(|c| c.0).collect();
     for pid in &first {
-        let status = std::process::Command::new("kill")
+        let status = Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success());
     }
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(app.register("me@example.com", "correct horse").status, 201);
     let code = app.last_code_for("me@example.com");
     let activated = app.activate("me@example.com", "correct horse", &code);
@@ -195,10 +201,7 @@ fn bcrypt_helpers_exit_with_the_service_even_when_it_is_killed() {
     assert_eq!(helpers.len(), 2);
     app.process.signal("KILL");
     assert!(app.process.wait_exit(Duration::from_secs(5)).is_some());
-    let alive = |pid: &u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
-    };
+    let alive = |pid: &u32| stat_fields(*pid).is_some_and(|fields| fields[0] != "Z");
     let deadline = Instant::now() + Duration::from_secs(5);
     while helpers.iter().any(alive) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
