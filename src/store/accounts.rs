@@ -48,7 +48,7 @@ pub fn is_taken(client: &mut Connection, email: &Email) -> Result<bool, Error> {
 }
 
 /// A new claim (seed truth #1), in one statement. An expired claim on the same email is replaced
-/// atomically (seed truth #7, failure scenario 8): new password hash, new code, attempts reset.
+/// atomically (seed truth #7, failure scenario 8): new password hash, new code, wrong attempts and resends reset (the claim is a new one).
 ///
 /// Returns the claim's id, or `None` when an active account or an unexpired claim holds the email
 /// (the `WHERE` of `DO UPDATE` is re-checked under the row lock, so concurrent registrations and a
@@ -70,6 +70,7 @@ pub fn insert_claim(
                 code_salt = EXCLUDED.code_salt,
                 code_expires_at = EXCLUDED.code_expires_at,
                 wrong_attempts = 0,
+                resends = 0,
                 created_at = now()
           WHERE accounts.status = 'pending' AND accounts.code_expires_at <= now()
          RETURNING id",

@@ -290,3 +290,21 @@ fn common_passwords_are_rejected() {
     }
     assert_eq!(app.mails_sent(), 0);
 }
+
+#[test]
+fn a_replaced_expired_claim_starts_with_a_fresh_resend_budget() {
+    // The reaper must not get there first: the replacement happens on the expired row itself.
+    let app = TestApp::with()
+        .env("MAX_RESENDS", "1")
+        .env("REAPER_INTERVAL_SECONDS", "86400")
+        .start();
+    app.register_ok("lea@example.com", PW);
+    assert_eq!(app.resend("lea@example.com", PW).status, 202);
+    app.expire_in("lea@example.com", -1.0);
+    let code = app.register_ok("lea@example.com", "another horse");
+    let resent = app.resend("lea@example.com", "another horse");
+    assert_eq!(resent.status, 202, "{}", body_text(&resent));
+    let new = app.last_code_for("lea@example.com");
+    assert_ne!(new, code);
+    assert_eq!(app.activate("lea@example.com", "another horse", &new).status, 200);
+}
