@@ -57,4 +57,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at  timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id);
+
+-- Credential versions. `accounts.credential_version` changes whenever the password that proves
+-- the identity changes (password change, a replaced claim); a session records the version it was
+-- created under and counts only while the two are equal. So a login that checked the old password
+-- while a change was committing gets a session that is dead at once, whatever the interleaving.
+-- (ADD COLUMN IF NOT EXISTS: databases created before these columns existed are upgraded.)
+ALTER TABLE accounts ADD COLUMN IF NOT EXISTS credential_version integer NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS credential_version integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);

@@ -1,57 +1,102 @@
 //! Email addresses as identities (seed truth #9, "Normalization").
 
 use std::fmt;
+use std::net::Ipv4Addr;
 
 /// Longest address accepted, in bytes after normalization (RFC 5321 §4.5.3.1.3 path limit minus
 /// the angle brackets).
 pub const MAX_EMAIL_BYTES: usize = 254;
 
-/// A normalized email address: trimmed, lowercased, structurally plausible.
+/// A normalized email address: one identity, whatever way it was typed.
 ///
-/// `John@Example.COM ` and `john@example.com` parse to the same value, so they are one identity
-/// (seed truth #9; failure scenario 6, "case sensitivity trap"). The only constructor is
-/// [`Email::parse`].
+/// Normalization (seed truth #9; failure scenario 6, "case sensitivity trap"): surrounding
+/// whitespace trimmed, the local part lowercased, the domain mapped by IDNA (UTS #46: case folded,
+/// NFC, Punycode decoded) and kept in its Unicode form. So `John@Example.COM `,
+/// `john@example.com`, `x@BÜCHER.de` and `x@xn--bcher-kva.de` are two identities, not four.
+/// The only constructor is [`Email::parse`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 /// Why a string is not an [`Email`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailError {
-    /// No `@`, or nothing before or after the last `@`.
+    /// Not exactly one `@`, or nothing before or after it.
     Shape,
-    /// Whitespace or a control character inside the address.
+    /// Whitespace, a control or format character (zero-width space, bidi override, BOM, …), or
+    /// one of `< > [ ]` inside the address.
     ForbiddenCharacter,
+    /// The domain is not a valid (internationalized) domain name, or is an IP address.
+    Domain,
     /// Longer than [`MAX_EMAIL_BYTES`] bytes.
     TooLong,
 }
 
 impl Email {
-    /// Trims surrounding whitespace, lowercases the whole address, then checks its shape.
+    /// Trims surrounding whitespace, checks the characters and the shape, lowercases the local
+    /// part and normalizes the domain with IDNA.
     ///
-    /// Errors: [`EmailError`] saying which rule failed (contract: "HTTP conventions").
+    /// Refused: anything but exactly one `@`; an empty local part or domain; whitespace, control
+    /// characters (Unicode Cc) or invisible format characters (Unicode Cf, e.g. U+200B, U+202E,
+    /// U+FEFF) anywhere, since they make look-alike identities; angle brackets and address
+    /// literals (`a@[127.0.0.1]`) or a bare IPv4 domain; a domain that IDNA (UTS #46, STD3 rules,
+    /// DNS lengths) refuses; more than [`MAX_EMAIL_BYTES`] bytes once normalized.
     pub fn parse(raw: &str) -> Result<Email, EmailError> {
-        let normalized = raw.trim().to_lowercase();
+        let trimmed = raw.trim();
+        if trimmed.chars().any(is_forbidden) {
+            return Err(EmailError::ForbiddenCharacter);
+        }
+        let (local, domain) = match trimmed.split_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => (local, domain),
+            _ => return Err(EmailError::Shape),
+        };
+        if domain.contains('@') {
+            return Err(EmailError::Shape);
+        }
+        let ascii = idna::domain_to_ascii_strict(domain).map_err(|_| EmailError::Domain)?;
+        if ascii.parse::<Ipv4Addr>().is_ok() {
+            return Err(EmailError::Domain);
+        }
+        let (domain, errors) = idna::domain_to_unicode(&ascii);
+        errors.map_err(|_| EmailError::Domain)?;
+        let normalized = format!("{}@{domain}", local.to_lowercase());
         if normalized.len() > MAX_EMAIL_BYTES {
             return Err(EmailError::TooLong);
         }
-        if normalized
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(EmailError::ForbiddenCharacter);
-        }
-        match normalized.rsplit_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
-                Ok(Email(normalized))
-            }
-            _ => Err(EmailError::Shape),
-        }
+        Ok(Email(normalized))
     }
 
     /// The normalized address.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The mailbox that mail to this address lands in, for the per-address mail budget: the
+    /// address without a `+tag` in its local part (`me+shop@x.org` → `me@x.org`). Sub-addresses
+    /// stay distinct identities, but they share one mailbox's budget, so `+1`, `+2`, … cannot
+    /// multiply the mails a person receives.
+    pub fn mailbox(&self) -> String {
+        let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
+        match local.split_once('+') {
+            Some((base, _)) if !base.is_empty() => format!("{base}@{domain}"),
+            _ => self.0.clone(),
+        }
+    }
+}
+
+/// Whitespace, Unicode control (Cc) and format (Cf) characters, and the brackets of RFC 5322's
+/// angle-addr and address literals.
+fn is_forbidden(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || is_format(c) || matches!(c, '<' | '>' | '[' | ']')
+}
+
+/// Unicode General_Category=Cf (format characters, Unicode 16): invisible characters such as
+/// soft hyphen, zero-width space/joiners, bidi controls, word joiner and the byte order mark.
+fn is_format(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 impl fmt::Display for Email {
@@ -74,20 +119,42 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_rejected_with_the_rule_they_break() {
+        use EmailError::*;
         let cases = [
-            ("", EmailError::Shape),
-            ("   ", EmailError::Shape),
-            ("no-at-sign", EmailError::Shape),
-            ("@example.com", EmailError::Shape),
-            ("someone@", EmailError::Shape),
-            ("some one@example.com", EmailError::ForbiddenCharacter),
-            ("someone@exa\tmple.com", EmailError::ForbiddenCharacter),
-            ("some\u{0}one@example.com", EmailError::ForbiddenCharacter),
-            ("some\u{7f}@example.com", EmailError::ForbiddenCharacter),
+            ("", Shape),
+            ("   ", Shape),
+            ("no-at-sign", Shape),
+            ("@example.com", Shape),
+            ("someone@", Shape),
+            ("a@@b.c", Shape),
+            ("a@b@c.d", Shape),
+            ("some one@example.com", ForbiddenCharacter),
+            ("someone@exa\tmple.com", ForbiddenCharacter),
+            ("some\u{0}one@example.com", ForbiddenCharacter),
+            ("some\u{7f}@example.com", ForbiddenCharacter),
+            ("zero\u{200B}width@example.com", ForbiddenCharacter),
+            ("bidi\u{202E}moc@example.com", ForbiddenCharacter),
+            ("\u{FEFF}bom@example.com", ForbiddenCharacter),
+            ("soft\u{AD}hyphen@example.com", ForbiddenCharacter),
+            ("<a@b.c>", ForbiddenCharacter),
+            ("a@[127.0.0.1]", ForbiddenCharacter),
+            ("a@127.0.0.1", Domain),
+            ("a@exa_mple.com", Domain),
+            ("a@-example.com", Domain),
+            ("a@xn--zz.com", Domain),
+            ("a@example..com", Domain),
         ];
         for (input, expected) in cases {
             assert_eq!(Email::parse(input), Err(expected), "input {input:?}");
         }
+    }
+
+    #[test]
+    fn unicode_and_punycode_domains_are_one_identity() {
+        let unicode = Email::parse("Anne@BÜCHER.de").unwrap();
+        let punycode = Email::parse("anne@xn--bcher-kva.de").unwrap();
+        assert_eq!(unicode, punycode);
+        assert_eq!(unicode.as_str(), "anne@bücher.de");
     }
 
     #[test]
@@ -100,8 +167,20 @@ mod tests {
     }
 
     #[test]
-    fn unicode_is_lowercased_too() {
+    fn unicode_local_parts_are_lowercased_too() {
         let e = Email::parse("ÄNNE@Example.de").unwrap();
         assert_eq!(e.as_str(), "änne@example.de");
+    }
+
+    #[test]
+    fn sub_addresses_are_distinct_identities_sharing_one_mailbox() {
+        let tagged = Email::parse("me+shop@x.org").unwrap();
+        let plain = Email::parse("me@x.org").unwrap();
+        assert_ne!(tagged, plain);
+        assert_eq!(tagged.mailbox(), plain.mailbox());
+        assert_eq!(
+            Email::parse("+only@x.org").unwrap().mailbox(),
+            "+only@x.org"
+        );
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::OnceLock;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc, is_nfkc_quick};
 
 /// Fewest bytes accepted (NIST SP 800-63B §3.1.1.2: at least 8 characters).
 pub const MIN_PASSWORD_BYTES: usize = 8;
@@ -15,10 +16,14 @@ pub const MAX_PASSWORD_BYTES: usize = 72;
 /// time. See `.ci/update-common-passwords`.
 const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
 
-/// A password of 8 to 72 bytes of UTF-8 that is not a common password. No composition rules
-/// (NIST SP 800-63B §3.1.1.2; OWASP ASVS 6.2.4: reject at least the top 3,000 passwords).
+/// A password of 8 to 72 bytes of UTF-8, NFKC-normalized, without NUL, that is not a common
+/// password. No composition rules (NIST SP 800-63B §3.1.1.2; OWASP ASVS 6.2.4: reject at least the
+/// top 3,000 passwords).
 ///
-/// `Debug` and `Display` never print the secret.
+/// Normalized to NFKC before anything else (NIST SP 800-63B §5.1.1.2), so a password typed with
+/// precomposed or decomposed accents, or full-width or ligature forms, is the same password on
+/// every device. The byte limits apply to the normalized form, which is what bcrypt hashes.
+/// `Debug` never prints the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
@@ -29,13 +34,15 @@ pub enum PasswordError {
     TooShort,
     /// More than [`MAX_PASSWORD_BYTES`] bytes.
     TooLong,
+    /// Contains U+0000: bcrypt stops reading at NUL, so `"…x\0"` would equal `"…x"`.
+    Nul,
     /// On the list of common passwords (compared case-insensitively).
     Common,
 }
 
 impl Password {
-    /// Accepts 8 to 72 bytes that are not a common password; the bytes are kept exactly as given
-    /// (no trimming, no normalization). Use for new passwords (registration).
+    /// A new password (registration, change): [`Password::parse_existing`] plus the
+    /// common-password check.
     pub fn parse(raw: String) -> Result<Password, PasswordError> {
         let candidate = Password::parse_existing(raw)?;
         if is_common(candidate.expose()) {
@@ -44,21 +51,51 @@ impl Password {
         Ok(candidate)
     }
 
-    /// Accepts 8 to 72 bytes without the common-password check: for passwords presented to be
-    /// verified against a stored hash, which were checked when they were set.
+    /// A password presented to be verified against a stored hash: normalized to NFKC, then 8 to
+    /// 72 bytes without NUL (it was checked against the common list when it was set).
     pub fn parse_existing(raw: String) -> Result<Password, PasswordError> {
-        if raw.len() < MIN_PASSWORD_BYTES {
-            Err(PasswordError::TooShort)
-        } else if raw.len() > MAX_PASSWORD_BYTES {
-            Err(PasswordError::TooLong)
+        let normalized = if is_nfkc_quick(raw.chars()) == IsNormalized::Yes {
+            raw
         } else {
-            Ok(Password(raw))
+            raw.nfkc().collect()
+        };
+        Password::checked(normalized)
+    }
+
+    /// The password exactly as typed, when that differs from its NFKC form: hashes made before
+    /// passwords were normalized were made from this form (verified once, then re-hashed).
+    pub fn legacy_form(raw: &str) -> Option<Password> {
+        if is_nfkc_quick(raw.chars()) == IsNormalized::Yes || is_nfkc(raw) {
+            return None;
+        }
+        Password::checked(raw.to_owned()).ok()
+    }
+
+    fn checked(password: String) -> Result<Password, PasswordError> {
+        if password.len() < MIN_PASSWORD_BYTES {
+            Err(PasswordError::TooShort)
+        } else if password.len() > MAX_PASSWORD_BYTES {
+            Err(PasswordError::TooLong)
+        } else if password.contains('\0') {
+            Err(PasswordError::Nul)
+        } else {
+            Ok(Password(password))
         }
     }
 
     /// The secret bytes, for hashing and verification only.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// The cost (work factor) recorded in a bcrypt hash string (`$2b$12$…` → 12); `None` if the
+/// string is not shaped like one.
+pub fn hash_cost(hash: &str) -> Option<u32> {
+    let mut fields = hash.split('$');
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(""), Some(_variant), Some(cost)) if cost.len() == 2 => cost.parse().ok(),
+        _ => None,
     }
 }
 
@@ -141,6 +178,45 @@ mod tests {
             .filter(|l| !l.starts_with("#!comment"))
             .count();
         assert!(entries >= 3_000, "{entries}");
+    }
+
+    #[test]
+    fn the_cost_is_read_from_the_hash() {
+        assert_eq!(hash_cost("$2b$12$abcdefghijklmnopqrstuv"), Some(12));
+        assert_eq!(hash_cost("$2y$04$x"), Some(4));
+        for bad in ["", "2b$12$x", "$2b$1$x", "$2b$xx$y", "plain"] {
+            assert_eq!(hash_cost(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn nul_is_refused_because_bcrypt_would_stop_there() {
+        let with_nul = format!("{}\0", "x".repeat(71));
+        assert_eq!(Password::parse_existing(with_nul), Err(PasswordError::Nul));
+        assert_eq!(
+            Password::parse("correct\0horse".into()),
+            Err(PasswordError::Nul)
+        );
+    }
+
+    #[test]
+    fn passwords_are_nfkc_normalized_before_anything_else() {
+        let decomposed = Password::parse("cafe\u{301} au lait".into()).unwrap();
+        let composed = Password::parse("caf\u{e9} au lait".into()).unwrap();
+        assert_eq!(decomposed, composed);
+        let wide = Password::parse("\u{ff43}orrect horse".into()).unwrap(); // full-width c
+        assert_eq!(wide.expose(), "correct horse");
+        assert_eq!(
+            Password::legacy_form("\u{ff43}orrect horse").map(|p| p.expose().to_owned()),
+            Some("\u{ff43}orrect horse".to_owned())
+        );
+        assert!(Password::legacy_form("correct horse").is_none());
+        // The limits apply to the normalized form: U+FB03 (3 bytes) becomes "ffi" (3 bytes),
+        // U+2474 "⑵" (3 bytes) becomes "(2)" (3 bytes); U+FDFA (3 bytes) becomes 33 bytes.
+        assert_eq!(
+            Password::parse_existing("\u{fdfa}".repeat(3)),
+            Err(PasswordError::TooLong)
+        );
     }
 
     #[test]

@@ -34,6 +34,18 @@ pub fn helpers_replaced() -> u64 {
     REPLACED.load(Ordering::Relaxed)
 }
 
+/// How a presented password compares with a stored bcrypt hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// Wrong, or malformed.
+    No,
+    /// Right, in its normalized form.
+    Yes,
+    /// Right only exactly as typed, not normalized: an old hash, to be re-made from the
+    /// normalized form.
+    AsTyped,
+}
+
 /// A fixed-size pool of bcrypt helper processes.
 pub struct Hasher {
     program: PathBuf,
@@ -77,22 +89,31 @@ impl Hasher {
         }
     }
 
-    /// True when `candidate` is a well-formed password (8–72 bytes) whose bcrypt verification
-    /// against `hash` succeeds. A malformed candidate still costs one verification, of a
-    /// placeholder, so its answer takes as long as any other (no length oracle; cf.
-    /// CVE-2025-22234). Over-long passwords never reach bcrypt, which would silently compare only
-    /// their first 72 bytes. Errors: no helper answered.
-    pub fn verify(&self, candidate: &str, hash: &str) -> Result<bool, Error> {
-        let well_formed = Password::parse_existing(candidate.to_owned()).ok();
-        let password = match &well_formed {
-            Some(password) => password.expose(),
-            None => "placeholder for a malformed password",
-        };
-        let answer = self.call(&json!({"op": "verify", "password": password, "hash": hash}))?;
-        match answer["verified"].as_bool() {
-            Some(verified) => Ok(verified && well_formed.is_some()),
-            None => Err(helper_error(&answer)),
+    /// Checks `candidate` against `hash`: first its NFKC form (what every hash is made from now),
+    /// then, only if that fails and the password as typed differs, the form as typed (hashes made
+    /// before passwords were normalized). A malformed candidate (outside 8–72 bytes, or with NUL)
+    /// still costs one verification, of a placeholder, so its answer takes as long as any other
+    /// (no length oracle; cf. CVE-2025-22234); over-long passwords never reach bcrypt, which would
+    /// silently compare only their first 72 bytes. Errors: no helper answered.
+    pub fn verify(&self, candidate: &str, hash: &str) -> Result<Verified, Error> {
+        let normalized = Password::parse_existing(candidate.to_owned()).ok();
+        let password = normalized
+            .as_ref()
+            .map_or("placeholder for a malformed password", Password::expose);
+        if self.verify_one(password, hash)? && normalized.is_some() {
+            return Ok(Verified::Yes);
         }
+        match Password::legacy_form(candidate) {
+            Some(typed) if self.verify_one(typed.expose(), hash)? => Ok(Verified::AsTyped),
+            _ => Ok(Verified::No),
+        }
+    }
+
+    fn verify_one(&self, password: &str, hash: &str) -> Result<bool, Error> {
+        let answer = self.call(&json!({"op": "verify", "password": password, "hash": hash}))?;
+        answer["verified"]
+            .as_bool()
+            .ok_or_else(|| helper_error(&answer))
     }
 
     /// Sends `request` to an idle helper and returns its answer; a failed helper is replaced and

@@ -129,9 +129,13 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
             400,
             "invalid_email",
             text(match why {
-                EmailError::Shape => "The email must look like local@domain.",
+                EmailError::Shape => "The email must look like local@domain, with exactly one @.",
                 EmailError::ForbiddenCharacter => {
-                    "The email must not contain whitespace or control characters."
+                    "The email must not contain whitespace, control or invisible characters, \
+                     or angle or square brackets."
+                }
+                EmailError::Domain => {
+                    "The email's domain must be a valid domain name, not an IP address."
                 }
                 EmailError::TooLong => "The email must be at most 254 bytes long.",
             }),
@@ -145,6 +149,7 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
                     "The password must be at most 72 bytes long (bcrypt's limit)."
                 }
                 PasswordError::Common => "This password is too common; choose another.",
+                PasswordError::Nul => "The password must not contain the NUL character.",
             }),
         ),
         Error::InvalidCodeFormat { digits } => (

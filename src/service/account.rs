@@ -1,6 +1,6 @@
 //! `GET /me`, `PATCH /me`, `POST /me/password`, `DELETE /me`: the account behind a session.
 
-use super::{AppState, limits};
+use super::{AppState, credentials, limits};
 use crate::domain::{DisplayName, Email, Password, SessionToken};
 use crate::error::Error;
 use crate::mail::{Message, account_deleted_message, password_changed_message};
@@ -63,7 +63,9 @@ fn confirm(
     let email = Email::parse(&account.email)
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;
     limits::ensure_login_budget(state, &email)?;
-    if !state.hasher.verify(password, &account.password_hash)? {
+    let right =
+        credentials::check_password(state, account.account_id, password, &account.password_hash)?;
+    if !right {
         limits::count_login_failure(state, &email)?;
         return Err(Error::WrongPassword);
     }

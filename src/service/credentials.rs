@@ -1,9 +1,12 @@
 //! Checking an email + password pair without leaking which half was wrong.
 
 use super::AppState;
-use crate::domain::Email;
+use crate::domain::password::hash_cost;
+use crate::domain::{Email, Password};
 use crate::error::Error;
+use crate::hashing::Verified;
 use crate::store::{self, accounts::StoredCredentials};
+use serde_json::json;
 
 /// Looks up `email` and verifies `password` with bcrypt; returns the normalized email and the
 /// stored row.
@@ -12,6 +15,7 @@ use crate::store::{self, accounts::StoredCredentials};
 /// email is malformed or unknown, or the password is malformed (e.g. over 72 bytes) or wrong: no
 /// enumeration through the body or the timing (failure scenarios 7 and 10; OWASP Authentication
 /// Cheat Sheet, "authentication responses"). The pooled connection is returned before bcrypt runs.
+/// A stale hash is upgraded on success (see [`check_password`]).
 pub fn verify(
     state: &AppState,
     email: &str,
@@ -27,9 +31,54 @@ pub fn verify(
     let hash = stored
         .as_ref()
         .map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
-    let matches = state.hasher.verify(password, hash)?;
+    let verified = state.hasher.verify(password, hash)?;
     match (email, stored) {
-        (Some(email), Some(stored)) if matches => Ok((email, stored)),
+        (Some(email), Some(stored)) if verified != Verified::No => {
+            upgrade_if_stale(state, stored.id, password, &stored.password_hash, verified);
+            Ok((email, stored))
+        }
         _ => Err(Error::InvalidCredentials),
+    }
+}
+
+/// True when `password` matches account `id`'s `hash`; a stale hash is upgraded on success.
+///
+/// Errors: no bcrypt helper answered (500).
+pub fn check_password(
+    state: &AppState,
+    id: i64,
+    password: &str,
+    hash: &str,
+) -> Result<bool, Error> {
+    let verified = state.hasher.verify(password, hash)?;
+    upgrade_if_stale(state, id, password, hash, verified);
+    Ok(verified != Verified::No)
+}
+
+/// After a successful check: re-hashes the password at `BCRYPT_COST` when the stored hash was
+/// made at another cost or from the password as typed rather than normalized.
+///
+/// Why: after an operator raises `BCRYPT_COST`, old hashes verify faster than the dummy hash
+/// that unknown emails are checked against, which tells which emails exist; each account stops
+/// telling at its next successful password check (one extra hash, once). The password stays the
+/// same, so the credential version and every session stay. A failure is logged, never fatal.
+fn upgrade_if_stale(state: &AppState, id: i64, password: &str, hash: &str, verified: Verified) {
+    let stale = verified == Verified::AsTyped
+        || (verified == Verified::Yes && hash_cost(hash) != Some(state.config.bcrypt_cost));
+    if !stale {
+        return;
+    }
+    let Ok(normalized) = Password::parse_existing(password.to_owned()) else {
+        return; // the normalized form would break the length rule: keep the old hash
+    };
+    let upgraded = state
+        .hasher
+        .hash(&normalized, state.config.bcrypt_cost)
+        .and_then(|new_hash| {
+            let mut client = store::checkout(&state.pool)?;
+            store::accounts::upgrade_hash(&mut client, id, hash, &new_hash)
+        });
+    if let Err(e) = upgraded {
+        crate::log::error("rehash_failed", json!({"error": e.to_string()}));
     }
 }

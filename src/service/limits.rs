@@ -14,12 +14,13 @@ pub fn count_post_from(state: &AppState, ip: IpAddr) -> Result<(), Error> {
     enforce(state, Scope::Ip, Subject::Ip(ip), limit, true)
 }
 
-/// `RATE_LIMIT_EMAIL_PER_HOUR`: counts one mail to `email`; 429 once over (nothing is sent).
+/// `RATE_LIMIT_EMAIL_PER_HOUR`: counts one mail to `email`'s mailbox; 429 once over (nothing is
+/// sent). Sub-addresses (`me+1@…`, `me+2@…`) share their mailbox's budget.
 pub fn count_mail_to(state: &AppState, email: &Email) -> Result<(), Error> {
     enforce(
         state,
         Scope::Mail,
-        Subject::Email(email),
+        Subject::Mailbox(email),
         mail_limit(state),
         true,
     )
@@ -31,7 +32,7 @@ pub fn ensure_mail_budget(state: &AppState, email: &Email) -> Result<(), Error> 
     enforce(
         state,
         Scope::Mail,
-        Subject::Email(email),
+        Subject::Mailbox(email),
         mail_limit(state),
         false,
     )

@@ -11,7 +11,8 @@ use crate::store::{self, accounts::Status};
 /// state. Unknown email, malformed input, wrong password and an expired claim are one answer,
 /// 401, after one bcrypt verification each, and each counts as a failure for that email, known or
 /// not (so 429 enumerates nothing). Only the right password for an unexpired claim learns 403
-/// `not_activated`.
+/// `not_activated`. The session is created only if the account still holds the password that was
+/// checked (credential version) and still exists; otherwise 401 as for a wrong password.
 pub fn login(state: &AppState, email: &str, password: &str) -> Result<SessionToken, Error> {
     let parsed = Email::parse(email).ok();
     if let Some(email) = &parsed {
@@ -37,13 +38,15 @@ pub fn login(state: &AppState, email: &str, password: &str) -> Result<SessionTok
         Status::Active => {
             let token = SessionToken::generate()?;
             let mut client = store::checkout(&state.pool)?;
-            store::sessions::create(
+            let created = store::sessions::create(
                 &mut client,
                 stored.id,
+                stored.credential_version,
                 &token,
                 state.config.session_ttl_seconds,
             )?;
-            Ok(token)
+            // Deleted, or given a new password, since the check: that password opens nothing.
+            created.then_some(token).ok_or(Error::LoginFailed)
         }
     }
 }

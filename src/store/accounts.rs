@@ -34,6 +34,9 @@ pub struct StoredCredentials {
     pub status: Status,
     /// A pending claim whose window has passed (database clock); false for accounts.
     pub claim_expired: bool,
+    /// `credential_version`: changes with every new password or replaced claim, so later
+    /// statements can tell that the row is still the one whose password was checked.
+    pub credential_version: i32,
 }
 
 /// True when an active account or an unexpired claim holds `email` (a cheap pre-check that lets
@@ -71,6 +74,7 @@ pub fn insert_claim(
                 code_expires_at = EXCLUDED.code_expires_at,
                 wrong_attempts = 0,
                 resends = 0,
+                credential_version = accounts.credential_version + 1,
                 created_at = now()
           WHERE accounts.status = 'pending' AND accounts.code_expires_at <= now()
          RETURNING id",
@@ -100,7 +104,8 @@ pub fn find_credentials(
     email: &Email,
 ) -> Result<Option<StoredCredentials>, Error> {
     let row = client.query_opt(
-        "SELECT id, password_hash, status, coalesce(code_expires_at <= now(), false)
+        "SELECT id, password_hash, status, coalesce(code_expires_at <= now(), false),
+                credential_version
            FROM accounts WHERE email = $1",
         &[&email.as_str()],
     )?;
@@ -110,14 +115,15 @@ pub fn find_credentials(
             password_hash: r.get(1),
             status: Status::from_db(r.get(2))?,
             claim_expired: r.get(3),
+            credential_version: r.get(4),
         })
     })
     .transpose()
 }
 
 /// Locks the row read by [`find_credentials`] (`FOR UPDATE`) and evaluates `code` against it with
-/// the database clock. `None` when the row is gone or was replaced meanwhile (its password hash
-/// differs). Concurrent activations of one claim queue on this lock, so every code evaluation sees
+/// the database clock. `None` when the row is gone or was replaced meanwhile (its credential
+/// version differs). Concurrent activations of one claim queue on this lock, so every code evaluation sees
 /// the attempts recorded by the previous one (seed truth #8, failure scenario 12).
 pub fn lock_claim(
     tx: &mut Tx<'_>,
@@ -130,11 +136,11 @@ pub fn lock_claim(
                 coalesce(code_hash = sha256(code_salt || $3::bytea), false),
                 wrong_attempts
            FROM accounts
-          WHERE id = $1 AND password_hash = $2
+          WHERE id = $1 AND credential_version = $2
           FOR UPDATE",
         &[
             &credentials.id,
-            &credentials.password_hash,
+            &credentials.credential_version,
             &code.expose().as_bytes(),
         ],
     )?;
@@ -205,9 +211,9 @@ pub fn lock_for_resend(
                 coalesce(code_hash, ''), coalesce(code_salt, ''),
                 coalesce(code_expires_at::text, ''), resends
            FROM accounts
-          WHERE id = $1 AND password_hash = $2
+          WHERE id = $1 AND credential_version = $2
           FOR UPDATE",
-        &[&credentials.id, &credentials.password_hash],
+        &[&credentials.id, &credentials.credential_version],
     )?;
     row.map(|r| {
         Ok(LockedForResend {
@@ -263,6 +269,22 @@ pub fn restore_code(
             SET code_hash = $3, code_salt = $4, code_expires_at = $5::text::timestamptz, resends = $6
           WHERE id = $1 AND status = 'pending' AND code_salt = $2",
         &[&id, &new_salt, &previous.hash, &previous.salt, &previous.expires_at, &previous.resends],
+    )?;
+    Ok(())
+}
+
+/// Replaces a password hash that verified but is stale (another bcrypt cost, or made from the
+/// un-normalized password) with `new_hash` of the same password. The credential version stays:
+/// sessions live on. Nothing happens if the hash changed meanwhile.
+pub fn upgrade_hash(
+    client: &mut Connection,
+    id: i64,
+    old_hash: &str,
+    new_hash: &str,
+) -> Result<(), Error> {
+    client.execute(
+        "UPDATE accounts SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+        &[&id, &old_hash, &new_hash],
     )?;
     Ok(())
 }

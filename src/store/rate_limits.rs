@@ -39,6 +39,8 @@ pub enum Subject<'a> {
     Ip(IpAddr),
     /// An email, stored hashed.
     Email(&'a Email),
+    /// The mailbox an email's mail lands in (`Email::mailbox`: without a `+tag`), stored hashed.
+    Mailbox(&'a Email),
 }
 
 /// The answer of one check.
@@ -63,6 +65,7 @@ pub fn check(
     let (subject_text, hashed) = match subject {
         Subject::Ip(ip) => (ip.to_string(), false),
         Subject::Email(email) => (email.as_str().to_owned(), true),
+        Subject::Mailbox(email) => (email.mailbox(), true),
     };
     let window = i32::try_from(limit.window_seconds).unwrap_or(i32::MAX);
     let max = i32::try_from(limit.max).unwrap_or(i32::MAX);

@@ -1,7 +1,9 @@
 //! SQL of the `sessions` table and of the account operations made with a session.
 //!
 //! A token is never stored: every statement hashes it with PostgreSQL's `sha256()` and matches
-//! `token_hash`, and only sessions with `expires_at > now()` (database clock) count.
+//! `token_hash`. A session counts only while `expires_at > now()` (database clock) and its
+//! `credential_version` equals its account's (a password change makes every session created under
+//! the old password dead at once, even one inserted by a login racing the change).
 
 use super::pool::{Connection, Queries};
 use crate::domain::SessionToken;
@@ -49,23 +51,34 @@ fn profile_from(row: &postgres::Row) -> Profile {
     }
 }
 
-/// Stores a new session for `account_id` that expires `ttl_seconds` from now.
+/// Stores a new session for the active account `account_id`, expiring `ttl_seconds` from now,
+/// if the account still has the `credential_version` whose password was just checked. False (no
+/// session) when the account was deleted, or its password changed, since the check.
+///
+/// The account row is read `FOR KEY SHARE`: a concurrent `DELETE /me` either waits for this
+/// insert (and then deletes the new session with the account) or has already removed the row (no
+/// insert, and no foreign-key violation).
 pub fn create(
     client: &mut Connection,
     account_id: i64,
+    credential_version: i32,
     token: &SessionToken,
     ttl_seconds: u32,
-) -> Result<(), Error> {
-    client.execute(
-        "INSERT INTO sessions (token_hash, account_id, expires_at)
-         VALUES (sha256($1::bytea), $2, now() + make_interval(secs => $3))",
+) -> Result<bool, Error> {
+    let inserted = client.execute(
+        "INSERT INTO sessions (token_hash, account_id, credential_version, expires_at)
+         SELECT sha256($1::bytea), id, credential_version, now() + make_interval(secs => $3)
+           FROM accounts
+          WHERE id = $2 AND credential_version = $4 AND status = 'active'
+            FOR KEY SHARE",
         &[
             &token.expose().as_bytes(),
             &account_id,
             &f64::from(ttl_seconds),
+            &credential_version,
         ],
     )?;
-    Ok(())
+    Ok(inserted == 1)
 }
 
 /// The profile of the session's account; `None` for an unknown, expired or revoked token.
@@ -74,7 +87,8 @@ pub fn profile(client: &mut Connection, token: &SessionToken) -> Result<Option<P
         "SELECT ",
         profile_columns!(),
         " FROM sessions s JOIN accounts a ON a.id = s.account_id
-          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()"
+          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()
+            AND s.credential_version = a.credential_version"
     );
     Ok(client
         .query_opt(sql, &[&token.expose().as_bytes()])?
@@ -92,6 +106,7 @@ pub fn update_display_name(
         "UPDATE accounts a SET display_name = $2
            FROM sessions s
           WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now() AND a.id = s.account_id
+            AND s.credential_version = a.credential_version
          RETURNING ",
         profile_columns!()
     );
@@ -109,7 +124,8 @@ pub fn account_of(
     let row = client.query_opt(
         "SELECT a.id, a.email, a.password_hash
            FROM sessions s JOIN accounts a ON a.id = s.account_id
-          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()",
+          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()
+            AND s.credential_version = a.credential_version",
         &[&token.expose().as_bytes()],
     )?;
     Ok(row.map(|r| SessionAccount {
@@ -122,14 +138,17 @@ pub fn account_of(
 /// Revokes one session (`POST /logout`). False if it was not a valid session.
 pub fn revoke(client: &mut Connection, token: &SessionToken) -> Result<bool, Error> {
     let deleted = client.execute(
-        "DELETE FROM sessions WHERE token_hash = sha256($1::bytea) AND expires_at > now()",
+        "DELETE FROM sessions s USING accounts a
+          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()
+            AND a.id = s.account_id AND s.credential_version = a.credential_version",
         &[&token.expose().as_bytes()],
     )?;
     Ok(deleted > 0)
 }
 
-/// Sets a new password hash and revokes every other session of the account, in one statement
-/// (so no other session outlives the old password, not even for a moment).
+/// Sets a new password hash and a new credential version, keeps the session `keep` (moved to the
+/// new version) and deletes every other session of the account, in one statement. Any session made
+/// under the old password, even one a racing login inserts after this statement, no longer counts.
 pub fn change_password(
     client: &mut Connection,
     account_id: i64,
@@ -138,7 +157,13 @@ pub fn change_password(
 ) -> Result<(), Error> {
     client.execute(
         "WITH changed AS (
-             UPDATE accounts SET password_hash = $2 WHERE id = $1 AND status = 'active' RETURNING id
+             UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1
+              WHERE id = $1 AND status = 'active'
+             RETURNING id, credential_version
+         ), kept AS (
+             UPDATE sessions s SET credential_version = changed.credential_version
+               FROM changed
+              WHERE s.account_id = changed.id AND s.token_hash = sha256($3::bytea)
          )
          DELETE FROM sessions
           WHERE account_id IN (SELECT id FROM changed) AND token_hash <> sha256($3::bytea)",
@@ -152,7 +177,13 @@ pub fn delete_account(client: &mut Connection, account_id: i64) -> Result<bool, 
     Ok(client.execute("DELETE FROM accounts WHERE id = $1", &[&account_id])? > 0)
 }
 
-/// Deletes expired sessions (reaper). Returns how many.
+/// Deletes expired sessions and sessions of an old credential version (reaper). Returns how many.
 pub fn reap_expired(client: &mut Connection) -> Result<u64, Error> {
-    Ok(client.execute("DELETE FROM sessions WHERE expires_at <= now()", &[])?)
+    Ok(client.execute(
+        "DELETE FROM sessions s
+          WHERE s.expires_at <= now()
+             OR s.credential_version <> (SELECT a.credential_version FROM accounts a
+                                          WHERE a.id = s.account_id)",
+        &[],
+    )?)
 }

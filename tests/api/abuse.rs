@@ -306,5 +306,9 @@ fn a_replaced_expired_claim_starts_with_a_fresh_resend_budget() {
     assert_eq!(resent.status, 202, "{}", body_text(&resent));
     let new = app.last_code_for("lea@example.com");
     assert_ne!(new, code);
-    assert_eq!(app.activate("lea@example.com", "another horse", &new).status, 200);
+    assert_eq!(
+        app.activate("lea@example.com", "another horse", &new)
+            .status,
+        200
+    );
 }

@@ -1,0 +1,114 @@
+//! Races between a login and a change to the account it logs in to (found by an outside attack).
+
+use crate::helpers::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PW: &str = "correct horse";
+
+/// Runs `first` at once and `second` after `delay` on another thread; returns both results.
+fn race<A: Send + 'static, B: Send + 'static>(
+    first: impl FnOnce() -> A + Send + 'static,
+    delay: Duration,
+    second: impl FnOnce() -> B + Send + 'static,
+) -> (A, B) {
+    let later = std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        second()
+    });
+    let a = first();
+    (a, later.join().unwrap())
+}
+
+/// bcrypt at cost 8 takes ~15 ms here: long enough that a login started a few milliseconds after
+/// a change checks the old password before the change commits and writes its session after.
+fn racing_app() -> Arc<TestApp> {
+    Arc::new(
+        TestApp::with()
+            .env("BCRYPT_COST", "8")
+            .env("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "0")
+            .env("RATE_LIMIT_IP_PER_MINUTE", "0")
+            .start(),
+    )
+}
+
+#[test]
+fn no_session_made_with_an_old_password_survives_a_completed_password_change() {
+    let app = racing_app();
+    let email = "race@example.com";
+    let mut password = "password number 0".to_owned();
+    app.active_account(email, &password);
+    let (mut raced, mut survivors) = (0, Vec::new());
+    for trial in 0..36u64 {
+        let token = app.login_ok(email, &password);
+        let new_password = format!("password number {}", trial + 1);
+        let body = serde_json::json!({"current_password": password, "new_password": new_password})
+            .to_string();
+        let (a, b, old) = (Arc::clone(&app), Arc::clone(&app), password.clone());
+        let (changed, login) = race(
+            move || {
+                a.with_token("POST", "/me/password", &token, Some(&body))
+                    .status
+            },
+            Duration::from_millis(trial % 12 * 3),
+            move || b.login(email, &old),
+        );
+        assert_eq!(changed, 204, "trial {trial}");
+        assert!([200, 401].contains(&login.status), "{}", body_text(&login));
+        if login.status == 200 {
+            raced += 1;
+            let old_token = json(&login)["access_token"].as_str().unwrap().to_owned();
+            let me = app.with_token("GET", "/me", &old_token, None);
+            if me.status != 401 {
+                survivors.push(trial);
+            }
+        }
+        password = new_password;
+    }
+    assert!(
+        raced > 0,
+        "no login overlapped a change: the test proves nothing"
+    );
+    assert!(
+        survivors.is_empty(),
+        "sessions made with the old password outlived the change in trials {survivors:?}"
+    );
+}
+
+#[test]
+fn a_login_racing_account_deletion_gets_a_clear_answer_never_500() {
+    let app = racing_app();
+    for trial in 0..12u64 {
+        let email = format!("gone{trial}@example.com");
+        app.active_account(&email, PW);
+        let token = app.login_ok(&email, PW);
+        let body = serde_json::json!({"password": PW}).to_string();
+        let (a, b, e) = (Arc::clone(&app), Arc::clone(&app), email.clone());
+        let (deleted, login) = race(
+            move || a.with_token("DELETE", "/me", &token, Some(&body)).status,
+            Duration::from_millis(trial * 2),
+            move || b.login(&e, PW),
+        );
+        assert_eq!(deleted, 204, "trial {trial}");
+        assert!(
+            [200, 401].contains(&login.status),
+            "trial {trial}: {} {}",
+            login.status,
+            body_text(&login)
+        );
+        if login.status == 200 {
+            let token = json(&login)["access_token"].as_str().unwrap().to_owned();
+            assert_error(
+                &app.with_token("GET", "/me", &token, None),
+                401,
+                "invalid_token",
+            );
+        }
+    }
+    let sessions: i64 = app
+        .sql()
+        .query_one("SELECT count(*) FROM sessions", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(sessions, 0, "no session outlives its account");
+}
