@@ -3,8 +3,9 @@
 //! [`SETTINGS`] is the single list of every variable with its default and meaning: `--help`
 //! prints it and [`Config::from_lookup`] reads it, so the two cannot drift apart.
 
+use crate::domain::CodeLengths;
 use crate::domain::Email;
-use crate::domain::code::CODE_DIGITS_RANGE;
+use crate::domain::code::{CODE_DIGITS_RANGE, HARDENED_CODE_DIGITS_RANGE};
 use crate::mail::HttpEndpoint;
 use std::fmt;
 use std::net::SocketAddr;
@@ -67,6 +68,11 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s("CODE_DIGITS", "4", "verification code length (4-8)"),
     s(
+        "HARDENED_CODE_DIGITS",
+        "8",
+        "code length for an email whose wrong-code budget is spent (6-10, more than CODE_DIGITS)",
+    ),
+    s(
         "MAX_CODE_ATTEMPTS",
         "3",
         "wrong codes before the claim is released (1-100)",
@@ -91,7 +97,8 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "MAX_WRONG_CODES_PER_EMAIL_PER_DAY",
         "10",
-        "wrong codes per email across all its claims per rolling 24 h; past it 429; 0: off",
+        "wrong codes per email across all its claims per rolling 24 h; past it, new codes for \
+         that email have HARDENED_CODE_DIGITS digits; 0: off",
     ),
     s(
         "TRUST_X_FORWARDED_FOR",
@@ -160,8 +167,8 @@ pub struct Config {
     pub mail_timeout: Duration,
     /// `CODE_TTL_SECONDS`.
     pub code_ttl_seconds: u32,
-    /// `CODE_DIGITS`.
-    pub code_digits: u32,
+    /// `CODE_DIGITS` and `HARDENED_CODE_DIGITS`.
+    pub code_lengths: CodeLengths,
     /// `MAX_CODE_ATTEMPTS`.
     pub max_code_attempts: u32,
     /// `BCRYPT_COST`.
@@ -248,7 +255,7 @@ impl Config {
                 .with(|v| Email::parse(v).ok(), "must be an email address")?,
             mail_timeout: Duration::from_millis(get("MAIL_TIMEOUT_MS").number(1..=60_000)?),
             code_ttl_seconds: get("CODE_TTL_SECONDS").number(1..=86_400)?,
-            code_digits: get("CODE_DIGITS").number(CODE_DIGITS_RANGE)?,
+            code_lengths: code_lengths(&get)?,
             max_code_attempts: get("MAX_CODE_ATTEMPTS").number(1..=100)?,
             bcrypt_cost: get("BCRYPT_COST").number(4..=31)?,
             reaper_interval: Duration::from_secs(
@@ -268,6 +275,19 @@ impl Config {
                 .number(0..=1_000_000)?,
         })
     }
+}
+
+/// `CODE_DIGITS` and `HARDENED_CODE_DIGITS`; a hardened code must be longer.
+fn code_lengths(get: &impl Fn(&'static str) -> Var) -> Result<CodeLengths, ConfigError> {
+    let normal = get("CODE_DIGITS").number(CODE_DIGITS_RANGE)?;
+    let hardened = get("HARDENED_CODE_DIGITS").number(HARDENED_CODE_DIGITS_RANGE)?;
+    if hardened <= normal {
+        return Err(ConfigError {
+            var: "HARDENED_CODE_DIGITS",
+            message: format!("must be more than CODE_DIGITS ({normal})"),
+        });
+    }
+    Ok(CodeLengths { normal, hardened })
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -364,7 +384,13 @@ mod tests {
         assert_eq!(c.code_ttl_seconds, 60);
         assert_eq!(c.max_code_attempts, 3);
         assert_eq!(c.bcrypt_cost, 12);
-        assert_eq!(c.code_digits, 4);
+        assert_eq!(
+            c.code_lengths,
+            CodeLengths {
+                normal: 4,
+                hardened: 8
+            }
+        );
         assert_eq!(c.reaper_interval, Duration::from_secs(10));
         assert_eq!(c.mail_from.as_str(), "no-reply@beefirst.local");
         assert!(c.mail_api.is_none());
@@ -404,6 +430,7 @@ mod tests {
             ("HASH_THREADS", "0"),
             ("HASH_QUEUE_DEPTH", "0"),
             ("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "x"),
+            ("HARDENED_CODE_DIGITS", "11"),
         ];
         for (var, value) in cases {
             let err = config(&[(var, value)])
@@ -412,6 +439,13 @@ mod tests {
             assert_eq!(err.var, var);
             assert!(err.to_string().contains(var));
         }
+    }
+
+    #[test]
+    fn a_hardened_code_must_be_longer_than_a_normal_one() {
+        let err = config(&[("CODE_DIGITS", "8")]).err().unwrap();
+        assert_eq!(err.var, "HARDENED_CODE_DIGITS");
+        assert!(config(&[("CODE_DIGITS", "8"), ("HARDENED_CODE_DIGITS", "9")]).is_ok());
     }
 
     #[test]

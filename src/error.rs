@@ -1,7 +1,7 @@
 //! The one error type of the service. [`crate::http::response`] maps each variant to a status,
 //! an error code and headers in a single `match`.
 
-use crate::domain::{EmailError, PasswordError};
+use crate::domain::{CodeLengths, EmailError, PasswordError};
 use std::fmt;
 
 /// Everything a request can fail with.
@@ -15,8 +15,9 @@ pub enum Error {
     InvalidEmail(EmailError),
     /// 400: the password is outside 8–72 bytes.
     InvalidPassword(PasswordError),
-    /// 400: the code is not a string of exactly `CODE_DIGITS` ASCII digits; never a wrong attempt.
-    InvalidCodeFormat { digits: u32 },
+    /// 400: the code is not a string of `CODE_DIGITS` or `HARDENED_CODE_DIGITS` ASCII digits;
+    /// never a wrong attempt.
+    InvalidCodeFormat { lengths: CodeLengths },
     /// 401 with a Basic challenge: unknown identity, wrong password or malformed Basic Auth
     /// (indistinguishable on purpose: failure scenario 7, "timing oracle").
     InvalidCredentials,

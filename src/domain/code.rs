@@ -6,6 +6,32 @@ use std::fmt;
 /// 6.5.4 and NIST SP 800-63B §5.1.3 recommend 6).
 pub const CODE_DIGITS_RANGE: std::ops::RangeInclusive<u32> = 4..=8;
 
+/// Range of `HARDENED_CODE_DIGITS`: the length of codes mailed while an email's daily budget of
+/// wrong codes is spent.
+pub const HARDENED_CODE_DIGITS_RANGE: std::ops::RangeInclusive<u32> = 6..=10;
+
+/// The two code lengths in force: `CODE_DIGITS` normally, `HARDENED_CODE_DIGITS` for an email
+/// whose daily budget of wrong codes is spent (contract v2: hardening instead of lockout, so the
+/// owner can always register and activate while a guesser's odds drop by 10^(hardened − normal)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeLengths {
+    /// `CODE_DIGITS`.
+    pub normal: u32,
+    /// `HARDENED_CODE_DIGITS`.
+    pub hardened: u32,
+}
+
+impl CodeLengths {
+    /// The length of the next code: hardened while the email's wrong-code budget is spent.
+    pub fn for_next_code(self, budget_spent: bool) -> u32 {
+        if budget_spent {
+            self.hardened
+        } else {
+            self.normal
+        }
+    }
+}
+
 /// A verification code of exactly `digits` ASCII digits, leading zeros kept (`"0042"`).
 ///
 /// Constructed by [`VerificationCode::parse`] (from a client) or [`VerificationCode::generate`]
@@ -21,10 +47,12 @@ pub enum CodeError {
 }
 
 impl VerificationCode {
-    /// Accepts exactly `digits` ASCII digits (`0`–`9`), nothing else: no sign, no spaces, no
-    /// full-width digits. A malformed code is rejected before it can count as a wrong attempt.
-    pub fn parse(raw: &str, digits: u32) -> Result<VerificationCode, CodeError> {
-        if raw.len() == digits as usize && raw.bytes().all(|b| b.is_ascii_digit()) {
+    /// Accepts ASCII digits (`0`–`9`) in either of the two lengths, nothing else: no sign, no
+    /// spaces, no full-width digits. A malformed code is rejected before it can count as a wrong
+    /// attempt; a well-formed code of the other length is simply wrong for the claim.
+    pub fn parse(raw: &str, lengths: CodeLengths) -> Result<VerificationCode, CodeError> {
+        let length_ok = [lengths.normal, lengths.hardened].contains(&(raw.len() as u32));
+        if length_ok && raw.bytes().all(|b| b.is_ascii_digit()) {
             Ok(VerificationCode(raw.to_owned()))
         } else {
             Err(CodeError::Format)
@@ -37,7 +65,7 @@ impl VerificationCode {
     pub fn generate(digits: u32) -> Result<VerificationCode, getrandom::Error> {
         let mut failure = None;
         let code = Self::from_random(digits, || {
-            getrandom::u32().unwrap_or_else(|e| {
+            getrandom::u64().unwrap_or_else(|e| {
                 failure = Some(e);
                 0
             })
@@ -48,14 +76,14 @@ impl VerificationCode {
         }
     }
 
-    /// Builds a uniform code from a source of uniform `u32`s by rejection sampling: values at or
-    /// above the largest multiple of 10^digits below 2^32 are drawn again, so `value % 10^digits`
-    /// has no modulo bias.
-    pub fn from_random(digits: u32, mut next_u32: impl FnMut() -> u32) -> VerificationCode {
-        let modulus = 10u64.pow(digits);
-        let limit = (1u64 << 32) / modulus * modulus;
+    /// Builds a uniform code of up to 19 digits from a source of uniform `u64`s by rejection
+    /// sampling: values at or above the largest multiple of 10^digits below 2^64 are drawn again,
+    /// so `value % 10^digits` has no modulo bias.
+    pub fn from_random(digits: u32, mut next_u64: impl FnMut() -> u64) -> VerificationCode {
+        let modulus = 10u128.pow(digits);
+        let limit = (1u128 << 64) / modulus * modulus;
         let value = loop {
-            let candidate = u64::from(next_u32());
+            let candidate = u128::from(next_u64());
             if candidate < limit {
                 break candidate % modulus;
             }
@@ -89,10 +117,15 @@ pub fn code_salt() -> Result<[u8; 16], getrandom::Error> {
 mod tests {
     use super::*;
 
+    const LENGTHS: CodeLengths = CodeLengths {
+        normal: 4,
+        hardened: 8,
+    };
+
     #[test]
-    fn only_exactly_n_ascii_digits_parse() {
-        assert!(VerificationCode::parse("0042", 4).is_ok());
-        assert!(VerificationCode::parse("123456", 6).is_ok());
+    fn only_ascii_digits_of_either_length_parse() {
+        assert!(VerificationCode::parse("0042", LENGTHS).is_ok());
+        assert!(VerificationCode::parse("00420042", LENGTHS).is_ok());
         for bad in [
             "",
             "123",
@@ -104,9 +137,12 @@ mod tests {
             "-123",
             "１２３４",
             "12.4",
+            "123456",
+            "1234567",
+            "123456789",
         ] {
             assert_eq!(
-                VerificationCode::parse(bad, 4),
+                VerificationCode::parse(bad, LENGTHS),
                 Err(CodeError::Format),
                 "{bad:?}"
             );
@@ -123,15 +159,17 @@ mod tests {
 
     #[test]
     fn values_in_the_biased_tail_are_drawn_again() {
-        // 2^32 = 4_294_967_296; the largest multiple of 10_000 below it is 4_294_960_000.
-        let mut draws = vec![9_999, u32::MAX, 4_294_960_000].into_iter().rev();
+        // The largest multiple of 10_000 at or below 2^64 is 18_446_744_073_709_550_000.
+        let mut draws = vec![9_999, u64::MAX, 18_446_744_073_709_550_000]
+            .into_iter()
+            .rev();
         let code = VerificationCode::from_random(4, || draws.next().unwrap());
         assert_eq!(code.expose(), "9999");
     }
 
     #[test]
     fn generated_codes_have_the_configured_length_and_vary() {
-        for digits in CODE_DIGITS_RANGE {
+        for digits in CODE_DIGITS_RANGE.chain(HARDENED_CODE_DIGITS_RANGE) {
             let codes: Vec<_> = (0..50)
                 .map(|_| VerificationCode::generate(digits).unwrap())
                 .collect();
@@ -141,8 +179,18 @@ mod tests {
     }
 
     #[test]
+    fn the_next_code_is_hardened_only_while_the_budget_is_spent() {
+        assert_eq!(LENGTHS.for_next_code(false), 4);
+        assert_eq!(LENGTHS.for_next_code(true), 8);
+        assert_eq!(
+            VerificationCode::from_random(10, || 42).expose(),
+            "0000000042"
+        );
+    }
+
+    #[test]
     fn debug_never_shows_the_digits() {
-        let code = VerificationCode::parse("1234", 4).unwrap();
+        let code = VerificationCode::parse("1234", LENGTHS).unwrap();
         assert!(!format!("{code:?}").contains("1234"));
     }
 }

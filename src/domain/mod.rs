@@ -11,7 +11,7 @@ pub mod rate_limit;
 pub mod session;
 
 pub use activation::{ActivationOutcome, ClaimSnapshot, ResendOutcome};
-pub use code::{CodeError, VerificationCode};
+pub use code::{CodeError, CodeLengths, VerificationCode};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};
 pub use session::{DisplayName, SessionToken};

@@ -152,10 +152,13 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
                 PasswordError::Nul => "The password must not contain the NUL character.",
             }),
         ),
-        Error::InvalidCodeFormat { digits } => (
+        Error::InvalidCodeFormat { lengths } => (
             400,
             "invalid_code_format",
-            format!("The code must be a string of exactly {digits} digits."),
+            format!(
+                "The code must be a string of exactly {} digits ({} for a hardened code).",
+                lengths.normal, lengths.hardened
+            ),
         ),
         Error::LoginFailed => (
             401,
@@ -286,7 +289,12 @@ mod tests {
                 "invalid_password",
             ),
             (
-                Error::InvalidCodeFormat { digits: 4 },
+                Error::InvalidCodeFormat {
+                    lengths: crate::domain::CodeLengths {
+                        normal: 4,
+                        hardened: 8,
+                    },
+                },
                 400,
                 "invalid_code_format",
             ),

@@ -3,20 +3,27 @@
 use super::handlers::{self, account, registration};
 use super::metrics::Lane;
 use super::response::{Body, Reply};
+use crate::domain::CodeLengths;
 use crate::error::Error;
 use crate::service::{AppState, limits};
 use std::net::IpAddr;
 use std::sync::OnceLock;
 use tiny_http::{Method, Request};
 
-/// The OpenAPI 3.1 document as written, for `CODE_DIGITS=4`.
+/// The OpenAPI 3.1 document as written, for `CODE_DIGITS=4` and `HARDENED_CODE_DIGITS=8`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// The document served at `GET /openapi.json`: [`OPENAPI`] with the configured code length, so it
-/// stays true when `CODE_DIGITS` changes. Rendered once per process.
-pub fn openapi_document(code_digits: u32) -> &'static str {
+/// The document served at `GET /openapi.json`: [`OPENAPI`] with the configured code lengths, so
+/// it stays true when they change. Rendered once per process.
+pub fn openapi_document(lengths: CodeLengths) -> &'static str {
     static RENDERED: OnceLock<String> = OnceLock::new();
-    RENDERED.get_or_init(|| OPENAPI.replace("^[0-9]{4}$", &format!("^[0-9]{{{code_digits}}}$")))
+    RENDERED.get_or_init(|| {
+        let pattern = format!(
+            "^([0-9]{{{}}}|[0-9]{{{}}})$",
+            lengths.normal, lengths.hardened
+        );
+        OPENAPI.replace("^([0-9]{4}|[0-9]{8})$", &pattern)
+    })
 }
 
 /// Dispatches one request. The query string is ignored. Every POST to a known endpoint first
@@ -48,7 +55,7 @@ pub fn route(
         (_, "/metrics") if is_get => Ok(handlers::metrics(state)),
         (_, "/openapi.json") if is_get => Ok(Reply {
             status: 200,
-            body: Body::Static(openapi_document(state.config.code_digits)),
+            body: Body::Static(openapi_document(state.config.code_lengths)),
             headers: Vec::new(),
         }),
         (_, p) if POST_ENDPOINTS.contains(&p) => Err(Error::MethodNotAllowed { allow: "POST" }),

@@ -108,13 +108,20 @@ pub fn account_deleted_message(to: &Email) -> Message {
     }
 }
 
-/// The verification mail for a fresh code. The code is the first digits in the text.
-pub fn verification_message(to: &Email, code: &str, ttl_seconds: u32) -> Message {
+/// The verification mail for a fresh code. The code is the first digits in the text; a hardened
+/// code comes with the reason it is longer.
+pub fn verification_message(to: &Email, code: &str, ttl_seconds: u32, hardened: bool) -> Message {
+    let why_long = if hardened {
+        " It is longer than usual because wrong codes were entered for this address many times \
+         today; if that was not you, someone may be trying to claim it."
+    } else {
+        ""
+    };
     Message {
         to: to.clone(),
         subject: "Your beefirst verification code".into(),
         text: format!(
-            "Your beefirst code is {code}. It expires in {ttl_seconds} seconds. \
+            "Your beefirst code is {code}. It expires in {ttl_seconds} seconds.{why_long} \
              If you did not register, ignore this mail."
         ),
     }

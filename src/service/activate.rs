@@ -14,11 +14,12 @@ use crate::store::{self, accounts::Status};
 /// lets the domain decide, and applies the decision. An already active account with the right
 /// password answers success without looking at the code (seed truth #11).
 ///
-/// Wrong codes also count against the email's daily budget across claims; once it is used up the
-/// activation answers 429 before the code is looked at (only to a caller with the right password).
+/// Wrong codes also count against the email's daily budget across claims; once it is used up, new
+/// codes for the email are longer (see `limits::next_code_digits`), and activation goes on as
+/// usual: never a lockout of the owner.
 ///
 /// Errors: 401 [`Error::InvalidCredentials`], 422 [`Error::WrongCode`], 410
-/// [`Error::AttemptsExhausted`] or [`Error::CodeExpired`] (claim deleted), 429, 503.
+/// [`Error::AttemptsExhausted`] or [`Error::CodeExpired`] (claim deleted), 503.
 pub fn activate(
     state: &AppState,
     email: &str,
@@ -29,7 +30,6 @@ pub fn activate(
     if stored.status == Status::Active {
         return Ok(email);
     }
-    limits::ensure_wrong_code_budget(state, &email)?;
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
     let Some((status, snapshot)) = store::accounts::lock_claim(&mut tx, &stored, code)? else {

@@ -38,16 +38,23 @@ pub fn ensure_mail_budget(state: &AppState, email: &Email) -> Result<(), Error> 
     )
 }
 
-/// `MAX_WRONG_CODES_PER_EMAIL_PER_DAY`: 429 while `email` has used up its budget of wrong codes
-/// across all its claims (checked by /register, /resend and /activate; counts nothing).
-pub fn ensure_wrong_code_budget(state: &AppState, email: &Email) -> Result<(), Error> {
-    enforce(
+/// The length of the next code mailed to `email` (by /register or /resend): `HARDENED_CODE_DIGITS`
+/// while `email` has used up its `MAX_WRONG_CODES_PER_EMAIL_PER_DAY` across all its claims, else
+/// `CODE_DIGITS`. Counts nothing. Never a 429: the owner can always register and activate
+/// (contract v2), while a guesser's odds drop by 10^(hardened − normal).
+pub fn next_code_digits(state: &AppState, email: &Email) -> Result<u32, Error> {
+    let spent = match enforce(
         state,
         Scope::WrongCode,
         Subject::Email(email),
         wrong_code_limit(state),
         false,
-    )
+    ) {
+        Ok(()) => false,
+        Err(Error::RateLimited { .. }) => true,
+        Err(other) => return Err(other),
+    };
+    Ok(state.config.code_lengths.for_next_code(spent))
 }
 
 /// Counts one wrong code against `email`'s daily budget.

@@ -83,7 +83,13 @@ pub fn deliver_code(
     kind: &str,
 ) -> Result<(), Error> {
     limits::count_mail_to(state, email)?;
-    let message = verification_message(email, code.expose(), state.config.code_ttl_seconds);
+    let hardened = code.expose().len() as u32 == state.config.code_lengths.hardened;
+    let message = verification_message(
+        email,
+        code.expose(),
+        state.config.code_ttl_seconds,
+        hardened,
+    );
     state.mailer.send(&message).map_err(|e| {
         crate::log::error("mail_failed", json!({"kind": kind, "error": e.to_string()}));
         Error::MailUnavailable

@@ -20,9 +20,8 @@ pub fn resend(state: &AppState, email: &str, password: &str) -> Result<Email, Er
     if stored.status == Status::Active {
         return Err(Error::AlreadyActive);
     }
-    limits::ensure_wrong_code_budget(state, &email)?;
     let config = &state.config;
-    let code = VerificationCode::generate(config.code_digits)?;
+    let code = VerificationCode::generate(limits::next_code_digits(state, &email)?)?;
     let salt = code_salt()?;
 
     let mut client = store::checkout(&state.pool)?;

@@ -238,9 +238,64 @@ fn a_resend_whose_mail_fails_leaves_the_claim_exactly_as_it_was() {
 }
 
 #[test]
-fn wrong_codes_are_budgeted_per_email_across_claims() {
+fn a_spent_wrong_code_budget_hardens_new_codes_and_never_locks_the_owner_out() {
+    // Three claims' worth of wrong codes and one more (14 requests with the defaults) used to
+    // answer the owner's next registration with 429 for up to 24 hours.
+    let app = TestApp::spawn(); // MAX_WRONG_CODES_PER_EMAIL_PER_DAY=10, HARDENED_CODE_DIGITS=8
+    let email = "jay@example.com";
+    for _ in 0..3 {
+        let code = app.register_ok(email, PW);
+        assert_eq!(code.len(), 4);
+        for _ in 0..2 {
+            assert_eq!(app.activate(email, PW, &other_code(&code)).status, 422);
+        }
+        assert_error(
+            &app.activate(email, PW, &other_code(&code)),
+            410,
+            "attempts_exhausted",
+        );
+    }
+    let code = app.register_ok(email, PW);
+    assert_eq!(code.len(), 4, "the budget is not spent yet: 9 wrong codes");
+    assert_eq!(app.activate(email, PW, &other_code(&code)).status, 422);
+    // Spent: the claim in flight keeps its code, a resend mails a hardened one and says why.
+    assert_eq!(app.resend(email, PW).status, 202);
+    let hardened = app.last_code_for(email);
+    assert_eq!(hardened.len(), 8);
+    let mail = app
+        .mail
+        .as_ref()
+        .unwrap()
+        .messages
+        .lock()
+        .unwrap()
+        .last()
+        .cloned();
+    assert!(
+        mail.unwrap()["Text"]
+            .as_str()
+            .unwrap()
+            .contains("longer than usual")
+    );
+    // A well-formed code of the normal length is just wrong (and counted); other lengths are 400.
+    assert_eq!(app.activate(email, PW, "1234").status, 422);
+    assert_error(
+        &app.activate(email, PW, "12345"),
+        400,
+        "invalid_code_format",
+    );
+    assert_eq!(
+        app.activate(email, PW, &hardened).status,
+        200,
+        "the owner gets in"
+    );
+}
+
+#[test]
+fn new_claims_get_hardened_codes_while_the_budget_is_spent() {
     let app = TestApp::with()
         .env("MAX_WRONG_CODES_PER_EMAIL_PER_DAY", "4")
+        .env("HARDENED_CODE_DIGITS", "6")
         .start();
     let first = app.register_ok("jay@example.com", PW);
     for _ in 0..2 {
@@ -262,17 +317,16 @@ fn wrong_codes_are_budgeted_per_email_across_claims() {
             .status,
         422
     );
-    let limited = app.activate("jay@example.com", PW, &second);
-    assert_error(&limited, 429, "rate_limited");
-    assert!(limited.header("retry-after").is_some());
-    assert_error(&app.resend("jay@example.com", PW), 429, "rate_limited");
-    assert_error(&app.register("jay@example.com", PW), 429, "rate_limited");
-    // Only callers with the right password learn about the budget.
-    assert_error(
-        &app.activate("jay@example.com", "wrong horse", &second),
-        401,
-        "invalid_credentials",
+    // Spent: a new claim (here after the one in flight expired) gets a 6-digit code.
+    app.expire_in("jay@example.com", -1.0);
+    let hardened = app.register_ok("jay@example.com", PW);
+    assert_eq!(hardened.len(), 6);
+    assert_eq!(
+        app.register_ok("kit@example.com", PW).len(),
+        4,
+        "budgets are per email"
     );
+    assert_eq!(app.activate("jay@example.com", PW, &hardened).status, 200);
 }
 
 #[test]

@@ -120,9 +120,12 @@ fn the_openapi_document_describes_every_endpoint() {
 }
 
 #[test]
-fn the_openapi_document_states_the_configured_code_length() {
-    let app = TestApp::with().env("CODE_DIGITS", "6").start();
+fn the_openapi_document_states_the_configured_code_lengths() {
+    let app = TestApp::with()
+        .env("CODE_DIGITS", "6")
+        .env("HARDENED_CODE_DIGITS", "9")
+        .start();
     let doc = json(&app.process.send("GET", "/openapi.json", &[], None));
     let pattern = &doc["components"]["schemas"]["ActivateRequest"]["properties"]["code"]["pattern"];
-    assert_eq!(pattern, "^[0-9]{6}$");
+    assert_eq!(pattern, "^([0-9]{6}|[0-9]{9})$");
 }

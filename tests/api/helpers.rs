@@ -365,8 +365,9 @@ pub fn assert_error(response: &RawResponse, status: u16, code: &str) {
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
 
-/// A wrong code: any other code of the same length.
+/// A wrong code: another code of the same length.
 pub fn other_code(code: &str) -> String {
-    let n: u32 = code.parse().unwrap();
-    format!("{:04}", (n + 1) % 10_000)
+    let n: u64 = code.parse().unwrap();
+    let width = code.len();
+    format!("{:0width$}", (n + 1) % 10u64.pow(width as u32))
 }

@@ -28,9 +28,9 @@ pub fn register(request: &mut Request, state: &AppState) -> Result<Reply, Error>
 /// Checks in contract order: body shape (400) → credentials (401) → state (410/422).
 pub fn activate(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let body = json_object(&read_body(request)?)?;
-    let digits = state.config.code_digits;
-    let code = VerificationCode::parse(&string_field(&body, "code")?, digits)
-        .map_err(|_| Error::InvalidCodeFormat { digits })?;
+    let lengths = state.config.code_lengths;
+    let code = VerificationCode::parse(&string_field(&body, "code")?, lengths)
+        .map_err(|_| Error::InvalidCodeFormat { lengths })?;
     let credentials =
         parse_basic(header(request, "Authorization")).ok_or(Error::InvalidCredentials)?;
     let email = activate::activate(state, &credentials.email, &credentials.password, &code)?;
