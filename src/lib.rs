@@ -33,6 +33,8 @@ use std::time::Duration;
 pub fn run(config: Config) -> Result<(), String> {
     let program = std::env::current_exe()
         .map_err(|e| format!("cannot find the beefirst binary for the bcrypt helpers: {e}"))?;
+    http::listener::exit_if_accepting_dies();
+    http::listener::raise_open_files_limit();
     let pool = store::connect(&config)?;
     let state =
         AppState::new(config, pool, &program).map_err(|e| format!("start-up failed: {e}"))?;

@@ -4,6 +4,7 @@
 pub mod auth;
 mod handlers;
 pub mod lane;
+pub mod listener;
 pub mod metrics;
 pub mod request;
 pub mod response;

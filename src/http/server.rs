@@ -89,7 +89,11 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
             .map_err(|e| format!("cannot start worker threads: {e}"))?;
     }
     let workers = config.workers + 1 + config.hash_threads;
-    crate::log::info("listening", json!({"addr": addr.to_string()}));
+    let open_files = super::listener::raise_open_files_limit(); // done in `run`; reads it
+    crate::log::info(
+        "listening",
+        json!({"addr": addr.to_string(), "open_files_limit": open_files}),
+    );
 
     let failure = outcome_rx
         .recv()

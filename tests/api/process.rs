@@ -1,4 +1,5 @@
 use crate::helpers::*;
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -207,4 +208,29 @@ fn bcrypt_helpers_exit_with_the_service_even_when_it_is_killed() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!helpers.iter().any(alive), "helpers outlived the service");
+}
+
+#[test]
+fn running_out_of_file_descriptors_is_logged_and_exits_non_zero_for_a_restart() {
+    let mut app = TestApp::spawn();
+    let pid = app.process.pid().to_string();
+    // Both limits down to 64 on the running process: the start-up raise cannot undo it.
+    let lowered = Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=64:64"])
+        .status();
+    if !lowered.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: prlimit (util-linux) is not available");
+        return;
+    }
+    let _held: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect(app.process.addr).ok())
+        .collect();
+    let status = app.process.wait_exit(Duration::from_secs(10));
+    let status = status.expect("the process must exit when it cannot accept any more");
+    assert_eq!(status.code(), Some(1));
+    let stdout = app.process.stdout();
+    assert!(
+        stdout.iter().any(|l| l.contains("\"listener_failed\"")),
+        "{stdout:?}"
+    );
 }

@@ -1,0 +1,73 @@
+//! Keeping the listener alive, or failing loudly when it dies.
+//!
+//! tiny_http's accept thread panics when it cannot duplicate an accepted socket (`EMFILE`: out of
+//! file descriptors) or cannot start a connection thread; the listening socket is then closed for
+//! good while the process stays up, silent, refusing every connection. Two defences:
+//! [`raise_open_files_limit`] makes running out much less likely, and [`exit_if_accepting_dies`]
+//! turns the accept thread's death into a log line and exit code 1, so a supervisor (Docker's
+//! `restart: unless-stopped`, systemd, Kubernetes) starts a fresh process.
+
+use serde_json::json;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (the soft default is often 1,024, and each
+/// connection costs tiny_http two descriptors). Returns the soft limit now in force, if known.
+#[cfg(unix)]
+pub fn raise_open_files_limit() -> Option<libc::rlim_t> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read or write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    Some(limit.rlim_cur)
+}
+
+/// Not raised on platforms without `RLIMIT_NOFILE`.
+#[cfg(not(unix))]
+pub fn raise_open_files_limit() -> Option<u64> {
+    None
+}
+
+/// Installs a panic hook that exits the process (code 1, after a `listener_failed` log line)
+/// when tiny_http's accept thread panics. Every thread of ours is named; the accept thread is
+/// not, and its panics come from duplicating an accepted socket (`refined_tcp_stream.rs`) or
+/// from starting a connection thread. Panics elsewhere (a handler: caught and answered 500; a
+/// tiny_http connection thread: only that connection is lost) keep the default behaviour.
+pub fn exit_if_accepting_dies() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let location = info.location().map_or("", |l| l.file());
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let unnamed = std::thread::current().name().is_none();
+        if unnamed
+            && (location.ends_with("refined_tcp_stream.rs")
+                || message.contains("failed to spawn thread"))
+        {
+            crate::log::error(
+                "listener_failed",
+                json!({"error": format!("the HTTP accept thread panicked: {message}"),
+                       "location": location, "exiting": true}),
+            );
+            std::process::exit(1);
+        }
+    }));
+}
