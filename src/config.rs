@@ -38,8 +38,13 @@ pub const SETTINGS: &[Setting] = &[
     s("WORKERS", "16", "request worker threads (1-1024)"),
     s(
         "DB_POOL_SIZE",
-        "WORKERS + HASH_THREADS + 2",
-        "PostgreSQL connections in the pool (1-1024)",
+        "10",
+        "most PostgreSQL connections this process opens, on demand (1-1024); see README for sizing",
+    ),
+    s(
+        "DB_POOL_MIN_IDLE",
+        "2",
+        "connections kept open while idle (0-DB_POOL_SIZE)",
     ),
     s(
         "DB_STARTUP_TIMEOUT_SECONDS",
@@ -157,6 +162,8 @@ pub struct Config {
     pub workers: usize,
     /// `DB_POOL_SIZE`.
     pub db_pool_size: u32,
+    /// `DB_POOL_MIN_IDLE` (at most `db_pool_size`).
+    pub db_pool_min_idle: u32,
     /// `DB_STARTUP_TIMEOUT_SECONDS`.
     pub db_startup_timeout: Duration,
     /// `MAIL_API_URL`; `None` selects the console mailer.
@@ -227,6 +234,7 @@ impl Config {
             value: lookup(name).filter(|v| !v.trim().is_empty()),
         };
         let workers = get("WORKERS").number(1..=1024)?;
+        let db_pool_size = get("DB_POOL_SIZE").number(1..=1024)?;
         let hash_threads = match get("HASH_THREADS") {
             v if v.value.is_none() => std::thread::available_parallelism().map_or(2, |n| n.get()),
             v => v.number(1..=256)?,
@@ -235,10 +243,8 @@ impl Config {
             database: get("DATABASE_URL").parse("must be a PostgreSQL connection string")?,
             bind_addr: get("BIND_ADDR").parse("must be IP:PORT, e.g. 127.0.0.1:8080")?,
             workers,
-            db_pool_size: match get("DB_POOL_SIZE") {
-                v if v.value.is_none() => (workers + hash_threads) as u32 + 2,
-                v => v.number(1..=1024)?,
-            },
+            db_pool_size,
+            db_pool_min_idle: get("DB_POOL_MIN_IDLE").number(0..=db_pool_size)?,
             hash_threads,
             hash_queue_depth: get("HASH_QUEUE_DEPTH").number(1..=100_000)?,
             db_startup_timeout: Duration::from_secs(
@@ -394,7 +400,7 @@ mod tests {
         assert_eq!(c.reaper_interval, Duration::from_secs(10));
         assert_eq!(c.mail_from.as_str(), "no-reply@beefirst.local");
         assert!(c.mail_api.is_none());
-        assert_eq!(c.db_pool_size, (c.workers + c.hash_threads) as u32 + 2);
+        assert_eq!((c.db_pool_size, c.db_pool_min_idle), (10, 2));
         assert!(c.hash_threads >= 1);
         assert_eq!(c.hash_queue_depth, 16);
         assert_eq!(c.rate_limit_ip_per_minute, 60);
@@ -421,6 +427,7 @@ mod tests {
             ("MAIL_API_URL", "https://mail.example/api"),
             ("MAIL_FROM", "nobody"),
             ("DB_POOL_SIZE", "0"),
+            ("DB_POOL_MIN_IDLE", "11"),
             ("REAPER_INTERVAL_SECONDS", "0"),
             ("TRUST_X_FORWARDED_FOR", "maybe"),
             ("QUEUE_DEPTH", "0"),

@@ -67,9 +67,9 @@ pub fn healthcheck(config: &Config) -> Result<(), String> {
         });
     }
     let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let response = mail::wire::exchange(addr, request.as_bytes(), Duration::from_secs(3))
+    let status = mail::wire::status(addr, request.as_bytes(), Duration::from_secs(3))
         .map_err(|e| format!("health check of {addr} failed: {e}"))?;
-    match response.status {
+    match status {
         200 => Ok(()),
         status => Err(format!("health check of {addr} answered {status}")),
     }

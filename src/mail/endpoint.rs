@@ -1,6 +1,6 @@
 //! `MAIL_API_URL`, parsed once at start-up.
 
-use super::wire::{self, RawResponse};
+use super::wire;
 use std::io;
 use std::time::Duration;
 
@@ -49,8 +49,9 @@ impl HttpEndpoint {
         })
     }
 
-    /// `POST`s a JSON body with `Connection: close`; the whole exchange is bounded by `timeout`.
-    pub fn post_json(&self, body: &str, timeout: Duration) -> io::Result<RawResponse> {
+    /// `POST`s a JSON body with `Connection: close` and returns the final status code (the body of
+    /// the answer is not read); the whole exchange is bounded by `timeout`.
+    pub fn post_json(&self, body: &str, timeout: Duration) -> io::Result<u16> {
         let request = format!(
             "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -59,7 +60,7 @@ impl HttpEndpoint {
             self.port,
             body.len()
         );
-        wire::exchange((self.host.as_str(), self.port), request.as_bytes(), timeout)
+        wire::status((self.host.as_str(), self.port), request.as_bytes(), timeout)
     }
 }
 

@@ -73,13 +73,13 @@ impl Mailer {
                     "Text": message.text,
                 })
                 .to_string();
-                let response = endpoint
+                let status = endpoint
                     .post_json(&body, *timeout)
                     .map_err(|e| MailError(format!("mail API unreachable: {e}")))?;
-                if (200..300).contains(&response.status) {
+                if (200..300).contains(&status) {
                     Ok(())
                 } else {
-                    Err(MailError(format!("mail API answered {}", response.status)))
+                    Err(MailError(format!("mail API answered {status}")))
                 }
             }
         }

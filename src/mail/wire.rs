@@ -1,7 +1,9 @@
 //! A minimal blocking HTTP/1.1 client over `std::net`, with `httparse` reading the response.
 //!
-//! Used by the HTTP mailer and by the integration tests. One request per connection; the whole
-//! exchange (connect, write, read) shares one deadline. Responses are capped at 4 MiB.
+//! [`status`] is what the service needs (the HTTP mailer and `--healthcheck`): the final status
+//! code, never the body. [`exchange`] also reads the body, for the integration tests. One request
+//! per connection; the whole exchange (connect, write, read) shares one deadline. Interim `1xx`
+//! answers are skipped. Responses are capped at 4 MiB.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -40,6 +42,29 @@ pub fn exchange(
     request: &[u8],
     timeout: Duration,
 ) -> io::Result<RawResponse> {
+    read_until(addr, request, timeout, parse)
+}
+
+/// Sends `request` and returns the status code of the final (non-`1xx`) answer as soon as its
+/// head has arrived; the body is not read. Errors: as [`exchange`].
+pub fn status(addr: impl ToSocketAddrs, request: &[u8], timeout: Duration) -> io::Result<u16> {
+    read_until(addr, request, timeout, |buffer, eof| {
+        match final_head(buffer)? {
+            Some((status, _, _)) => Ok(Some(status)),
+            None if eof => Err(invalid("connection closed before an answer")),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Connects, writes `request`, then reads until `done` makes something of the bytes so far
+/// (`eof`: the peer closed, no more will come).
+fn read_until<T>(
+    addr: impl ToSocketAddrs,
+    request: &[u8],
+    timeout: Duration,
+    done: impl Fn(&[u8], bool) -> io::Result<Option<T>>,
+) -> io::Result<T> {
     let deadline = Instant::now() + timeout;
     let remaining = || {
         deadline
@@ -57,8 +82,8 @@ pub fn exchange(
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
-        if let Some(response) = parse(&buffer, false)? {
-            return Ok(response);
+        if let Some(answer) = done(&buffer, false)? {
+            return Ok(answer);
         }
         stream.set_read_timeout(Some(remaining()?))?;
         let n = match stream.read(&mut chunk) {
@@ -69,7 +94,7 @@ pub fn exchange(
             Err(e) => return Err(e),
         };
         if n == 0 {
-            return parse(&buffer, true)?.ok_or_else(|| invalid("connection closed mid-response"));
+            return done(&buffer, true)?.ok_or_else(|| invalid("connection closed mid-response"));
         }
         buffer.extend_from_slice(&chunk[..n]);
         if buffer.len() > MAX_RESPONSE_BYTES {
@@ -82,29 +107,44 @@ fn invalid(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.to_owned())
 }
 
+/// Status, headers (names lowercased) and the bytes after the head of one answer.
+type Head<'a> = (u16, Vec<(String, String)>, &'a [u8]);
+
+/// The first final (non-`1xx`, e.g. after a `100 Continue`) answer's [`Head`] in `buffer`;
+/// `None` while its head is incomplete.
+fn final_head(mut buffer: &[u8]) -> io::Result<Option<Head<'_>>> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        let head_len = match response
+            .parse(buffer)
+            .map_err(|e| invalid(&e.to_string()))?
+        {
+            httparse::Status::Complete(n) => n,
+            httparse::Status::Partial => return Ok(None),
+        };
+        let status = response.code.unwrap_or(0);
+        if (100..200).contains(&status) && status != 101 {
+            buffer = &buffer[head_len..];
+            continue;
+        }
+        let headers = response
+            .headers
+            .iter()
+            .map(|h| {
+                let value = String::from_utf8_lossy(h.value).into_owned();
+                (h.name.to_ascii_lowercase(), value)
+            })
+            .collect();
+        return Ok(Some((status, headers, &buffer[head_len..])));
+    }
+}
+
 /// A complete response from `buffer`, `None` if more bytes are needed (`eof`: no more will come).
 fn parse(buffer: &[u8], eof: bool) -> io::Result<Option<RawResponse>> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response
-        .parse(buffer)
-        .map_err(|e| invalid(&e.to_string()))?
-    {
-        httparse::Status::Complete(n) => n,
-        httparse::Status::Partial => return Ok(None),
+    let Some((status, headers, rest)) = final_head(buffer)? else {
+        return Ok(None);
     };
-    let status = response.code.unwrap_or(0);
-    let headers: Vec<(String, String)> = response
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
-    let rest = &buffer[head_len..];
     let find = |name: &str| {
         headers
             .iter()
@@ -152,11 +192,15 @@ fn dechunk(mut data: &[u8]) -> io::Result<Option<Vec<u8>>> {
             std::str::from_utf8(&data[..line_end]).map_err(|_| invalid("bad chunk size"))?;
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| invalid("bad chunk size"))?;
+        let with_crlf = size
+            .checked_add(2)
+            .filter(|n| *n <= MAX_RESPONSE_BYTES)
+            .ok_or_else(|| invalid("chunk too large"))?;
         data = &data[line_end + 2..];
         if size == 0 {
             return Ok(Some(body));
         }
-        if data.len() < size + 2 {
+        if data.len() < with_crlf {
             return Ok(None);
         }
         body.extend_from_slice(&data[..size]);
@@ -186,5 +230,32 @@ mod tests {
                 .is_none()
         );
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true).is_err());
+    }
+
+    #[test]
+    fn interim_answers_are_skipped() {
+        let answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n\
+                       HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}";
+        let r = parse(answer, false).unwrap().unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (202, b"{}".as_slice()));
+        assert!(
+            parse(b"HTTP/1.1 100 Continue\r\n\r\n", false)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn absurd_chunk_sizes_are_errors_not_panics() {
+        for size in [
+            "ffffffffffffffff",
+            "fffffffffffffffe",
+            "7fffffffffffffff",
+            "1000000",
+        ] {
+            let answer =
+                format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nab");
+            assert!(parse(answer.as_bytes(), false).is_err(), "{size}");
+        }
     }
 }

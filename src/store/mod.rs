@@ -31,37 +31,96 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Connects (retrying for `DB_STARTUP_TIMEOUT_SECONDS`), applies [`SCHEMA`], and builds the pool.
 ///
+/// The pool opens connections on demand, up to `DB_POOL_SIZE`, and keeps `DB_POOL_MIN_IDLE` open
+/// while idle (r2d2 would otherwise open all of them at start: three instances at the old default
+/// of 20 each, plus a test run, used up PostgreSQL's default 100). Connections say
+/// `application_name=beefirst` unless `DATABASE_URL` names another, so `pg_stat_activity` shows them.
+///
 /// Errors: a sentence for the operator when the database stayed unreachable or the schema failed.
 pub fn connect(config: &Config) -> Result<Pool, String> {
     let mut pg = config.database.clone();
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(CHECKOUT_TIMEOUT);
     }
-    let deadline = Instant::now() + config.db_startup_timeout;
-    let mut client = loop {
-        match pg.connect(NoTls) {
-            Ok(client) => break client,
-            Err(e) if Instant::now() < deadline => {
-                // stderr: the first line on stdout is reserved for `listening`.
-                eprintln!("beefirst: database unreachable, retrying: {e}");
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            Err(e) => {
-                return Err(format!(
-                    "database unreachable after {} s: {e}",
-                    config.db_startup_timeout.as_secs()
-                ));
-            }
-        }
-    };
-    apply_schema(&mut client).map_err(|e| format!("applying schema.sql failed: {e}"))?;
+    if pg.get_application_name().is_none() {
+        pg.application_name("beefirst");
+    }
+    let mut client = connect_with_retries(&pg, config.db_startup_timeout)?;
+    apply_schema(&mut client).map_err(|e| format!("applying schema.sql failed: {}", chain(&e)))?;
     let manager = pool::Manager(PostgresConnectionManager::new(pg, NoTls));
     Ok(r2d2::Pool::builder()
         .max_size(config.db_pool_size)
+        .min_idle(Some(config.db_pool_min_idle))
         .connection_timeout(CHECKOUT_TIMEOUT)
         // Cheap: only connections older than the last connection failure are pinged (pool.rs).
         .test_on_check_out(true)
         .build_unchecked(manager))
+}
+
+/// One connection, tried until `timeout` has passed: after each failed attempt one line on
+/// stderr (stdout's first line is reserved for `listening`) with the server and the whole cause,
+/// then a pause that grows from 0.5 s to 5 s.
+fn connect_with_retries(pg: &postgres::Config, timeout: Duration) -> Result<Client, String> {
+    let server = describe_server(pg);
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match pg.connect(NoTls) {
+            Ok(client) => return Ok(client),
+            Err(e) if Instant::now() + pause < deadline => {
+                eprintln!(
+                    "beefirst: database at {server} unreachable ({}); retrying in {:.1} s",
+                    chain(&e),
+                    pause.as_secs_f64()
+                );
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "database at {server} unreachable after {} s: {}",
+                    timeout.as_secs(),
+                    chain(&e)
+                ));
+            }
+        }
+    }
+}
+
+/// `host:port` of every server in the connection string (passwords are never shown).
+fn describe_server(pg: &postgres::Config) -> String {
+    let ports = pg.get_ports();
+    let hosts: Vec<String> = pg
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let host = match host {
+                postgres::config::Host::Tcp(name) => name.clone(),
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            format!("{host}:{port}")
+        })
+        .collect();
+    if hosts.is_empty() {
+        "localhost:5432".into()
+    } else {
+        hosts.join(", ")
+    }
+}
+
+/// An error and every cause below it, joined with `: ` (the `postgres` crate's own message is
+/// often just "db error" or "error connecting to server"; the cause says which).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn apply_schema(client: &mut Client) -> Result<(), postgres::Error> {

@@ -1,28 +1,8 @@
 use crate::helpers::*;
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::Duration;
 
 const PW: &str = "correct horse";
-
-/// Runs `n` copies of `f` at once (released together by a barrier) and returns their statuses.
-fn in_parallel(n: usize, f: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Vec<u16> {
-    let barrier = Arc::new(Barrier::new(n));
-    let f = Arc::new(f);
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let (barrier, f) = (Arc::clone(&barrier), Arc::clone(&f));
-            std::thread::spawn(move || {
-                barrier.wait();
-                f(i)
-            })
-        })
-        .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
-}
-
-fn count(statuses: &[u16], status: u16) -> usize {
-    statuses.iter().filter(|&&s| s == status).count()
-}
 
 #[test]
 fn twenty_concurrent_registrations_of_one_email_yield_exactly_one_claim() {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 pub use crate::fixtures::{MockMail, TestDatabase};
@@ -325,6 +325,26 @@ impl TestApp {
         ).unwrap();
         assert_eq!(n, 1);
     }
+}
+
+/// Runs `n` copies of `f` at once (released together by a barrier) and returns their statuses.
+pub fn in_parallel(n: usize, f: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Vec<u16> {
+    let barrier = Arc::new(Barrier::new(n));
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (barrier, f) = (Arc::clone(&barrier), Arc::clone(&f));
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(i)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+pub fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|&&s| s == status).count()
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released).

@@ -6,6 +6,7 @@
 mod abuse;
 mod accounts;
 mod activate;
+mod backends;
 mod concurrency;
 mod conventions;
 mod expiry;

@@ -46,21 +46,30 @@ fn invalid_configuration_exits_2_with_one_line_naming_the_variable() {
 }
 
 #[test]
-fn an_unreachable_database_at_start_exits_non_zero_after_bounded_retries() {
+fn an_unreachable_database_at_start_exits_non_zero_after_calm_bounded_retries() {
     let started = Instant::now();
     let output = beefirst(
         &[
             ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none"),
-            ("DB_STARTUP_TIMEOUT_SECONDS", "1"),
+            ("DB_STARTUP_TIMEOUT_SECONDS", "3"),
         ],
         &[],
     );
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("database unreachable")
-    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    // Attempts at 0, 0.5 and 1.5 s (pauses double up to 5 s), then the final error.
+    assert!((2..=4).contains(&lines.len()), "{stderr}");
+    for line in &lines {
+        assert!(
+            line.contains("database at 127.0.0.1:1 unreachable"),
+            "{line}"
+        );
+        assert!(
+            line.contains("Connection refused"),
+            "the cause, not just its kind: {line}"
+        );
+    }
     assert!(started.elapsed() < Duration::from_secs(15));
 }
 
