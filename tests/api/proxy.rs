@@ -137,3 +137,81 @@ fn behind_nginx_the_ip_limit_uses_the_real_peer_not_a_spoofed_header() {
     );
     assert!(!logged.iter().any(|l| l.contains("1.1.1.1")));
 }
+
+/// Requests tiny_http would close without an answer (a byte outside ASCII in the path or in a
+/// header), with nginx's answer: 400, or the normal answer when the header is one nginx does not
+/// forward.
+const UNPARSABLE: [(&[u8], u16); 6] = [
+    (b"GET /he\xffalth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nUser-Agent: caf\xc3\xa9/1.0\r\nConnection: close\r\n\r\n", 400),
+    (b"POST /login HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \xff\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", 400),
+    (b"GET /me HTTP/1.1\r\nHost: x\r\nX-Request-Id: \x01\r\nConnection: close\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Name: Zo\xc3\xab\r\nConnection: close\r\n\r\n", 200),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nUser-Agent: a\tb\r\nConnection: close\r\n\r\n", 200),
+];
+
+#[test]
+fn a_malformed_request_gets_a_json_400_and_never_takes_an_instance_out_of_rotation() {
+    let Some(binary) = Nginx::binary() else {
+        eprintln!("SKIPPED: nginx is not installed");
+        return;
+    };
+    let app = TestApp::with()
+        .env("TRUST_X_FORWARDED_FOR", "true")
+        .env("RATE_LIMIT_IP_PER_MINUTE", "0")
+        .start();
+    let env = [
+        ("DATABASE_URL".to_string(), app.db.url()),
+        ("TRUST_X_FORWARDED_FOR".to_string(), "true".to_string()),
+    ];
+    let others = [Process::start(&env), Process::start(&env)];
+    let upstreams = [app.process.addr, others[0].addr, others[1].addr];
+    let nginx = Nginx::start(&binary, &upstreams);
+    for (request, status) in UNPARSABLE {
+        let what = String::from_utf8_lossy(request);
+        let answer = send_raw(nginx.addr(), request);
+        assert_eq!(answer.status, status, "{what}: {}", body_text(&answer));
+        if status == 400 {
+            assert_error(&answer, 400, "bad_request");
+        }
+        // Every other client is still served, by all three instances.
+        for _ in 0..9 {
+            assert_eq!(health_through(&nginx), 200, "after {what}");
+        }
+    }
+    let instances_serving = [&app.process, &others[0], &others[1]]
+        .iter()
+        .filter(|p| p.stdout().iter().any(|l| l.contains("\"/health\"")))
+        .count();
+    assert_eq!(instances_serving, 3, "round robin reached every instance");
+}
+
+#[test]
+fn every_answer_nginx_gives_itself_is_json() {
+    let Some(binary) = Nginx::binary() else {
+        eprintln!("SKIPPED: nginx is not installed");
+        return;
+    };
+    let app = TestApp::spawn();
+    let nginx = Nginx::start(&binary, &[app.process.addr]);
+    let long_path = format!(
+        "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "a".repeat(9000)
+    );
+    let cases: [(&[u8], u16); 7] = [
+        (b"POST /register HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n", 501),
+        (long_path.as_bytes(), 414),
+        (b"GET /health HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n", 505),
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404),
+        (b"GET /_errors/internal HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404),
+        // A bogus Expect is not forwarded (tiny_http would answer an empty 417).
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\nConnection: close\r\n\r\n", 200),
+    ];
+    for (request, status) in cases {
+        let response = send_raw(nginx.addr(), request);
+        assert_eq!(response.status, status, "{}", body_text(&response));
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        assert!(json(&response).is_object());
+    }
+}
