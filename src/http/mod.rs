@@ -44,7 +44,7 @@ pub fn shed(request: Request, trust_x_forwarded_for: bool) {
 /// Writes the reply and the request's log line.
 ///
 /// tiny_http drains an unread body after the response, on the responding thread (see
-/// shared/TINY_HTTP.md). A body declared over [`MAX_BODY_BYTES`] is never read, so such a
+/// README, "Deploying"). A body declared over [`MAX_BODY_BYTES`] is never read, so such a
 /// response is written from a short-lived thread of its own: a client that declares a huge body and
 /// never sends it pins that thread, not a worker or the accept loop.
 fn finish(

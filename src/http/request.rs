@@ -19,7 +19,7 @@ pub fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
 
 /// Reads the body, refusing before reading anything when the declared length is over
 /// [`MAX_BODY_BYTES`] (413) or a `Transfer-Encoding` is used (411; tiny_http treats every
-/// transfer coding as chunked, see shared/TINY_HTTP.md).
+/// transfer coding as chunked and would mis-frame the body).
 pub fn read_body(request: &mut Request) -> Result<Vec<u8>, Error> {
     if header(request, "Transfer-Encoding").is_some() {
         return Err(Error::LengthRequired);

@@ -1,4 +1,4 @@
-//! deploy/nginx.conf in front of the binary stops what tiny_http cannot (shared/TINY_HTTP.md).
+//! deploy/nginx.conf in front of the binary stops what tiny_http cannot (README, "Deploying").
 
 use crate::helpers::*;
 use crate::infra::Nginx;
