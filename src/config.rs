@@ -118,8 +118,8 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "HASH_THREADS",
         "number of CPU cores",
-        "threads that serve the endpoints running bcrypt, a lane of their own, and as many \
-         idle-priority bcrypt helper processes (1-256)",
+        "threads that serve the endpoints running bcrypt, a lane of their own, at idle \
+         priority on Linux (1-256)",
     ),
     s(
         "HASH_QUEUE_DEPTH",
@@ -353,7 +353,7 @@ pub fn help_text() -> String {
          Usage: beefirst             serve\n\
          \x20      beefirst --healthcheck  exit 0 if GET /health on BIND_ADDR answers 200\n\
          \x20      beefirst --help\n\
-         (beefirst --bcrypt-helper is internal: the service starts HASH_THREADS of these itself.)\n\n\
+\n\
          Settings come from environment variables (unset or empty: default):\n\n",
     );
     for s in SETTINGS {

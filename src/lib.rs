@@ -4,8 +4,8 @@
 //! mail, and activates with Basic Auth plus the code within the window (`POST /activate`).
 //!
 //! Layers: [`http`] (tiny_http adapter) → [`service`] (use cases) → [`domain`] (pure rules),
-//! [`store`] (all SQL), [`mail`] (mailer port and adapters) and [`hashing`] (bcrypt in
-//! idle-priority helper processes).
+//! [`store`] (all SQL), [`mail`] (mailer port and adapters) and [`hashing`] (bcrypt, at idle
+//! priority).
 
 pub mod config;
 pub mod domain;
@@ -31,13 +31,10 @@ use std::time::Duration;
 ///
 /// Errors: a one-line reason for the operator (database unreachable, bind failed, listener lost).
 pub fn run(config: Config) -> Result<(), String> {
-    let program = std::env::current_exe()
-        .map_err(|e| format!("cannot find the beefirst binary for the bcrypt helpers: {e}"))?;
     http::listener::exit_if_accepting_dies();
     http::listener::raise_open_files_limit();
     let pool = store::connect(&config)?;
-    let state =
-        AppState::new(config, pool, &program).map_err(|e| format!("start-up failed: {e}"))?;
+    let state = AppState::new(config, pool).map_err(|e| format!("start-up failed: {e}"))?;
     let server = tiny_http::Server::http(state.config.bind_addr)
         .map_err(|e| format!("cannot bind {}: {e}", state.config.bind_addr))?;
     let addr = server

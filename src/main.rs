@@ -1,17 +1,10 @@
 //! The `beefirst` binary: `--help`, configuration from the environment, then [`beefirst::run`]
-//! (or [`beefirst::healthcheck`] with `--healthcheck`, for container health checks; or, started by
-//! the service itself, a bcrypt helper process with `--bcrypt-helper`).
+//! (or [`beefirst::healthcheck`] with `--healthcheck`, for container health checks).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args
-        .first()
-        .is_some_and(|a| a == beefirst::hashing::helper::ARG)
-    {
-        return beefirst::hashing::helper::main();
-    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{}", beefirst::config::help_text());
         return ExitCode::SUCCESS;

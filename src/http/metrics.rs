@@ -1,7 +1,6 @@
 //! `GET /metrics`: the service's own figures in the Prometheus text format (version 0.0.4),
 //! hand-written: request counts by route and status, a latency histogram by route, queue depths
-//! and shed counts by lane, the database pool's connections in use and idle, and bcrypt helper
-//! processes replaced.
+//! and shed counts by lane, and the database pool's connections in use and idle.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -87,9 +86,8 @@ impl Metrics {
         self.shed[lane as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition, with the pool's figures and the count of replaced bcrypt
-    /// helpers passed in.
-    pub fn render(&self, pool_in_use: u32, pool_idle: u32, helpers_replaced: u64) -> String {
+    /// The Prometheus text exposition, with the pool's figures passed in.
+    pub fn render(&self, pool_in_use: u32, pool_idle: u32) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP beefirst_requests_total Requests answered, by route and status.\n");
         out.push_str("# TYPE beefirst_requests_total counter\n");
@@ -158,12 +156,6 @@ impl Metrics {
             out,
             "beefirst_db_pool_connections{{state=\"idle\"}} {pool_idle}"
         );
-        out.push_str("# HELP beefirst_bcrypt_helpers_replaced_total bcrypt helper processes found dead or failing and replaced.\n");
-        out.push_str("# TYPE beefirst_bcrypt_helpers_replaced_total counter\n");
-        let _ = writeln!(
-            out,
-            "beefirst_bcrypt_helpers_replaced_total {helpers_replaced}"
-        );
         out
     }
 }
@@ -184,7 +176,7 @@ mod tests {
         metrics.observe("/health", 200, 0.02);
         metrics.shed(Lane::Hashing);
         metrics.enqueued(Lane::Requests);
-        let text = metrics.render(3, 17, 2);
+        let text = metrics.render(3, 17);
         assert!(text.contains("beefirst_requests_total{route=\"/health\",status=\"200\"} 2"));
         assert!(text.contains(
             "beefirst_request_duration_seconds_bucket{route=\"/health\",le=\"0.001\"} 1"
@@ -196,6 +188,5 @@ mod tests {
         assert!(text.contains("beefirst_shed_total{lane=\"hashing\"} 1"));
         assert!(text.contains("beefirst_queue_depth{lane=\"requests\"} 1"));
         assert!(text.contains("beefirst_db_pool_connections{state=\"idle\"} 17"));
-        assert!(text.contains("beefirst_bcrypt_helpers_replaced_total 2\n"));
     }
 }

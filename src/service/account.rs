@@ -3,6 +3,7 @@
 use super::{AppState, credentials, limits};
 use crate::domain::{DisplayName, Email, Password, SessionToken};
 use crate::error::Error;
+use crate::hashing;
 use crate::mail::{Message, account_deleted_message, password_changed_message};
 use crate::store::{self, sessions::Profile, sessions::SessionAccount};
 use serde_json::json;
@@ -34,7 +35,7 @@ pub fn change_password(
     new: &Password,
 ) -> Result<(), Error> {
     let (account, email) = confirm(state, token, current)?;
-    let new_hash = state.hasher.hash(new, state.config.bcrypt_cost)?;
+    let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
     let mut client = store::checkout(&state.pool)?;
     store::sessions::change_password(&mut client, account.account_id, &new_hash, token)?;
     drop(client);
@@ -63,9 +64,7 @@ fn confirm(
     let email = Email::parse(&account.email)
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;
     limits::ensure_login_budget(state, &email)?;
-    let right =
-        credentials::check_password(state, account.account_id, password, &account.password_hash)?;
-    if !right {
+    if !credentials::check_password(state, account.account_id, password, &account.password_hash) {
         limits::count_login_failure(state, &email)?;
         return Err(Error::WrongPassword);
     }

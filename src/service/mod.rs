@@ -12,12 +12,10 @@ pub mod sessions;
 use crate::config::Config;
 use crate::domain::{Email, VerificationCode};
 use crate::error::Error;
-use crate::hashing::Hasher;
 use crate::mail::Mailer;
 use crate::mail::verification_message;
 use crate::store::Pool;
 use serde_json::json;
-use std::path::Path;
 
 /// What every request handler can reach. Cheap to share: the pool is an `Arc` inside.
 pub struct AppState {
@@ -27,8 +25,6 @@ pub struct AppState {
     pub pool: Pool,
     /// Console or HTTP mailer.
     pub mailer: Mailer,
-    /// The idle-priority helper processes that run every bcrypt computation (`HASH_THREADS`).
-    pub hasher: Hasher,
     /// A bcrypt hash at `BCRYPT_COST` that no password matches (see [`dummy_hash`]). Verified
     /// against when an identity is unknown, so unknown and known emails cost the same time
     /// (failure scenarios 7 and 10).
@@ -36,11 +32,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state: the dummy hash, and `HASH_THREADS` bcrypt helpers running `program` (the
-    /// `beefirst` binary). Errors: no randomness, or a helper could not be started.
-    pub fn new(config: Config, pool: Pool, program: &Path) -> Result<AppState, Error> {
+    /// Builds the state: the dummy hash, the common-password set, the mailer.
+    /// Errors: no randomness.
+    pub fn new(config: Config, pool: Pool) -> Result<AppState, Error> {
         let dummy_hash = dummy_hash(config.bcrypt_cost)?;
-        let hasher = Hasher::start(program, config.hash_threads)?;
         crate::domain::password::warm_up();
         let mailer = match &config.mail_api {
             None => Mailer::Console,
@@ -54,7 +49,6 @@ impl AppState {
             config,
             pool,
             mailer,
-            hasher,
             dummy_hash,
         })
     }

@@ -119,104 +119,41 @@ fn healthcheck_exits_0_only_when_the_service_answers() {
     );
 }
 
-/// The fields of `/proc/<pid>/stat` after the parenthesised command name (state, ppid, pgrp,
-/// session, ..., policy at index 38); `None` once the process is gone.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    Some(rest.split(' ').map(str::to_owned).collect())
-}
-
-/// The service's live child processes: (pid, command line, session id, scheduling policy).
-fn children_of(pid: u32) -> Vec<(u32, String, u32, u32)> {
-    let mut children = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+/// The scheduling policy (`/proc/<pid>/task/<tid>/stat` field 41) of each of the process's
+/// threads, by thread name.
+fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+    let mut threads = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let dir = entry.path();
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            std::fs::read_to_string(dir.join("stat")),
+        ) else {
             continue;
         };
-        let Some(fields) = stat_fields(child) else {
-            continue;
-        };
-        if fields[1].parse::<u32>() == Ok(pid) && fields[0] != "Z" {
-            let cmdline = std::fs::read_to_string(format!("/proc/{child}/cmdline")).unwrap();
-            let session = fields[3].parse().unwrap();
-            children.push((
-                child,
-                cmdline.replace('\0', " "),
-                session,
-                fields[38].parse().unwrap(),
-            ));
-        }
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        threads.push((name.trim_end().to_owned(), fields[38].parse().unwrap()));
     }
-    children
+    threads
 }
 
 #[test]
-fn bcrypt_runs_in_idle_priority_helper_processes_each_in_its_own_session() {
+fn bcrypt_runs_on_the_hashing_threads_at_idle_priority_and_nothing_else_does() {
     let app = TestApp::with().env("HASH_THREADS", "3").start();
-    let helpers = children_of(app.process.pid());
-    assert_eq!(helpers.len(), 3, "{helpers:?}");
-    for (pid, cmdline, session, policy) in helpers {
-        assert!(cmdline.contains("--bcrypt-helper"), "{cmdline}");
-        assert_eq!(session, pid, "a session of its own (its own autogroup)");
-        assert_eq!(policy, 5, "SCHED_IDLE");
-        if let Ok(group) = std::fs::read_to_string(format!("/proc/{pid}/autogroup")) {
-            assert!(group.trim_end().ends_with("nice 19"), "{group}");
-        }
-    }
     assert_eq!(app.register("me@example.com", "correct horse").status, 201);
-}
-
-#[test]
-fn killed_bcrypt_helpers_are_replaced_without_failing_a_request() {
-    let app = TestApp::with().env("HASH_THREADS", "2").start();
-    let first: Vec<u32> = children_of(app.process.pid()).iter().map(|c| c.0).collect();
-    for pid in &first {
-        let status = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(app.register("me@example.com", "correct horse").status, 201);
-    let code = app.last_code_for("me@example.com");
-    let activated = app.activate("me@example.com", "correct horse", &code);
-    assert_eq!(activated.status, 200, "{}", body_text(&activated));
-    let now: Vec<u32> = children_of(app.process.pid()).iter().map(|c| c.0).collect();
-    assert!(
-        !now.is_empty() && now.iter().all(|pid| !first.contains(pid)),
-        "{now:?}"
-    );
-    let exited = app
-        .process
-        .stdout()
+    let threads = thread_policies(app.process.pid());
+    let hashing: Vec<_> = threads
         .iter()
-        .filter(|l| l.contains("bcrypt_helper_exited") || l.contains("bcrypt_helper_failed"))
-        .count();
-    assert!(exited >= 1, "the replacement is logged");
-    let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
-    assert!(
-        metrics.contains(&format!(
-            "beefirst_bcrypt_helpers_replaced_total {exited}\n"
-        )),
-        "{metrics}"
-    );
-}
-
-#[test]
-fn bcrypt_helpers_exit_with_the_service_even_when_it_is_killed() {
-    let mut app = TestApp::with().env("HASH_THREADS", "2").start();
-    let helpers: Vec<u32> = children_of(app.process.pid()).iter().map(|c| c.0).collect();
-    assert_eq!(helpers.len(), 2);
-    app.process.signal("KILL");
-    assert!(app.process.wait_exit(Duration::from_secs(5)).is_some());
-    let alive = |pid: &u32| stat_fields(*pid).is_some_and(|fields| fields[0] != "Z");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while helpers.iter().any(alive) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
+        .filter(|(n, _)| n.starts_with("hashing-"))
+        .collect();
+    assert_eq!(hashing.len(), 3, "{threads:?}");
+    for (name, policy) in &threads {
+        let expected = if name.starts_with("hashing-") { 5 } else { 0 }; // SCHED_IDLE, SCHED_OTHER
+        assert_eq!(*policy, expected, "{name}");
     }
-    assert!(!helpers.iter().any(alive), "helpers outlived the service");
 }
 
 #[test]

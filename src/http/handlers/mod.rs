@@ -19,8 +19,7 @@ pub fn health(state: &AppState) -> Result<Reply, Error> {
 pub fn metrics(state: &AppState) -> Reply {
     let pool = state.pool.state();
     let in_use = pool.connections - pool.idle_connections;
-    let replaced = crate::hashing::helpers_replaced();
-    let text = crate::http::metrics::METRICS.render(in_use, pool.idle_connections, replaced);
+    let text = crate::http::metrics::METRICS.render(in_use, pool.idle_connections);
     Reply {
         status: 200,
         body: crate::http::response::Body::Prometheus(text),
