@@ -53,7 +53,7 @@ pub enum Error {
     /// 404: no such path.
     NotFound,
     /// 405: the path exists with other methods, listed in `allow`.
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: String },
     /// 413: the declared or actual body is over 8 KiB.
     PayloadTooLarge,
     /// 411: `Transfer-Encoding` bodies are refused (tiny_http would mis-frame them).

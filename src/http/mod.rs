@@ -29,7 +29,7 @@ pub fn handle(mut request: Request, state: &AppState) {
     let started = Instant::now();
     let client_ip = client_ip(&request, state.config.trust_x_forwarded_for);
     let result = catch_unwind(AssertUnwindSafe(|| {
-        router::route(&mut request, state, client_ip)
+        router::route_request(&mut request, state, client_ip)
     }))
     .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())));
     finish(request, result, client_ip, started);

@@ -94,7 +94,7 @@ impl From<&Error> for Reply {
             Error::LoginFailed | Error::InvalidToken => {
                 headers.push(("WWW-Authenticate", BEARER_CHALLENGE.into()))
             }
-            Error::MethodNotAllowed { allow } => headers.push(("Allow", (*allow).into())),
+            Error::MethodNotAllowed { allow } => headers.push(("Allow", allow.clone())),
             Error::MailUnavailable | Error::Unavailable => {
                 headers.push(("Retry-After", "5".into()))
             }
@@ -333,7 +333,9 @@ mod tests {
             (Error::Overloaded, 503, "overloaded"),
             (Error::NotFound, 404, "not_found"),
             (
-                Error::MethodNotAllowed { allow: "POST" },
+                Error::MethodNotAllowed {
+                    allow: "POST".into(),
+                },
                 405,
                 "method_not_allowed",
             ),
@@ -363,7 +365,9 @@ mod tests {
             let (_, _, headers) = reply(error);
             assert!(headers.contains(&("WWW-Authenticate", BEARER_CHALLENGE.to_owned())));
         }
-        let (_, _, headers) = reply(Error::MethodNotAllowed { allow: "POST" });
+        let (_, _, headers) = reply(Error::MethodNotAllowed {
+            allow: "POST".into(),
+        });
         assert!(headers.contains(&("Allow", "POST".to_owned())));
         let retrying = [
             Error::Unavailable,

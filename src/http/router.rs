@@ -1,14 +1,120 @@
-//! Routing: one `match` on (method, path); each arm returns a value.
+//! Routing: one table, [`ROUTES`], of (method, path, lane, handler). It drives dispatch, the
+//! `Allow` header of a 405, the lane a request waits in, the per-IP limit on POSTs and the metric
+//! labels, so an endpoint is added with one row.
 
 use super::handlers::{self, account, registration};
 use super::metrics::Lane;
-use super::response::{Body, Reply};
+use super::response::Reply;
 use crate::domain::CodeLengths;
 use crate::error::Error;
 use crate::service::{AppState, limits};
 use std::net::IpAddr;
 use std::sync::OnceLock;
 use tiny_http::{Method, Request};
+
+/// What serves one endpoint: it reads the request and returns the reply or the error to map.
+pub type Handler = fn(&mut Request, &AppState) -> Result<Reply, Error>;
+
+/// One endpoint.
+pub struct Route {
+    /// `GET` routes also answer `HEAD`.
+    pub method: Method,
+    /// Exact path; the query string is ignored.
+    pub path: &'static str,
+    /// [`Lane::Hashing`] for every endpoint that runs bcrypt (≈ 230 ms of CPU at cost 12), so
+    /// that other requests never wait behind password hashing.
+    pub lane: Lane,
+    handler: Handler,
+}
+
+const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler) -> Route {
+    Route {
+        method,
+        path,
+        lane,
+        handler,
+    }
+}
+
+/// Every endpoint of the service. Each POST counts against the client IP's rate limit
+/// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
+pub static ROUTES: [Route; 12] = {
+    use Lane::{Hashing, Requests};
+    use Method::{Delete, Get, Patch, Post};
+    [
+        route(Post, "/register", Hashing, registration::register),
+        route(Post, "/activate", Hashing, registration::activate),
+        route(Post, "/resend", Hashing, registration::resend),
+        route(Post, "/login", Hashing, account::login),
+        route(Post, "/logout", Requests, account::logout),
+        route(Get, "/me", Requests, account::me),
+        route(Patch, "/me", Requests, account::update_me),
+        route(Delete, "/me", Hashing, account::delete_me),
+        route(Post, "/me/password", Hashing, account::change_password),
+        route(Get, "/health", Requests, handlers::health),
+        route(Get, "/metrics", Requests, handlers::metrics),
+        route(Get, "/openapi.json", Requests, handlers::openapi),
+    ]
+};
+
+/// The route for `method` and the path of `url`. Errors: 404 for an unknown path, 405 with the
+/// path's `Allow` list for another method.
+pub fn find(method: &Method, url: &str) -> Result<&'static Route, Error> {
+    let path = url.split('?').next().unwrap_or("");
+    let method = if *method == Method::Head {
+        &Method::Get
+    } else {
+        method
+    };
+    let mut same_path = ROUTES.iter().filter(|r| r.path == path).peekable();
+    if same_path.peek().is_none() {
+        return Err(Error::NotFound);
+    }
+    same_path
+        .find(|r| r.method == *method)
+        .ok_or_else(|| Error::MethodNotAllowed { allow: allow(path) })
+}
+
+/// The `Allow` header for `path`: its methods in table order, `HEAD` after `GET`.
+fn allow(path: &str) -> String {
+    let mut methods = Vec::new();
+    for route in ROUTES.iter().filter(|r| r.path == path) {
+        methods.push(route.method.as_str());
+        if route.method == Method::Get {
+            methods.push("HEAD");
+        }
+    }
+    methods.join(", ")
+}
+
+/// Dispatches one request: a POST first counts against the client IP's rate limit.
+pub fn route_request(
+    request: &mut Request,
+    state: &AppState,
+    client_ip: Option<IpAddr>,
+) -> Result<Reply, Error> {
+    let route = find(request.method(), request.url())?;
+    if route.method == Method::Post {
+        if let Some(ip) = client_ip {
+            limits::count_post_from(state, ip)?;
+        }
+    }
+    (route.handler)(request, state)
+}
+
+/// The lane that serves a request; unknown paths are answered (404/405) in the requests lane.
+pub fn lane_of(method: &Method, url: &str) -> Lane {
+    find(method, url).map_or(Lane::Requests, |r| r.lane)
+}
+
+/// The metric label for `path`: the path itself if it is one of ours, else `unmatched`.
+pub fn route_label(path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or("");
+    ROUTES
+        .iter()
+        .find(|r| r.path == path)
+        .map_or("unmatched", |r| r.path)
+}
 
 /// The OpenAPI 3.1 document as written, for `CODE_DIGITS=4` and `HARDENED_CODE_DIGITS=8`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -26,93 +132,25 @@ pub fn openapi_document(lengths: CodeLengths) -> &'static str {
     })
 }
 
-/// Dispatches one request. The query string is ignored. Every POST to a known endpoint first
-/// counts against the client IP's rate limit (`RATE_LIMIT_IP_PER_MINUTE`).
-pub fn route(
-    request: &mut Request,
-    state: &AppState,
-    client_ip: Option<IpAddr>,
-) -> Result<Reply, Error> {
-    let path = request.url().split('?').next().unwrap_or("").to_owned();
-    let method = request.method().clone();
-    let is_get = matches!(method, Method::Get | Method::Head);
-    if method == Method::Post && POST_ENDPOINTS.contains(&path.as_str()) {
-        if let Some(ip) = client_ip {
-            limits::count_post_from(state, ip)?;
-        }
-    }
-    match (&method, path.as_str()) {
-        (Method::Post, "/register") => registration::register(request, state),
-        (Method::Post, "/activate") => registration::activate(request, state),
-        (Method::Post, "/resend") => registration::resend(request, state),
-        (Method::Post, "/login") => account::login(request, state),
-        (Method::Post, "/logout") => account::logout(request, state),
-        (_, "/me") if is_get => account::me(request, state),
-        (Method::Patch, "/me") => account::update_me(request, state),
-        (Method::Delete, "/me") => account::delete_me(request, state),
-        (Method::Post, "/me/password") => account::change_password(request, state),
-        (_, "/health") if is_get => handlers::health(state),
-        (_, "/metrics") if is_get => Ok(handlers::metrics(state)),
-        (_, "/openapi.json") if is_get => Ok(Reply {
-            status: 200,
-            body: Body::Static(openapi_document(state.config.code_lengths)),
-            headers: Vec::new(),
-        }),
-        (_, p) if POST_ENDPOINTS.contains(&p) => Err(Error::MethodNotAllowed { allow: "POST" }),
-        (_, "/me") => Err(Error::MethodNotAllowed {
-            allow: "GET, HEAD, PATCH, DELETE",
-        }),
-        (_, "/health" | "/openapi.json" | "/metrics") => {
-            Err(Error::MethodNotAllowed { allow: "GET, HEAD" })
-        }
-        _ => Err(Error::NotFound),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_answers_404_405_with_allow_and_picks_lanes() {
+        assert!(matches!(find(&Method::Get, "/nope"), Err(Error::NotFound)));
+        let Err(Error::MethodNotAllowed { allow }) = find(&Method::Put, "/me") else {
+            panic!()
+        };
+        assert_eq!(allow, "GET, HEAD, PATCH, DELETE");
+        assert_eq!(find(&Method::Head, "/health?x=1").unwrap().path, "/health");
+        assert_eq!(lane_of(&Method::Delete, "/me"), Lane::Hashing);
+        assert_eq!(lane_of(&Method::Get, "/me"), Lane::Requests);
+        assert_eq!(route_label("/me/password?a"), "/me/password");
+        assert_eq!(route_label("/secret"), "unmatched");
+        let mut paths: Vec<_> = ROUTES.iter().map(|r| (r.path, r.method.as_str())).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), ROUTES.len(), "one row per method and path");
     }
 }
-
-/// Every path the service answers, as bounded metric labels.
-const KNOWN_PATHS: [&str; 10] = [
-    "/register",
-    "/activate",
-    "/resend",
-    "/login",
-    "/logout",
-    "/me",
-    "/me/password",
-    "/health",
-    "/openapi.json",
-    "/metrics",
-];
-
-/// The metric label for `path`: the path itself if known, else `unmatched`.
-pub fn route_label(path: &str) -> &'static str {
-    let path = path.split('?').next().unwrap_or("");
-    KNOWN_PATHS
-        .iter()
-        .find(|known| **known == path)
-        .copied()
-        .unwrap_or("unmatched")
-}
-
-/// The lane that serves a request: the endpoints that run bcrypt (a hash or a verification, about
-/// 230 ms of CPU at cost 12) get threads and a queue of their own, so that every other request
-/// never waits behind password hashing.
-pub fn lane_of(method: &Method, url: &str) -> Lane {
-    let path = url.split('?').next().unwrap_or("");
-    match (method, path) {
-        (Method::Post, "/register" | "/activate" | "/resend" | "/login" | "/me/password") => {
-            Lane::Hashing
-        }
-        (Method::Delete, "/me") => Lane::Hashing,
-        _ => Lane::Requests,
-    }
-}
-
-/// Every POST endpoint: each request to one counts against the client IP's rate limit.
-const POST_ENDPOINTS: [&str; 6] = [
-    "/register",
-    "/activate",
-    "/resend",
-    "/login",
-    "/logout",
-    "/me/password",
-];

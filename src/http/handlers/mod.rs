@@ -8,21 +8,33 @@ use crate::http::response::Reply;
 use crate::service::AppState;
 use crate::store;
 use serde_json::json;
+use tiny_http::Request;
 
 /// `GET /health` → 200 `{"status": "ok"}` when PostgreSQL answers, else 503 `unavailable`.
-pub fn health(state: &AppState) -> Result<Reply, Error> {
+pub fn health(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
     store::ping(&mut *store::checkout(&state.pool)?)?;
     Ok(Reply::json(200, json!({"status": "ok"})))
 }
 
 /// `GET /metrics` → 200 in the Prometheus text format (the one response that is not JSON).
-pub fn metrics(state: &AppState) -> Reply {
+pub fn metrics(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let pool = state.pool.state();
     let in_use = pool.connections - pool.idle_connections;
     let text = crate::http::metrics::METRICS.render(in_use, pool.idle_connections);
-    Reply {
+    Ok(Reply {
         status: 200,
         body: crate::http::response::Body::Prometheus(text),
         headers: Vec::new(),
-    }
+    })
+}
+
+/// `GET /openapi.json` → the OpenAPI 3.1 document, with the configured code lengths.
+pub fn openapi(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    Ok(Reply {
+        status: 200,
+        body: crate::http::response::Body::Static(super::router::openapi_document(
+            state.config.code_lengths,
+        )),
+        headers: Vec::new(),
+    })
 }
