@@ -3,6 +3,7 @@
 //! Everything that arrives from outside is parsed into one of these types at the HTTP boundary
 //! ("parse, don't validate"), so the service layer only ever sees values that are already valid.
 
+pub mod account;
 pub mod activation;
 pub mod code;
 pub mod email;
@@ -10,8 +11,9 @@ pub mod password;
 pub mod rate_limit;
 pub mod session;
 
+pub use account::{DisplayName, Profile};
 pub use activation::{ActivationOutcome, ClaimSnapshot, ResendOutcome};
 pub use code::{CodeError, CodeLengths, VerificationCode};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};
-pub use session::{DisplayName, SessionToken};
+pub use session::SessionToken;

@@ -1,11 +1,11 @@
 //! `GET /me`, `PATCH /me`, `POST /me/password`, `DELETE /me`: the account behind a session.
 
 use super::{AppState, credentials, limits};
-use crate::domain::{DisplayName, Email, Password, SessionToken};
+use crate::domain::{DisplayName, Email, Password, Profile, SessionToken};
 use crate::error::Error;
 use crate::hashing;
 use crate::mail::{Message, account_deleted_message, password_changed_message};
-use crate::store::{self, sessions::Profile, sessions::SessionAccount};
+use crate::store::{self, sessions::SessionAccount};
 use serde_json::json;
 
 /// The session's profile. Errors: 401 [`Error::InvalidToken`].
@@ -20,7 +20,7 @@ pub fn update_display_name(
     display_name: Option<&DisplayName>,
 ) -> Result<Profile, Error> {
     let name = display_name.map(DisplayName::as_str);
-    store::sessions::update_display_name(&mut *store::checkout(&state.pool)?, token, name)?
+    store::accounts::update_display_name(&mut *store::checkout(&state.pool)?, token, name)?
         .ok_or(Error::InvalidToken)
 }
 
@@ -37,7 +37,7 @@ pub fn change_password(
     let (account, email) = confirm(state, token, current)?;
     let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
     let mut client = store::checkout(&state.pool)?;
-    store::sessions::change_password(&mut client, account.account_id, &new_hash, token)?;
+    store::accounts::change_password(&mut client, account.account_id, &new_hash, token)?;
     drop(client);
     notify(state, &password_changed_message(&email), "password_changed");
     Ok(())
@@ -47,7 +47,7 @@ pub fn change_password(
 /// confirmation. The email can be registered again at once. Errors: 401, 403, 429.
 pub fn delete(state: &AppState, token: &SessionToken, password: &str) -> Result<(), Error> {
     let (account, email) = confirm(state, token, password)?;
-    store::sessions::delete_account(&mut *store::checkout(&state.pool)?, account.account_id)?;
+    store::accounts::delete_account(&mut *store::checkout(&state.pool)?, account.account_id)?;
     notify(state, &account_deleted_message(&email), "account_deleted");
     Ok(())
 }

@@ -54,6 +54,20 @@ impl AppState {
     }
 }
 
+/// `GET /health`: one round trip to PostgreSQL. Errors: 503 [`Error::Unavailable`].
+pub fn check_database(state: &AppState) -> Result<(), Error> {
+    crate::store::ping(&mut *crate::store::checkout(&state.pool)?)
+}
+
+/// The pool's connections (in use, idle), for `GET /metrics`.
+pub fn pool_connections(state: &AppState) -> (u32, u32) {
+    let pool = state.pool.state();
+    (
+        pool.connections - pool.idle_connections,
+        pool.idle_connections,
+    )
+}
+
 /// A bcrypt hash string with cost `cost` that no password matches, made in about a millisecond.
 ///
 /// bcrypt's work depends only on the cost field of the hash it verifies against. So this is a real

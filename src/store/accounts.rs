@@ -1,7 +1,10 @@
 //! SQL of the `accounts` table: claims (status `pending`) and activated accounts.
 
 use super::pool::{Connection, Queries, Tx};
-use crate::domain::{ActivationOutcome, ClaimSnapshot, Email, VerificationCode};
+use super::profile_from;
+use crate::domain::{
+    ActivationOutcome, ClaimSnapshot, Email, Profile, SessionToken, VerificationCode,
+};
 use crate::error::Error;
 
 /// Account or claim status as stored.
@@ -305,4 +308,55 @@ pub fn reap_expired_claims(client: &mut Connection) -> Result<u64, Error> {
         "DELETE FROM accounts WHERE status = 'pending' AND code_expires_at <= now()",
         &[],
     )?)
+}
+
+/// Sets (or with `None` clears) the display name of the session's account, in one statement.
+pub fn update_display_name(
+    client: &mut Connection,
+    token: &SessionToken,
+    display_name: Option<&str>,
+) -> Result<Option<Profile>, Error> {
+    let sql = concat!(
+        "UPDATE accounts a SET display_name = $2
+           FROM sessions s
+          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now() AND a.id = s.account_id
+            AND s.credential_version = a.credential_version
+         RETURNING ",
+        profile_columns!()
+    );
+    Ok(client
+        .query_opt(sql, &[&token.expose().as_bytes(), &display_name])?
+        .as_ref()
+        .map(profile_from))
+}
+
+/// Sets a new password hash and a new credential version, keeps the session `keep` (moved to the
+/// new version) and deletes every other session of the account, in one statement. Any session made
+/// under the old password, even one a racing login inserts after this statement, no longer counts.
+pub fn change_password(
+    client: &mut Connection,
+    account_id: i64,
+    new_hash: &str,
+    keep: &SessionToken,
+) -> Result<(), Error> {
+    client.execute(
+        "WITH changed AS (
+             UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1
+              WHERE id = $1 AND status = 'active'
+             RETURNING id, credential_version
+         ), kept AS (
+             UPDATE sessions s SET credential_version = changed.credential_version
+               FROM changed
+              WHERE s.account_id = changed.id AND s.token_hash = sha256($3::bytea)
+         )
+         DELETE FROM sessions
+          WHERE account_id IN (SELECT id FROM changed) AND token_hash <> sha256($3::bytea)",
+        &[&account_id, &new_hash, &keep.expose().as_bytes()],
+    )?;
+    Ok(())
+}
+
+/// Deletes the account; its sessions go with it (`ON DELETE CASCADE`). No soft delete.
+pub fn delete_account(client: &mut Connection, account_id: i64) -> Result<bool, Error> {
+    Ok(client.execute("DELETE FROM accounts WHERE id = $1", &[&account_id])? > 0)
 }

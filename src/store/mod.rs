@@ -4,16 +4,36 @@
 //! from constraints and `ON CONFLICT`, and each state change is one statement or one transaction
 //! holding the row lock it needs.
 
+/// The profile columns, with times as RFC 3339 UTC (a macro so statements stay `&'static str`).
+macro_rules! profile_columns {
+    () => {
+        "a.email, a.display_name,
+         to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+         to_char(a.activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    };
+}
+
 pub mod accounts;
 pub mod pool;
 pub mod rate_limits;
 pub mod sessions;
 
 use crate::config::Config;
+use crate::domain::Profile;
 use crate::error::Error;
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::postgres::{Client, NoTls};
 use std::time::{Duration, Instant};
+
+/// A [`Profile`] from a row whose first columns are [`profile_columns!`].
+fn profile_from(row: &postgres::Row) -> Profile {
+    Profile {
+        email: row.get(0),
+        display_name: row.get(1),
+        created_at: row.get(2),
+        activated_at: row.get(3),
+    }
+}
 
 /// The connection pool shared by all workers and the reaper.
 pub type Pool = r2d2::Pool<pool::Manager>;
@@ -141,23 +161,21 @@ pub fn ping(connection: &mut pool::Connection) -> Result<(), Error> {
 }
 
 impl From<postgres::Error> for Error {
-    /// Lost connections, I/O errors and the server's own "going away" answers (SQLSTATE class 08,
-    /// 57P01–57P03 shutdown/restart, 53300 too many connections) mean the database is unavailable
-    /// (503); any other SQLSTATE is unexpected and becomes a logged 500.
+    /// Connection-class failures mean the database is unavailable (503): a closed connection, an
+    /// I/O error, or the server's own answers of SQLSTATE class 08 (connection exception),
+    /// 57P (shutdown, restart, idle timeout) and 53300 (too many connections). Anything else is a bug or
+    /// an unexpected answer: a logged 500. No side effects: a broken connection is noticed by
+    /// the pool when it comes back (`pool::Manager::has_broken`).
     fn from(e: postgres::Error) -> Self {
         let server_going_away = e.code().is_some_and(|c| {
             let code = c.code();
             code.starts_with("08") || code.starts_with("57P") || code == "53300"
         });
-        if e.is_closed() || e.code().is_none() || server_going_away {
-            pool::note_connection_failure();
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        if e.is_closed() || io || server_going_away {
             Error::Unavailable
         } else {
-            let detail = e.as_db_error().map_or_else(
-                || e.to_string(),
-                |db| format!("{} {}", db.code().code(), db.message()),
-            );
-            Error::Internal(format!("postgres: {detail}"))
+            Error::Internal(format!("postgres: {}", chain(&e)))
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Marks every pooled connection as suspect: each is pinged before its next use.
-pub fn note_connection_failure() {
+fn note_connection_failure() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -163,7 +163,13 @@ impl r2d2::ManageConnection for Manager {
         Ok(())
     }
 
+    /// Called by r2d2 as each connection comes back: a closed one is discarded, and every other
+    /// pooled connection becomes suspect (pinged before its next use).
     fn has_broken(&self, connection: &mut Connection) -> bool {
-        connection.client.is_closed()
+        let broken = connection.client.is_closed();
+        if broken {
+            note_connection_failure();
+        }
+        broken
     }
 }

@@ -1,4 +1,4 @@
-//! SQL of the `sessions` table and of the account operations made with a session.
+//! SQL of the `sessions` table: creating, looking up and revoking login sessions.
 //!
 //! A token is never stored: every statement hashes it with PostgreSQL's `sha256()` and matches
 //! `token_hash`. A session counts only while `expires_at > now()` (database clock) and its
@@ -6,7 +6,8 @@
 //! the old password dead at once, even one inserted by a login racing the change).
 
 use super::pool::{Connection, Queries};
-use crate::domain::SessionToken;
+use super::profile_from;
+use crate::domain::{Profile, SessionToken};
 use crate::error::Error;
 
 /// The account behind a valid session, for operations that re-check the password.
@@ -18,37 +19,6 @@ pub struct SessionAccount {
     pub email: String,
     /// bcrypt hash.
     pub password_hash: String,
-}
-
-/// `GET /me`: times are RFC 3339 UTC with second precision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    /// Normalized email.
-    pub email: String,
-    /// Display name, if set.
-    pub display_name: Option<String>,
-    /// When the claim that became this account was made.
-    pub created_at: String,
-    /// When it was activated.
-    pub activated_at: String,
-}
-
-/// The profile columns, with times as RFC 3339 UTC (a macro so statements stay `&'static str`).
-macro_rules! profile_columns {
-    () => {
-        "a.email, a.display_name,
-         to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-         to_char(a.activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-    };
-}
-
-fn profile_from(row: &postgres::Row) -> Profile {
-    Profile {
-        email: row.get(0),
-        display_name: row.get(1),
-        created_at: row.get(2),
-        activated_at: row.get(3),
-    }
 }
 
 /// Stores a new session for the active account `account_id`, expiring `ttl_seconds` from now,
@@ -96,26 +66,6 @@ pub fn profile(client: &mut Connection, token: &SessionToken) -> Result<Option<P
         .map(profile_from))
 }
 
-/// Sets (or with `None` clears) the display name of the session's account, in one statement.
-pub fn update_display_name(
-    client: &mut Connection,
-    token: &SessionToken,
-    display_name: Option<&str>,
-) -> Result<Option<Profile>, Error> {
-    let sql = concat!(
-        "UPDATE accounts a SET display_name = $2
-           FROM sessions s
-          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now() AND a.id = s.account_id
-            AND s.credential_version = a.credential_version
-         RETURNING ",
-        profile_columns!()
-    );
-    Ok(client
-        .query_opt(sql, &[&token.expose().as_bytes(), &display_name])?
-        .as_ref()
-        .map(profile_from))
-}
-
 /// The account behind a valid session, with its password hash.
 pub fn account_of(
     client: &mut Connection,
@@ -144,37 +94,6 @@ pub fn revoke(client: &mut Connection, token: &SessionToken) -> Result<bool, Err
         &[&token.expose().as_bytes()],
     )?;
     Ok(deleted > 0)
-}
-
-/// Sets a new password hash and a new credential version, keeps the session `keep` (moved to the
-/// new version) and deletes every other session of the account, in one statement. Any session made
-/// under the old password, even one a racing login inserts after this statement, no longer counts.
-pub fn change_password(
-    client: &mut Connection,
-    account_id: i64,
-    new_hash: &str,
-    keep: &SessionToken,
-) -> Result<(), Error> {
-    client.execute(
-        "WITH changed AS (
-             UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1
-              WHERE id = $1 AND status = 'active'
-             RETURNING id, credential_version
-         ), kept AS (
-             UPDATE sessions s SET credential_version = changed.credential_version
-               FROM changed
-              WHERE s.account_id = changed.id AND s.token_hash = sha256($3::bytea)
-         )
-         DELETE FROM sessions
-          WHERE account_id IN (SELECT id FROM changed) AND token_hash <> sha256($3::bytea)",
-        &[&account_id, &new_hash, &keep.expose().as_bytes()],
-    )?;
-    Ok(())
-}
-
-/// Deletes the account; its sessions go with it (`ON DELETE CASCADE`). No soft delete.
-pub fn delete_account(client: &mut Connection, account_id: i64) -> Result<bool, Error> {
-    Ok(client.execute("DELETE FROM accounts WHERE id = $1", &[&account_id])? > 0)
 }
 
 /// Deletes expired sessions and sessions of an old credential version (reaper). Returns how many.

@@ -1,12 +1,11 @@
 //! Handlers of accounts and sessions: login, logout, profile, password change, deletion.
 
-use crate::domain::{DisplayName, Password, SessionToken};
+use crate::domain::{DisplayName, Password, Profile, SessionToken};
 use crate::error::Error;
 use crate::http::auth::parse_bearer;
 use crate::http::request::{header, json_object, read_body, string_field};
 use crate::http::response::Reply;
 use crate::service::{AppState, account, sessions};
-use crate::store::sessions::Profile;
 use serde_json::{Map, Value, json};
 use tiny_http::Request;
 

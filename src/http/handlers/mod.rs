@@ -5,22 +5,20 @@ pub mod registration;
 
 use crate::error::Error;
 use crate::http::response::Reply;
-use crate::service::AppState;
-use crate::store;
+use crate::service::{self, AppState};
 use serde_json::json;
 use tiny_http::Request;
 
 /// `GET /health` → 200 `{"status": "ok"}` when PostgreSQL answers, else 503 `unavailable`.
 pub fn health(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
-    store::ping(&mut *store::checkout(&state.pool)?)?;
+    service::check_database(state)?;
     Ok(Reply::json(200, json!({"status": "ok"})))
 }
 
 /// `GET /metrics` → 200 in the Prometheus text format (the one response that is not JSON).
 pub fn metrics(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
-    let pool = state.pool.state();
-    let in_use = pool.connections - pool.idle_connections;
-    let text = crate::http::metrics::METRICS.render(in_use, pool.idle_connections);
+    let (in_use, idle) = service::pool_connections(state);
+    let text = crate::http::metrics::METRICS.render(in_use, idle);
     Ok(Reply {
         status: 200,
         body: crate::http::response::Body::Prometheus(text),
