@@ -7,6 +7,7 @@
 //! [`store`] (all SQL), [`mail`] (mailer port and adapters) and [`hashing`] (bcrypt, at idle
 //! priority).
 
+pub mod client;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -64,7 +65,7 @@ pub fn healthcheck(config: &Config) -> Result<(), String> {
         });
     }
     let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let status = mail::wire::status(addr, request.as_bytes(), Duration::from_secs(3))
+    let status = client::status(addr, request.as_bytes(), Duration::from_secs(3))
         .map_err(|e| format!("health check of {addr} failed: {e}"))?;
     match status {
         200 => Ok(()),

@@ -1,6 +1,5 @@
 //! `MAIL_API_URL`, parsed once at start-up.
 
-use super::wire;
 use std::io;
 use std::time::Duration;
 
@@ -60,7 +59,7 @@ impl HttpEndpoint {
             self.port,
             body.len()
         );
-        wire::status((self.host.as_str(), self.port), request.as_bytes(), timeout)
+        crate::client::status((self.host.as_str(), self.port), request.as_bytes(), timeout)
     }
 }
 

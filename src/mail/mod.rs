@@ -5,7 +5,6 @@
 //!   `MAIL_TIMEOUT_MS`; any 2xx is success.
 
 mod endpoint;
-pub mod wire;
 
 pub use endpoint::HttpEndpoint;
 

@@ -1,8 +1,8 @@
 //! `TestApp`: a fresh PostgreSQL database, the real `beefirst` binary and a mock mail API per test.
 
+use crate::client::{self as wire, RawResponse};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use beefirst::mail::wire::{self, RawResponse};
 use postgres::Client;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};

@@ -7,6 +7,7 @@ mod abuse;
 mod accounts;
 mod activate;
 mod backends;
+mod client;
 mod concurrency;
 mod conventions;
 mod expiry;

@@ -191,7 +191,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
         );
         let mut bytes = request.into_bytes();
         bytes.extend_from_slice(body);
-        beefirst::mail::wire::exchange(addr, &bytes, Duration::from_secs(10))
+        crate::client::exchange(addr, &bytes, Duration::from_secs(10))
     });
     std::thread::sleep(Duration::from_millis(400));
     app.process.signal("TERM");

@@ -1,8 +1,8 @@
 //! deploy/nginx.conf in front of the binary stops what tiny_http cannot (README, "Deploying").
 
+use crate::client::{self as wire, RawResponse};
 use crate::helpers::*;
 use crate::infra::Nginx;
-use beefirst::mail::wire::{self, RawResponse};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};

@@ -1,9 +1,6 @@
-//! A minimal blocking HTTP/1.1 client over `std::net`, with `httparse` reading the response.
-//!
-//! [`status`] is what the service needs (the HTTP mailer and `--healthcheck`): the final status
-//! code, never the body. [`exchange`] also reads the body, for the integration tests. One request
-//! per connection; the whole exchange (connect, write, read) shares one deadline. Interim `1xx`
-//! answers are skipped. Responses are capped at 4 MiB.
+//! The tests' HTTP/1.1 client: one request per connection, the whole response (status, headers,
+//! body, de-chunked) read under one deadline. Interim `1xx` answers are skipped; responses are
+//! capped at 4 MiB. (The service's own client, `beefirst::client`, reads only the status.)
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -43,18 +40,6 @@ pub fn exchange(
     timeout: Duration,
 ) -> io::Result<RawResponse> {
     read_until(addr, request, timeout, parse)
-}
-
-/// Sends `request` and returns the status code of the final (non-`1xx`) answer as soon as its
-/// head has arrived; the body is not read. Errors: as [`exchange`].
-pub fn status(addr: impl ToSocketAddrs, request: &[u8], timeout: Duration) -> io::Result<u16> {
-    read_until(addr, request, timeout, |buffer, eof| {
-        match final_head(buffer)? {
-            Some((status, _, _)) => Ok(Some(status)),
-            None if eof => Err(invalid("connection closed before an answer")),
-            None => Ok(None),
-        }
-    })
 }
 
 /// Connects, writes `request`, then reads until `done` makes something of the bytes so far
@@ -209,7 +194,7 @@ fn dechunk(mut data: &[u8]) -> io::Result<Option<Vec<u8>>> {
 }
 
 #[cfg(test)]
-mod tests {
+mod unit {
     use super::*;
 
     #[test]
