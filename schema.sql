@@ -62,7 +62,20 @@ CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id);
 -- the identity changes (password change, a replaced claim); a session records the version it was
 -- created under and counts only while the two are equal. So a login that checked the old password
 -- while a change was committing gets a session that is dead at once, whatever the interleaving.
--- (ADD COLUMN IF NOT EXISTS: databases created before these columns existed are upgraded.)
-ALTER TABLE accounts ADD COLUMN IF NOT EXISTS credential_version integer NOT NULL DEFAULT 0;
-ALTER TABLE sessions ADD COLUMN IF NOT EXISTS credential_version integer NOT NULL DEFAULT 0;
+-- Databases created before these columns existed are upgraded. The ALTERs run only when a column
+-- is missing: even with IF NOT EXISTS, ALTER TABLE takes an exclusive lock first, and every start
+-- would queue behind (and then block) all other use of the tables.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'accounts'
+                      AND column_name = 'credential_version') THEN
+        ALTER TABLE accounts ADD COLUMN credential_version integer NOT NULL DEFAULT 0;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'sessions'
+                      AND column_name = 'credential_version') THEN
+        ALTER TABLE sessions ADD COLUMN credential_version integer NOT NULL DEFAULT 0;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);

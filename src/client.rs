@@ -1,6 +1,6 @@
 //! The service's one outbound HTTP client, for the mail API and `--healthcheck`: send one
-//! complete request, return the status code of the final answer. Blocking, over `std::net`, with
-//! `httparse` reading the answer's head; the body is never read.
+//! complete request, return the status code of the final answer. Blocking, over `std::net`; only
+//! status lines are read (headers are skipped whatever their number, the body is never read).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -53,22 +53,38 @@ pub fn status(addr: impl ToSocketAddrs, request: &[u8], timeout: Duration) -> io
     }
 }
 
-/// The status of the first final answer in `buffer`; `None` while its head is incomplete.
+/// The status of the first final answer in `buffer`, as soon as its status line is complete;
+/// `None` until then. Interim (`1xx`) answers are skipped once their whole head has arrived.
 fn final_status(mut buffer: &[u8]) -> io::Result<Option<u16>> {
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        let head_len = match response.parse(buffer) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(e) => return Err(invalid(&e.to_string())),
+        let Some(line_end) = find(buffer, b"\r\n") else {
+            return Ok(None);
         };
-        match response.code {
-            Some(code) if (100..200).contains(&code) && code != 101 => buffer = &buffer[head_len..],
-            Some(code) => return Ok(Some(code)),
-            None => return Err(invalid("no status code")),
+        let code = status_code(&buffer[..line_end])?;
+        if !(100..200).contains(&code) || code == 101 {
+            return Ok(Some(code));
         }
+        let Some(head_end) = find(buffer, b"\r\n\r\n") else {
+            return Ok(None);
+        };
+        buffer = &buffer[head_end + 4..];
     }
+}
+
+/// The code of a status line `HTTP/1.x NNN reason` (RFC 9112 §4).
+fn status_code(line: &[u8]) -> io::Result<u16> {
+    match (line.get(..7), line.get(8), line.get(9..12), line.get(12)) {
+        (Some(b"HTTP/1."), Some(b' '), Some(digits), None | Some(b' '))
+            if digits.iter().all(u8::is_ascii_digit) =>
+        {
+            Ok(digits.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0')))
+        }
+        _ => Err(invalid("not an HTTP/1.x status line")),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn invalid(why: &str) -> io::Error {
@@ -90,8 +106,19 @@ mod tests {
         );
         assert_eq!(
             final_status(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(),
+            Some(200)
+        );
+        assert_eq!(
+            final_status(b"HTTP/1.1 100 Continue\r\nX: y").unwrap(),
             None
         );
+        assert_eq!(final_status(b"HTTP/1.1 20").unwrap(), None);
         assert!(final_status(b"SMTP ready\r\n\r\n").is_err());
+        assert!(final_status(b"HTTP/1.1 2000 OK\r\n\r\n").is_err());
+        let many_headers = format!(
+            "HTTP/1.1 204 No Content\r\n{}\r\n",
+            "X-A: b\r\n".repeat(500)
+        );
+        assert_eq!(final_status(many_headers.as_bytes()).unwrap(), Some(204));
     }
 }

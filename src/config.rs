@@ -102,7 +102,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "MAX_WRONG_CODES_PER_EMAIL_PER_DAY",
         "10",
-        "wrong codes per email across all its claims per rolling 24 h; past it, new codes for \
+        "wrong codes per mailbox (+tag stripped) across all its claims per rolling 24 h; past it, new codes for \
          that email have HARDENED_CODE_DIGITS digits; 0: off",
     ),
     s(

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use unicode_normalization::UnicodeNormalization;
 
 /// Longest address accepted, in bytes after normalization (RFC 5321 §4.5.3.1.3 path limit minus
 /// the angle brackets).
@@ -10,7 +11,8 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 /// A normalized email address: one identity, whatever way it was typed.
 ///
 /// Normalization (seed truth #9; failure scenario 6, "case sensitivity trap"): surrounding
-/// whitespace trimmed, the local part lowercased, the domain mapped by IDNA (UTS #46: case folded,
+/// whitespace trimmed, the local part composed (NFC: `é` typed as one character or as `e` plus an
+/// accent is one address) and lowercased, the domain mapped by IDNA (UTS #46: case folded,
 /// NFC, Punycode decoded) and kept in its Unicode form. So `John@Example.COM `,
 /// `john@example.com`, `x@BÜCHER.de` and `x@xn--bcher-kva.de` are two identities, not four.
 /// The only constructor is [`Email::parse`].
@@ -22,8 +24,8 @@ pub struct Email(String);
 pub enum EmailError {
     /// Not exactly one `@`, or nothing before or after it.
     Shape,
-    /// Whitespace, a control or format character (zero-width space, bidi override, BOM, …), or
-    /// one of `< > [ ]` inside the address.
+    /// Whitespace, a control character, an invisible character (format characters such as
+    /// zero-width space, bidi override, BOM; variation selectors, fillers), or one of `< > [ ]`.
     ForbiddenCharacter,
     /// The domain is not a valid (internationalized) domain name, or is an IP address.
     Domain,
@@ -58,6 +60,7 @@ impl Email {
         }
         let (domain, errors) = idna::domain_to_unicode(&ascii);
         errors.map_err(|_| EmailError::Domain)?;
+        let local: String = local.nfc().collect();
         let normalized = format!("{}@{domain}", local.to_lowercase());
         if normalized.len() > MAX_EMAIL_BYTES {
             return Err(EmailError::TooLong);
@@ -68,6 +71,16 @@ impl Email {
     /// The normalized address.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The address for delivery: the domain in its ASCII (Punycode) form, which every mail system
+    /// accepts (`anne@bücher.de` → `anne@xn--bcher-kva.de`).
+    pub fn for_delivery(&self) -> String {
+        let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
+        match idna::domain_to_ascii(domain) {
+            Ok(ascii) => format!("{local}@{ascii}"),
+            Err(_) => self.0.clone(),
+        }
     }
 
     /// The mailbox that mail to this address lands in, for the per-address mail budget: the
@@ -83,20 +96,22 @@ impl Email {
     }
 }
 
-/// Whitespace, Unicode control (Cc) and format (Cf) characters, and the brackets of RFC 5322's
+/// Whitespace, Unicode control (Cc) and invisible characters, and the brackets of RFC 5322's
 /// angle-addr and address literals.
 fn is_forbidden(c: char) -> bool {
-    c.is_whitespace() || c.is_control() || is_format(c) || matches!(c, '<' | '>' | '[' | ']')
+    c.is_whitespace() || c.is_control() || is_invisible(c) || matches!(c, '<' | '>' | '[' | ']')
 }
 
-/// Unicode General_Category=Cf (format characters, Unicode 16): invisible characters such as
-/// soft hyphen, zero-width space/joiners, bidi controls, word joiner and the byte order mark.
-fn is_format(c: char) -> bool {
+/// Characters that render as nothing: General_Category=Cf (soft hyphen, zero-width space and
+/// joiners, bidi controls, word joiner, BOM, …) and the other Default_Ignorable_Code_Points
+/// (combining grapheme joiner, Hangul fillers, variation selectors), Unicode 16.
+fn is_invisible(c: char) -> bool {
     matches!(c as u32,
-        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
-        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
-        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
-        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+        0x00AD | 0x034F | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F
+        | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0
+        | 0xFFF0..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
 }
 
 impl fmt::Display for Email {
@@ -136,6 +151,8 @@ mod tests {
             ("bidi\u{202E}moc@example.com", ForbiddenCharacter),
             ("\u{FEFF}bom@example.com", ForbiddenCharacter),
             ("soft\u{AD}hyphen@example.com", ForbiddenCharacter),
+            ("hangul\u{3164}filler@example.com", ForbiddenCharacter),
+            ("variation\u{FE0F}@example.com", ForbiddenCharacter),
             ("<a@b.c>", ForbiddenCharacter),
             ("a@[127.0.0.1]", ForbiddenCharacter),
             ("a@127.0.0.1", Domain),
@@ -155,6 +172,14 @@ mod tests {
         let punycode = Email::parse("anne@xn--bcher-kva.de").unwrap();
         assert_eq!(unicode, punycode);
         assert_eq!(unicode.as_str(), "anne@bücher.de");
+        assert_eq!(unicode.for_delivery(), "anne@xn--bcher-kva.de");
+    }
+
+    #[test]
+    fn composed_and_decomposed_accents_are_one_identity() {
+        let composed = Email::parse("ren\u{e9}@example.com").unwrap();
+        let decomposed = Email::parse("rene\u{301}@example.com").unwrap();
+        assert_eq!(composed, decomposed);
     }
 
     #[test]

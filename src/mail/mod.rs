@@ -67,7 +67,7 @@ impl Mailer {
             } => {
                 let body = json!({
                     "From": {"Email": from.as_str()},
-                    "To": [{"Email": message.to.as_str()}],
+                    "To": [{"Email": message.to.for_delivery()}],
                     "Subject": message.subject,
                     "Text": message.text,
                 })

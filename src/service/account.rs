@@ -27,7 +27,8 @@ pub fn update_display_name(
 /// Changes the password after checking the current one; every other session is revoked in the
 /// same statement, then a notice is mailed (a failed notice is logged, the change stands).
 ///
-/// Errors: 401, 403 [`Error::WrongPassword`] (counts as a login failure), 429.
+/// Errors: 401 (also when another change committed between the check and this one), 403
+/// [`Error::WrongPassword`] (counts as a login failure), 429.
 pub fn change_password(
     state: &AppState,
     token: &SessionToken,
@@ -37,17 +38,24 @@ pub fn change_password(
     let (account, email) = confirm(state, token, current)?;
     let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
     let mut client = store::checkout(&state.pool)?;
-    store::accounts::change_password(&mut client, account.account_id, &new_hash, token)?;
+    let (id, version) = (account.account_id, account.credential_version);
+    if !store::accounts::change_password(&mut client, id, version, &new_hash, token)? {
+        return Err(Error::InvalidToken); // changed meanwhile: this session is no longer valid
+    }
     drop(client);
     notify(state, &password_changed_message(&email), "password_changed");
     Ok(())
 }
 
 /// Deletes the account and all its sessions after checking the password, then mails a
-/// confirmation. The email can be registered again at once. Errors: 401, 403, 429.
+/// confirmation. The email can be registered again at once. Errors: 401 (also when the password
+/// changed between the check and the deletion), 403, 429.
 pub fn delete(state: &AppState, token: &SessionToken, password: &str) -> Result<(), Error> {
     let (account, email) = confirm(state, token, password)?;
-    store::accounts::delete_account(&mut *store::checkout(&state.pool)?, account.account_id)?;
+    let (id, version) = (account.account_id, account.credential_version);
+    if !store::accounts::delete_account(&mut *store::checkout(&state.pool)?, id, version)? {
+        return Err(Error::InvalidToken); // password changed or account deleted meanwhile
+    }
     notify(state, &account_deleted_message(&email), "account_deleted");
     Ok(())
 }

@@ -39,14 +39,15 @@ pub fn ensure_mail_budget(state: &AppState, email: &Email) -> Result<(), Error> 
 }
 
 /// The length of the next code mailed to `email` (by /register or /resend): `HARDENED_CODE_DIGITS`
-/// while `email` has used up its `MAX_WRONG_CODES_PER_EMAIL_PER_DAY` across all its claims, else
+/// while `email`'s mailbox has used up its `MAX_WRONG_CODES_PER_EMAIL_PER_DAY` across all its
+/// claims (sub-addresses included), else
 /// `CODE_DIGITS`. Counts nothing. Never a 429: the owner can always register and activate
 /// (contract v2), while a guesser's odds drop by 10^(hardened − normal).
 pub fn next_code_digits(state: &AppState, email: &Email) -> Result<u32, Error> {
     let spent = match enforce(
         state,
         Scope::WrongCode,
-        Subject::Email(email),
+        Subject::Mailbox(email),
         wrong_code_limit(state),
         false,
     ) {
@@ -57,9 +58,11 @@ pub fn next_code_digits(state: &AppState, email: &Email) -> Result<u32, Error> {
     Ok(state.config.code_lengths.for_next_code(spent))
 }
 
-/// Counts one wrong code against `email`'s daily budget.
+/// Counts one wrong code against the daily budget of `email`'s mailbox: `me+1@…`, `me+2@…` and
+/// `me@…` share one budget, so sub-addresses cannot multiply the short-code guesses.
 pub fn count_wrong_code(state: &AppState, email: &Email) -> Result<(), Error> {
-    record(state, Scope::WrongCode, email, wrong_code_limit(state))
+    let limit = wrong_code_limit(state);
+    record(state, Scope::WrongCode, Subject::Mailbox(email), limit)
 }
 
 /// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`: 429 while `email` has used up its failures (counts
@@ -77,17 +80,22 @@ pub fn ensure_login_budget(state: &AppState, email: &Email) -> Result<(), Error>
 /// Counts one failed login (or wrong confirmation password) against `email`, known or not, so
 /// 429 reveals nothing about which emails exist.
 pub fn count_login_failure(state: &AppState, email: &Email) -> Result<(), Error> {
-    record(state, Scope::LoginFailure, email, login_limit(state))
+    record(
+        state,
+        Scope::LoginFailure,
+        Subject::Email(email),
+        login_limit(state),
+    )
 }
 
 fn login_limit(state: &AppState) -> Limit {
     Limit::per_hour(state.config.login_failures_per_hour)
 }
 
-/// Counts one event for `email`; the budget being used up is not an error here (the count simply
+/// Counts one event for `subject`; the budget being used up is not an error here (the count simply
 /// stops at the limit), only database errors are.
-fn record(state: &AppState, scope: Scope, email: &Email, limit: Limit) -> Result<(), Error> {
-    match enforce(state, scope, Subject::Email(email), limit, true) {
+fn record(state: &AppState, scope: Scope, subject: Subject<'_>, limit: Limit) -> Result<(), Error> {
+    match enforce(state, scope, subject, limit, true) {
         Err(Error::RateLimited { .. }) => Ok(()),
         other => other,
     }

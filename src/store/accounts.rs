@@ -333,30 +333,47 @@ pub fn update_display_name(
 /// Sets a new password hash and a new credential version, keeps the session `keep` (moved to the
 /// new version) and deletes every other session of the account, in one statement. Any session made
 /// under the old password, even one a racing login inserts after this statement, no longer counts.
+///
+/// Applies only while the account still has `version`, the one whose password was confirmed:
+/// false (nothing changed) when another change committed since. Otherwise a request that checked
+/// the old password before the owner's change could land after it.
 pub fn change_password(
     client: &mut Connection,
     account_id: i64,
+    version: i32,
     new_hash: &str,
     keep: &SessionToken,
-) -> Result<(), Error> {
-    client.execute(
+) -> Result<bool, Error> {
+    let changed = client.query_one(
         "WITH changed AS (
              UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1
-              WHERE id = $1 AND status = 'active'
+              WHERE id = $1 AND status = 'active' AND credential_version = $4
              RETURNING id, credential_version
          ), kept AS (
              UPDATE sessions s SET credential_version = changed.credential_version
                FROM changed
               WHERE s.account_id = changed.id AND s.token_hash = sha256($3::bytea)
+         ), others AS (
+             DELETE FROM sessions
+              WHERE account_id IN (SELECT id FROM changed) AND token_hash <> sha256($3::bytea)
          )
-         DELETE FROM sessions
-          WHERE account_id IN (SELECT id FROM changed) AND token_hash <> sha256($3::bytea)",
-        &[&account_id, &new_hash, &keep.expose().as_bytes()],
+         SELECT count(*) FROM changed",
+        &[&account_id, &new_hash, &keep.expose().as_bytes(), &version],
     )?;
-    Ok(())
+    Ok(changed.get::<_, i64>(0) == 1)
 }
 
-/// Deletes the account; its sessions go with it (`ON DELETE CASCADE`). No soft delete.
-pub fn delete_account(client: &mut Connection, account_id: i64) -> Result<bool, Error> {
-    Ok(client.execute("DELETE FROM accounts WHERE id = $1", &[&account_id])? > 0)
+/// Deletes the account, if it still has credential `version` (the one whose password was
+/// confirmed); its sessions go with it (`ON DELETE CASCADE`). No soft delete. False if nothing was
+/// deleted.
+pub fn delete_account(
+    client: &mut Connection,
+    account_id: i64,
+    version: i32,
+) -> Result<bool, Error> {
+    let deleted = client.execute(
+        "DELETE FROM accounts WHERE id = $1 AND credential_version = $2",
+        &[&account_id, &version],
+    )?;
+    Ok(deleted > 0)
 }

@@ -141,7 +141,8 @@ fn behind_nginx_the_ip_limit_uses_the_real_peer_not_a_spoofed_header() {
 /// Requests tiny_http would close without an answer (a byte outside ASCII in the path or in a
 /// header), with nginx's answer: 400, or the normal answer when the header is one nginx does not
 /// forward.
-const UNPARSABLE: [(&[u8], u16); 6] = [
+const UNPARSABLE: [(&[u8], u16); 7] = [
+    (b"GET /health HTTP/1.1\r\nHost: zo\xc3\xab\r\nConnection: close\r\n\r\n", 400),
     (b"GET /he\xffalth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\r\nUser-Agent: caf\xc3\xa9/1.0\r\nConnection: close\r\n\r\n", 400),
     (b"POST /login HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \xff\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", 400),
@@ -198,7 +199,8 @@ fn every_answer_nginx_gives_itself_is_json() {
         "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         "a".repeat(9000)
     );
-    let cases: [(&[u8], u16); 7] = [
+    let cases: [(&[u8], u16); 8] = [
+        (b"TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
         (b"POST /register HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n", 501),
         (long_path.as_bytes(), 414),
         (b"GET /health HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n", 505),

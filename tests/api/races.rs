@@ -112,3 +112,42 @@ fn a_login_racing_account_deletion_gets_a_clear_answer_never_500() {
         .get(0);
     assert_eq!(sessions, 0, "no session outlives its account");
 }
+
+#[test]
+fn of_two_password_changes_confirmed_with_one_password_only_one_lands() {
+    // Owner and attacker both know the password and hold a session: the change whose check ran
+    // before the other committed must not land after it (that would hand the account over).
+    let app = racing_app();
+    let email = "duel@example.com";
+    let mut password = "password number 0".to_owned();
+    app.active_account(email, &password);
+    for trial in 0..16u64 {
+        let (owner, attacker) = (
+            app.login_ok(email, &password),
+            app.login_ok(email, &password),
+        );
+        let change = |token: String, new: String| {
+            let body = serde_json::json!({"current_password": password, "new_password": new});
+            let app = Arc::clone(&app);
+            move || {
+                let body = body.to_string();
+                app.with_token("POST", "/me/password", &token, Some(&body))
+                    .status
+            }
+        };
+        let (owner_new, attacker_new) =
+            (format!("owner choice {trial}"), format!("attacker {trial}"));
+        let (a, b) = race(
+            change(owner, owner_new.clone()),
+            Duration::from_millis(trial % 8 * 2),
+            change(attacker, attacker_new.clone()),
+        );
+        assert_eq!(
+            [a, b].iter().filter(|s| **s == 204).count(),
+            1,
+            "trial {trial}: {a} and {b}"
+        );
+        password = if a == 204 { owner_new } else { attacker_new };
+        app.login_ok(email, &password);
+    }
+}
