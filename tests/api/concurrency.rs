@@ -1,6 +1,5 @@
 use crate::helpers::*;
 use std::sync::Arc;
-use std::time::Duration;
 
 const PW: &str = "correct horse";
 
@@ -101,11 +100,19 @@ fn a_registration_racing_an_activation_cannot_reclaim_the_email() {
     let a = Arc::clone(&app);
     let registration =
         std::thread::spawn(move || a.register("tie@example.com", "squatter password"));
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        !registration.is_finished(),
-        "the registration must wait for the row lock"
-    );
+    eventually("the registration to wait for the row lock", || {
+        let waiting: i64 = app
+            .sql()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        waiting == 1
+    });
+    assert!(!registration.is_finished());
     tx.commit().unwrap();
     assert_error(&registration.join().unwrap(), 409, "email_taken");
     assert_eq!(app.row("tie@example.com"), Some(("active".into(), 0)));

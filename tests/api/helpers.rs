@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,11 +45,37 @@ impl Spawn {
     }
 }
 
-/// A running `beefirst` child whose stdout lines are collected; killed in `Drop`.
+/// A running `beefirst` child whose stdout and stderr lines are collected; killed in `Drop`
+/// (printing both if the test failed).
 pub struct Process {
     pub addr: SocketAddr,
     child: Child,
     pub stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    /// Requests sent through [`Process::raw`]: each is logged once it has been answered.
+    sent: AtomicUsize,
+}
+
+/// Collects the lines of `source` into a shared list, on a thread of its own.
+fn collect_lines(source: impl Read + Send + 'static, into: Vec<String>) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(into));
+    let sink = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(source).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+/// Polls `done` until it holds, for at most 10 seconds; panics naming `what` otherwise.
+#[track_caller]
+pub fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 impl Process {
@@ -68,32 +95,27 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn beefirst");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = match lines.next() {
-            Some(Ok(line)) => line,
-            _ => {
-                let mut stderr = String::new();
-                let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-                panic!("beefirst exited before listening: {stderr}");
-            }
-        };
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        if stdout.read_line(&mut first).unwrap_or(0) == 0 {
+            let mut stderr = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+            panic!("beefirst exited before listening: {stderr}");
+        }
+        let first = first.trim_end().to_owned();
         assert!(first.contains("listening"), "first stdout line: {first}");
         let addr: SocketAddr = serde_json::from_str::<Value>(&first).unwrap()["addr"]
             .as_str()
             .unwrap()
             .parse()
             .unwrap();
-        let stdout = Arc::new(Mutex::new(vec![first]));
-        let sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let stderr = collect_lines(child.stderr.take().unwrap(), Vec::new());
         Process {
             addr,
+            stdout: collect_lines(stdout, vec![first]),
+            stderr,
             child,
-            stdout,
+            sent: AtomicUsize::new(0),
         }
     }
 
@@ -123,6 +145,7 @@ impl Process {
 
     /// Sends raw request bytes.
     pub fn raw(&self, request: &[u8]) -> RawResponse {
+        self.sent.fetch_add(1, Ordering::SeqCst);
         wire::exchange(self.addr, request, Duration::from_secs(30)).expect("HTTP exchange")
     }
 
@@ -155,6 +178,20 @@ impl Process {
         }
     }
 
+    /// Waits until every request sent through this process has its log line (each is written
+    /// just after the response), so a look at the logs sees all of them.
+    pub fn wait_logged(&self) {
+        let sent = self.sent.load(Ordering::SeqCst);
+        eventually("the request log lines", || {
+            let lines = self.stdout();
+            lines
+                .iter()
+                .filter(|l| l.contains("\"event\":\"request\""))
+                .count()
+                >= sent
+        });
+    }
+
     /// Every stdout line so far (logs and console mail).
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().unwrap().clone()
@@ -167,6 +204,10 @@ impl Drop for Process {
         let _ = self.child.wait();
         if std::thread::panicking() {
             eprintln!("--- beefirst stdout ---\n{}", self.stdout().join("\n"));
+            eprintln!(
+                "--- beefirst stderr ---\n{}",
+                self.stderr.lock().unwrap().join("\n")
+            );
         }
     }
 }

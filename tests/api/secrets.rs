@@ -44,7 +44,7 @@ fn codes_and_passwords_never_appear_in_responses_or_logs() {
             "{text}"
         );
     }
-    std::thread::sleep(Duration::from_millis(100));
+    app.process.wait_logged();
     let logs = app.process.stdout().join("\n");
     assert!(logs.contains("\"request\""), "requests are logged");
     let auth = basic("quinn@example.com", PW);

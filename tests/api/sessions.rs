@@ -178,7 +178,7 @@ fn tokens_are_stored_only_as_hashes_and_never_logged() {
         .unwrap()
         .get(0);
     assert!(!dump.contains(&token));
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    app.process.wait_logged();
     assert!(!app.process.stdout().join("\n").contains(&token));
 }
 
