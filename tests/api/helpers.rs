@@ -199,8 +199,17 @@ impl Process {
 }
 
 impl Drop for Process {
+    /// SIGTERM first (an idle service exits at once, and a coverage build writes its profile on
+    /// exit), SIGKILL if it is still there after two seconds.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let stopped = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success())
+            && self.wait_exit(Duration::from_secs(2)).is_some();
+        if !stopped {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
         if std::thread::panicking() {
             eprintln!("--- beefirst stdout ---\n{}", self.stdout().join("\n"));
