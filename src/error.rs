@@ -21,6 +21,10 @@ pub enum Error {
     /// 401 with a Basic challenge: unknown identity, wrong password or malformed Basic Auth
     /// (indistinguishable on purpose: failure scenario 7, "timing oracle").
     InvalidCredentials,
+    /// 401 with a Basic challenge: no `Authorization: Basic` header, or one that does not decode
+    /// to `email:password`. Same code as [`Error::InvalidCredentials`], a message that says what
+    /// to send (it tells nothing about any account).
+    BasicAuthRequired,
     /// 401 with a Bearer challenge: `POST /login` with unknown email, malformed input, wrong
     /// password or an expired claim (indistinguishable).
     LoginFailed,

@@ -59,7 +59,11 @@ impl Reply {
     /// `Content-Type: application/json`.
     pub fn into_response(self, request_id: &str) -> Response<Cursor<Vec<u8>>> {
         let (bytes, content_type) = match self.body {
-            Body::Json(value) => (value.to_string().into_bytes(), Some("application/json")),
+            Body::Json(value) => {
+                let mut bytes = value.to_string().into_bytes();
+                bytes.push(b'\n'); // a terminal prints the next prompt on a line of its own
+                (bytes, Some("application/json"))
+            }
             Body::Static(text) => (text.as_bytes().to_vec(), Some("application/json")),
             Body::Empty => (Vec::new(), None),
             Body::Prometheus(text) => (text.into_bytes(), Some("text/plain; version=0.0.4")),
@@ -90,7 +94,9 @@ impl From<&Error> for Reply {
             Error::WrongCode { attempts_remaining } => {
                 body.insert("attempts_remaining".into(), json!(attempts_remaining));
             }
-            Error::InvalidCredentials => headers.push(("WWW-Authenticate", BASIC_CHALLENGE.into())),
+            Error::InvalidCredentials | Error::BasicAuthRequired => {
+                headers.push(("WWW-Authenticate", BASIC_CHALLENGE.into()))
+            }
             Error::LoginFailed | Error::InvalidToken => {
                 headers.push(("WWW-Authenticate", BEARER_CHALLENGE.into()))
             }
@@ -193,6 +199,11 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
             "invalid_credentials",
             text("Email or password is wrong."),
         ),
+        Error::BasicAuthRequired => (
+            401,
+            "invalid_credentials",
+            text("Send the email and password with HTTP Basic Auth (curl -u email:password)."),
+        ),
         Error::EmailTaken => (
             409,
             "email_taken",
@@ -231,7 +242,11 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
             "overloaded",
             text("The service is overloaded. Try again in a second."),
         ),
-        Error::NotFound => (404, "not_found", text("No such endpoint.")),
+        Error::NotFound => (
+            404,
+            "not_found",
+            text("No such endpoint; every endpoint is described at GET /openapi.json."),
+        ),
         Error::MethodNotAllowed { .. } => (
             405,
             "method_not_allowed",
@@ -299,6 +314,7 @@ mod tests {
                 "invalid_code_format",
             ),
             (Error::InvalidCredentials, 401, "invalid_credentials"),
+            (Error::BasicAuthRequired, 401, "invalid_credentials"),
             (Error::EmailTaken, 409, "email_taken"),
             (
                 Error::WrongCode {

@@ -38,7 +38,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 12] = {
+pub static ROUTES: [Route; 13] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -51,6 +51,7 @@ pub static ROUTES: [Route; 12] = {
         route(Patch, "/me", Requests, account::update_me),
         route(Delete, "/me", Hashing, account::delete_me),
         route(Post, "/me/password", Hashing, account::change_password),
+        route(Get, "/", Requests, handlers::index),
         route(Get, "/health", Requests, handlers::health),
         route(Get, "/metrics", Requests, handlers::metrics),
         route(Get, "/openapi.json", Requests, handlers::openapi),

@@ -91,7 +91,8 @@ pub fn password_changed_message(to: &Email) -> Message {
         to: to.clone(),
         subject: "Your beefirst password was changed".into(),
         text: "The password of your beefirst account was just changed, and every other session \
-               was signed out. If this was not you, reset your password and contact support."
+               was signed out. If this was not you, someone knows your password: contact \
+               support at once."
             .into(),
     }
 }

@@ -66,6 +66,10 @@ fn missing_or_malformed_basic_auth_is_401_with_a_challenge() {
         let response = app.process.send("POST", "/activate", &headers, Some(body));
         assert_error(&response, 401, "invalid_credentials");
         assert!(
+            body_text(&response).contains("Basic Auth"),
+            "it says what to send"
+        );
+        assert!(
             response
                 .header("www-authenticate")
                 .is_some_and(|v| v.starts_with("Basic realm=\"beefirst\""))

@@ -3,10 +3,11 @@ use crate::helpers::*;
 #[test]
 fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     let app = TestApp::spawn();
-    assert_error(
-        &app.process.send("GET", "/nope", &[], None),
-        404,
-        "not_found",
+    let unknown = app.process.send("GET", "/nope", &[], None);
+    assert_error(&unknown, 404, "not_found");
+    assert!(
+        body_text(&unknown).contains("/openapi.json"),
+        "a pointer to the API's description"
     );
     let cases = [
         ("GET", "/register", "POST"),
@@ -19,6 +20,14 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
         assert_error(&response, 405, "method_not_allowed");
         assert_eq!(response.header("allow"), Some(allow));
     }
+}
+
+#[test]
+fn the_root_points_to_the_api_description() {
+    let app = TestApp::spawn();
+    let response = app.process.send("GET", "/", &[], None);
+    assert_eq!(response.status, 200);
+    assert_eq!(json(&response)["openapi"], "/openapi.json");
 }
 
 #[test]
@@ -55,10 +64,15 @@ fn every_response_is_json_and_carries_a_request_id() {
         app.process.send("GET", "/missing", &[], None),
         app.post_json("/register", "{"),
         app.process.send("GET", "/openapi.json", &[], None),
+        app.process.send("GET", "/", &[], None),
     ];
     for response in &responses {
         assert_eq!(response.header("content-type"), Some("application/json"));
         assert!(json(response).is_object());
+        assert!(
+            response.body.ends_with(b"\n"),
+            "a terminal's prompt starts on its own line"
+        );
         assert!(
             response
                 .header("x-request-id")

@@ -9,6 +9,20 @@ use crate::service::{self, AppState};
 use serde_json::json;
 use tiny_http::Request;
 
+/// `GET /` → 200: where to start (the API's description), until a web client is served here.
+pub fn index(_: &mut Request, _: &AppState) -> Result<Reply, Error> {
+    Ok(Reply::json(
+        200,
+        json!({
+            "service": "beefirst",
+            "openapi": "/openapi.json",
+            "health": "/health",
+            "message": "A user-registration API: start with POST /register; every endpoint is \
+                        described in /openapi.json.",
+        }),
+    ))
+}
+
 /// `GET /health` → 200 `{"status": "ok"}` when PostgreSQL answers, else 503 `unavailable`.
 pub fn health(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
     service::check_database(state)?;

@@ -32,7 +32,7 @@ pub fn activate(request: &mut Request, state: &AppState) -> Result<Reply, Error>
     let code = VerificationCode::parse(&string_field(&body, "code")?, lengths)
         .map_err(|_| Error::InvalidCodeFormat { lengths })?;
     let credentials =
-        parse_basic(header(request, "Authorization")).ok_or(Error::InvalidCredentials)?;
+        parse_basic(header(request, "Authorization")).ok_or(Error::BasicAuthRequired)?;
     let email = activate::activate(state, &credentials.email, &credentials.password, &code)?;
     Ok(Reply::json(
         200,
@@ -44,7 +44,7 @@ pub fn activate(request: &mut Request, state: &AppState) -> Result<Reply, Error>
 pub fn resend(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
     read_body(request)?; // any body is ignored, but framing rules still apply
     let credentials =
-        parse_basic(header(request, "Authorization")).ok_or(Error::InvalidCredentials)?;
+        parse_basic(header(request, "Authorization")).ok_or(Error::BasicAuthRequired)?;
     let email = resend::resend(state, &credentials.email, &credentials.password)?;
     Ok(Reply::json(
         202,
