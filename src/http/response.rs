@@ -122,42 +122,24 @@ impl From<&Error> for Reply {
 }
 
 /// Status, machine-readable code and human sentence of each error (contract "Endpoints").
+#[rustfmt::skip]
 fn describe(error: &Error) -> (u16, &'static str, String) {
     let text = |s: &str| s.to_owned();
     match error {
-        Error::InvalidJson => (
-            400,
-            "invalid_json",
-            text("The request body must be a JSON object."),
-        ),
+        Error::InvalidJson => (400, "invalid_json", text("The request body must be a JSON object.")),
         Error::InvalidRequest(why) => (400, "invalid_request", why.clone()),
-        Error::InvalidEmail(why) => (
-            400,
-            "invalid_email",
-            text(match why {
-                EmailError::Shape => "The email must look like local@domain, with exactly one @.",
-                EmailError::ForbiddenCharacter => {
-                    "The email must not contain whitespace, control or invisible characters, \
-                     or angle or square brackets."
-                }
-                EmailError::Domain => {
-                    "The email's domain must be a valid domain name, not an IP address."
-                }
-                EmailError::TooLong => "The email must be at most 254 bytes long.",
-            }),
-        ),
-        Error::InvalidPassword(why) => (
-            400,
-            "invalid_password",
-            text(match why {
-                PasswordError::TooShort => "The password must be at least 8 bytes long.",
-                PasswordError::TooLong => {
-                    "The password must be at most 72 bytes long (bcrypt's limit)."
-                }
-                PasswordError::Common => "This password is too common; choose another.",
-                PasswordError::Nul => "The password must not contain the NUL character.",
-            }),
-        ),
+        Error::InvalidEmail(why) => (400, "invalid_email", text(match why {
+            EmailError::Shape => "The email must look like local@domain, with exactly one @.",
+            EmailError::ForbiddenCharacter => "The email must not contain whitespace, control or invisible characters, or angle or square brackets.",
+            EmailError::Domain => "The email's domain must be a valid domain name, not an IP address.",
+            EmailError::TooLong => "The email must be at most 254 bytes long.",
+        })),
+        Error::InvalidPassword(why) => (400, "invalid_password", text(match why {
+            PasswordError::TooShort => "The password must be at least 8 bytes long.",
+            PasswordError::TooLong => "The password must be at most 72 bytes long (bcrypt's limit).",
+            PasswordError::Common => "This password is too common; choose another.",
+            PasswordError::Nul => "The password must not contain the NUL character.",
+        })),
         Error::InvalidCodeFormat { lengths } => (
             400,
             "invalid_code_format",
@@ -166,117 +148,33 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
                 lengths.normal, lengths.hardened
             ),
         ),
-        Error::LoginFailed => (
-            401,
-            "invalid_credentials",
-            text("Email or password is wrong."),
-        ),
-        Error::InvalidToken => (
-            401,
-            "invalid_token",
-            text("The access token is missing, invalid or expired."),
-        ),
-        Error::NotActivated => (
-            403,
-            "not_activated",
-            text("This account is not activated yet: use the mailed code."),
-        ),
+        Error::LoginFailed => (401, "invalid_credentials", text("Email or password is wrong.")),
+        Error::InvalidToken => (401, "invalid_token", text("The access token is missing, invalid or expired.")),
+        Error::NotActivated => (403, "not_activated", text("This account is not activated yet: use the mailed code.")),
         Error::WrongPassword => (403, "wrong_password", text("The password is wrong.")),
-        Error::InvalidDisplayName => (
-            400,
-            "invalid_display_name",
-            text(
-                "The display name must be 1 to 100 characters after trimming, without control characters.",
-            ),
-        ),
+        Error::InvalidDisplayName => (400, "invalid_display_name", text("The display name must be 1 to 100 characters after trimming, without control characters.")),
         Error::UnknownField(field) => (
             400,
             "unknown_field",
             format!("Unknown field `{field}`: only `display_name` can be changed."),
         ),
-        Error::InvalidCredentials => (
-            401,
-            "invalid_credentials",
-            text("Email or password is wrong."),
-        ),
-        Error::BasicAuthRequired => (
-            401,
-            "invalid_credentials",
-            text("Send the email and password with HTTP Basic Auth (curl -u email:password)."),
-        ),
-        Error::EmailTaken => (
-            409,
-            "email_taken",
-            text("This email is already registered or awaiting activation."),
-        ),
+        Error::InvalidCredentials => (401, "invalid_credentials", text("Email or password is wrong.")),
+        Error::BasicAuthRequired => (401, "invalid_credentials", text("Send the email and password with HTTP Basic Auth (curl -u email:password).")),
+        Error::EmailTaken => (409, "email_taken", text("This email is already registered or awaiting activation.")),
         Error::WrongCode { .. } => (422, "wrong_code", text("The code is wrong.")),
-        Error::AttemptsExhausted => (
-            410,
-            "attempts_exhausted",
-            text("Too many wrong codes: the registration was cancelled. Register again."),
-        ),
-        Error::CodeExpired => (
-            410,
-            "code_expired",
-            text("The code has expired: the registration was cancelled. Register again."),
-        ),
-        Error::AlreadyActive => (
-            409,
-            "already_active",
-            text("This account is already active."),
-        ),
-        Error::RateLimited { .. } => (
-            429,
-            "rate_limited",
-            text("Too many requests. Try again later."),
-        ),
-        Error::TooManyResends { .. } => (
-            429,
-            "too_many_resends",
-            text(
-                "No more codes can be sent for this registration. Register again once it expires.",
-            ),
-        ),
-        Error::Overloaded => (
-            503,
-            "overloaded",
-            text("The service is overloaded. Try again in a second."),
-        ),
-        Error::NotFound => (
-            404,
-            "not_found",
-            text("No such endpoint; every endpoint is described at GET /openapi.json."),
-        ),
-        Error::MethodNotAllowed { .. } => (
-            405,
-            "method_not_allowed",
-            text("This endpoint does not accept that method."),
-        ),
-        Error::PayloadTooLarge => (
-            413,
-            "payload_too_large",
-            text("The request body must be at most 8 KiB."),
-        ),
-        Error::LengthRequired => (
-            411,
-            "length_required",
-            text("Send the body with a Content-Length header; Transfer-Encoding is not supported."),
-        ),
-        Error::MailUnavailable => (
-            503,
-            "mail_unavailable",
-            text("The verification mail could not be sent. Try again later."),
-        ),
-        Error::Unavailable => (
-            503,
-            "unavailable",
-            text("The service is temporarily unavailable. Try again later."),
-        ),
-        Error::Internal(_) => (
-            500,
-            "internal_error",
-            text("Something went wrong on our side."),
-        ),
+        Error::AttemptsExhausted => (410, "attempts_exhausted", text("Too many wrong codes: the registration was cancelled. Register again.")),
+        Error::CodeExpired => (410, "code_expired", text("The code has expired: the registration was cancelled. Register again.")),
+        Error::AlreadyActive => (409, "already_active", text("This account is already active.")),
+        Error::RateLimited { .. } => (429, "rate_limited", text("Too many requests. Try again later.")),
+        Error::TooManyResends { .. } => (429, "too_many_resends", text("No more codes can be sent for this registration. Register again once it expires.")),
+        Error::Overloaded => (503, "overloaded", text("The service is overloaded. Try again in a second.")),
+        Error::NotFound => (404, "not_found", text("No such endpoint; every endpoint is described at GET /openapi.json.")),
+        Error::MethodNotAllowed { .. } => (405, "method_not_allowed", text("This endpoint does not accept that method.")),
+        Error::PayloadTooLarge => (413, "payload_too_large", text("The request body must be at most 8 KiB.")),
+        Error::LengthRequired => (411, "length_required", text("Send the body with a Content-Length header; Transfer-Encoding is not supported.")),
+        Error::MailUnavailable => (503, "mail_unavailable", text("The verification mail could not be sent. Try again later.")),
+        Error::Unavailable => (503, "unavailable", text("The service is temporarily unavailable. Try again later.")),
+        Error::Internal(_) => (500, "internal_error", text("Something went wrong on our side.")),
     }
 }
 
