@@ -1,6 +1,7 @@
 //! The service's one outbound HTTP client, for the mail API and `--healthcheck`: send one
 //! complete request, return the status code of the final answer. Blocking, over `std::net`; only
 //! status lines are read (headers are skipped whatever their number, the body is never read).
+//! [`exchange`] is the transport underneath, which the tests' full-response reader shares.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -10,13 +11,35 @@ use std::time::{Duration, Instant};
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Sends `request` (complete bytes, ideally with `Connection: close`) to `addr` and returns the
-/// status code of the first final (non-`1xx`) answer as soon as its head has arrived. Interim
-/// answers such as `100 Continue` are skipped. Connecting, writing and reading share one deadline,
-/// `timeout` (DNS resolution is not bounded by it).
+/// status code of the first final (non-`1xx`) answer as soon as its status line has arrived.
+/// Interim answers such as `100 Continue` are skipped. Connecting, writing and reading share one
+/// deadline, `timeout` (DNS resolution is not bounded by it).
 ///
 /// Errors: resolution, connect or I/O failure, `TimedOut` past the deadline, `InvalidData` for an
 /// answer that is not HTTP or whose head exceeds 64 KiB.
 pub fn status(addr: impl ToSocketAddrs, request: &[u8], timeout: Duration) -> io::Result<u16> {
+    exchange(
+        addr,
+        request,
+        timeout,
+        |answer, closed| match final_status(answer)? {
+            Some(status) => Ok(Some(status)),
+            None if closed => Err(invalid("connection closed before an answer")),
+            None if answer.len() > MAX_HEAD_BYTES => Err(invalid("answer head too large")),
+            None => Ok(None),
+        },
+    )
+}
+
+/// Connects to `addr`, writes `request`, then reads until `done` makes something of the bytes
+/// received so far (`closed`: the peer closed the connection, no more will come), all within one
+/// deadline `timeout`. Errors: as [`status`], or whatever `done` returns.
+pub fn exchange<T>(
+    addr: impl ToSocketAddrs,
+    request: &[u8],
+    timeout: Duration,
+    done: impl Fn(&[u8], bool) -> io::Result<Option<T>>,
+) -> io::Result<T> {
     let deadline = Instant::now() + timeout;
     let remaining = || {
         deadline
@@ -32,23 +55,19 @@ pub fn status(addr: impl ToSocketAddrs, request: &[u8], timeout: Duration) -> io
     stream.set_write_timeout(Some(remaining()?))?;
     stream.write_all(request)?;
     let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; 8192];
     loop {
-        if let Some(status) = final_status(&buffer)? {
-            return Ok(status);
+        if let Some(answer) = done(&buffer, false)? {
+            return Ok(answer);
         }
         stream.set_read_timeout(Some(remaining()?))?;
-        let n = match stream.read(&mut chunk) {
-            Ok(0) => return Err(invalid("connection closed before an answer")),
-            Ok(n) => n,
+        match stream.read(&mut chunk) {
+            Ok(0) => return done(&buffer, true)?.ok_or_else(|| invalid("closed mid-answer")),
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
             }
             Err(e) => return Err(e),
-        };
-        buffer.extend_from_slice(&chunk[..n]);
-        if buffer.len() > MAX_HEAD_BYTES {
-            return Err(invalid("answer head too large"));
         }
     }
 }

@@ -107,27 +107,14 @@ fn connect_with_retries(pg: &postgres::Config, timeout: Duration) -> Result<Clie
     }
 }
 
-/// `host:port` of every server in the connection string (passwords are never shown).
+/// `host:port` of the (first) server in the connection string; never the password.
 fn describe_server(pg: &postgres::Config) -> String {
-    let ports = pg.get_ports();
-    let hosts: Vec<String> = pg
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, host)| {
-            let host = match host {
-                postgres::config::Host::Tcp(name) => name.clone(),
-                postgres::config::Host::Unix(path) => path.display().to_string(),
-            };
-            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-            format!("{host}:{port}")
-        })
-        .collect();
-    if hosts.is_empty() {
-        "localhost:5432".into()
-    } else {
-        hosts.join(", ")
-    }
+    let host = match pg.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(name)) => name.clone(),
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    format!("{host}:{}", pg.get_ports().first().copied().unwrap_or(5432))
 }
 
 /// An error and every cause below it, joined with `: ` (the `postgres` crate's own message is

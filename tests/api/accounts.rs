@@ -12,12 +12,8 @@ fn session(app: &TestApp, email: &str) -> String {
 fn the_display_name_can_be_set_trimmed_and_cleared() {
     let app = TestApp::spawn();
     let token = session(&app, "ida@example.com");
-    let set = app.with_token(
-        "PATCH",
-        "/me",
-        &token,
-        Some(r#"{"display_name": "  Ida Lovelace "}"#),
-    );
+    let name = r#"{"display_name": "  Ida Lovelace "}"#;
+    let set = app.with_token("PATCH", "/me", &token, Some(name));
     assert_eq!(set.status, 200);
     assert_eq!(json(&set)["display_name"], "Ida Lovelace");
     assert_eq!(
@@ -204,12 +200,8 @@ fn deleting_the_account_removes_every_row_and_frees_the_email() {
         400,
         "invalid_request",
     );
-    let response = app.with_token(
-        "DELETE",
-        "/me",
-        &token,
-        Some(r#"{"password": "correct horse"}"#),
-    );
+    let password = r#"{"password": "correct horse"}"#;
+    let response = app.with_token("DELETE", "/me", &token, Some(password));
     assert_eq!(response.status, 204);
     let left: i64 = app
         .sql()

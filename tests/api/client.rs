@@ -2,9 +2,9 @@
 //! body, de-chunked) read under one deadline. Interim `1xx` answers are skipped; responses are
 //! capped at 4 MiB. (The service's own client, `beefirst::client`, reads only the status.)
 
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::io;
+use std::net::ToSocketAddrs;
+use std::time::Duration;
 
 const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
@@ -39,53 +39,12 @@ pub fn exchange(
     request: &[u8],
     timeout: Duration,
 ) -> io::Result<RawResponse> {
-    read_until(addr, request, timeout, parse)
-}
-
-/// Connects, writes `request`, then reads until `done` makes something of the bytes so far
-/// (`eof`: the peer closed, no more will come).
-fn read_until<T>(
-    addr: impl ToSocketAddrs,
-    request: &[u8],
-    timeout: Duration,
-    done: impl Fn(&[u8], bool) -> io::Result<Option<T>>,
-) -> io::Result<T> {
-    let deadline = Instant::now() + timeout;
-    let remaining = || {
-        deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "deadline passed"))
-    };
-    let target = addr
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-    let mut stream = TcpStream::connect_timeout(&target, remaining()?)?;
-    stream.set_write_timeout(Some(remaining()?))?;
-    stream.write_all(request)?;
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(answer) = done(&buffer, false)? {
-            return Ok(answer);
-        }
-        stream.set_read_timeout(Some(remaining()?))?;
-        let n = match stream.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
-            }
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            return done(&buffer, true)?.ok_or_else(|| invalid("connection closed mid-response"));
-        }
-        buffer.extend_from_slice(&chunk[..n]);
+    beefirst::client::exchange(addr, request, timeout, |buffer, eof| {
         if buffer.len() > MAX_RESPONSE_BYTES {
             return Err(invalid("response too large"));
         }
-    }
+        parse(buffer, eof)
+    })
 }
 
 fn invalid(why: &str) -> io::Error {

@@ -271,6 +271,16 @@ impl TestApp {
             .send("POST", "/resend", &[("Authorization", &auth)], None)
     }
 
+    /// Sends `times` wrong codes (each another code of `code`'s length) for `email`; each must
+    /// be answered 422 `wrong_code`.
+    #[track_caller]
+    pub fn guess_wrong(&self, email: &str, password: &str, code: &str, times: usize) {
+        for _ in 0..times {
+            let response = self.activate(email, password, &other_code(code));
+            assert_error(&response, 422, "wrong_code");
+        }
+    }
+
     /// Registers and activates an account; panics on any other answer.
     pub fn active_account(&self, email: &str, password: &str) {
         let code = self.register_ok(email, password);
