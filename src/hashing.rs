@@ -1,16 +1,90 @@
-//! Every bcrypt computation of the service, and the priority it runs at.
+//! Every bcrypt computation of the service, on `HASH_THREADS` threads of their own that run in
+//! Linux's `SCHED_IDLE` class: they get a core only when no normal thread wants it.
 //!
-//! The endpoints that run bcrypt (≈ 230 ms of CPU at cost 12) are served by the hashing lane's
-//! own threads (`HASH_THREADS`, see `http::server`), and on Linux those threads run in the
-//! `SCHED_IDLE` class ([`lower_priority`]): they get a core only when no normal thread wants it,
-//! so while registrations saturate the machine a woken `/health` or `/me` worker, and PostgreSQL,
-//! run at once. Alone on the machine, hashing still gets all of the CPU. (With the kernel's
-//! autogroup on a plain host, idle-class threads still compete as one group with PostgreSQL's;
-//! measured, the `/health` p99 under saturation stays well under the 20 ms target either way, and
-//! in containers a CPU cgroup per service overrides autogrouping: see BENCHMARKS.md.)
+//! While registrations saturate the machine, a woken `/health` or `/me` worker, and PostgreSQL,
+//! therefore run at once instead of waiting for a time slice behind bcrypt (≈ 230 ms of CPU at
+//! cost 12). Alone on the machine, hashing still gets all of the CPU. The hashing lane's workers
+//! (`http::server`) hand each computation to these threads and wait: they keep normal priority,
+//! because they also query PostgreSQL, log and count metrics under locks, and an idle-class
+//! thread preempted inside a lock stalls every normal thread waiting for it (measured: making
+//! the lane's own workers idle-class put `/health` at p99 89 ms, see BENCHMARKS.md). The bcrypt
+//! threads hold no lock a normal thread could wait for. An unprivileged thread cannot leave
+//! `SCHED_IDLE` once in it, which is one more reason they are threads of their own.
 
 use crate::domain::Password;
 use crate::error::Error;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The pool of idle-priority bcrypt threads.
+pub struct Hasher {
+    jobs: Mutex<Sender<Job>>,
+}
+
+impl Hasher {
+    /// Starts `threads` bcrypt threads. Errors: a thread could not be started.
+    pub fn start(threads: usize) -> Result<Hasher, Error> {
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..threads {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("bcrypt-{i}"))
+                .spawn(move || run_jobs(&receiver))
+                .map_err(|e| Error::Internal(format!("cannot start bcrypt threads: {e}")))?;
+        }
+        Ok(Hasher {
+            jobs: Mutex::new(jobs),
+        })
+    }
+
+    /// Runs `job` on a bcrypt thread and waits for its result.
+    fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+        let (result_tx, result_rx) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
+            let _ = result_tx.send(job());
+        });
+        let sent = match self.jobs.lock() {
+            Ok(jobs) => jobs.send(job),
+            Err(poisoned) => poisoned.into_inner().send(job),
+        };
+        sent.map_err(|_| Error::Internal("the bcrypt threads have stopped".into()))?;
+        result_rx
+            .recv()
+            .map_err(|_| Error::Internal("a bcrypt job failed".into()))
+    }
+
+    /// bcrypt hash of `password` at `cost`. Errors: bcrypt refused the cost (outside 4–31).
+    pub fn hash(&self, password: &Password, cost: u32) -> Result<String, Error> {
+        let password = password.clone();
+        Ok(self.run(move || bcrypt::hash(password.expose(), cost))??)
+    }
+
+    /// Checks `candidate` against `hash` (see [`verify`]) on a bcrypt thread.
+    pub fn verify(&self, candidate: &str, hash: &str) -> Result<Verified, Error> {
+        let (candidate, hash) = (candidate.to_owned(), hash.to_owned());
+        self.run(move || verify(&candidate, &hash))
+    }
+}
+
+/// A bcrypt thread: idle class, then jobs until the service stops. A panicking job drops its
+/// result sender (the caller gets an error); the thread lives on.
+fn run_jobs(receiver: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let job = match receiver.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        match job {
+            Ok(job) => drop(catch_unwind(AssertUnwindSafe(job))),
+            Err(_) => return,
+        }
+    }
+}
 
 /// How a presented password compares with a stored bcrypt hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,12 +98,7 @@ pub enum Verified {
     AsTyped,
 }
 
-/// bcrypt hash of `password` at `cost`. Errors: bcrypt refused the cost (outside 4–31).
-pub fn hash(password: &Password, cost: u32) -> Result<String, Error> {
-    Ok(bcrypt::hash(password.expose(), cost)?)
-}
-
-/// Checks `candidate` against `hash`: first its NFKC form (what every hash is made from now), then,
+/// Checks `candidate` against `hash`, on the calling thread: first its NFKC form (what every hash is made from now), then,
 /// only if that fails and the password as typed differs, the form as typed (hashes made before
 /// passwords were normalized). A malformed candidate (outside 8–72 bytes, or with NUL) still costs
 /// one verification, of a placeholder, so its answer takes as long as any other (no length oracle;
@@ -49,11 +118,10 @@ pub fn verify(candidate: &str, hash: &str) -> Verified {
     }
 }
 
-/// Moves the calling thread to Linux's `SCHED_IDLE` class. Called once by each hashing-lane
-/// thread at start. An unprivileged thread cannot come back, which is why the lane's threads are
-/// its own. Failure is logged and leaves the thread at normal priority.
+/// Moves the calling thread to Linux's `SCHED_IDLE` class. Failure is logged and leaves the
+/// thread at normal priority.
 #[cfg(target_os = "linux")]
-pub fn lower_priority() {
+fn lower_priority() {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: a system call on the calling thread (pid 0) with a valid, initialized parameter.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
@@ -65,9 +133,9 @@ pub fn lower_priority() {
     }
 }
 
-/// Elsewhere the hashing threads keep normal priority.
+/// Elsewhere the bcrypt threads keep normal priority.
 #[cfg(not(target_os = "linux"))]
-pub fn lower_priority() {}
+fn lower_priority() {}
 
 #[cfg(test)]
 mod tests {
@@ -75,8 +143,13 @@ mod tests {
 
     #[test]
     fn hashes_verify_and_malformed_candidates_never_match() {
+        let hasher = Hasher::start(2).unwrap();
         let password = Password::parse_existing("correct horse".into()).unwrap();
-        let hash = hash(&password, 4).unwrap();
+        let hash = hasher.hash(&password, 4).unwrap();
+        assert_eq!(
+            hasher.verify("correct horse", &hash).unwrap(),
+            Verified::Yes
+        );
         assert_eq!(verify("correct horse", &hash), Verified::Yes);
         assert_eq!(verify("wrong horse", &hash), Verified::No);
         assert_eq!(verify(&"x".repeat(100), &hash), Verified::No);

@@ -266,9 +266,6 @@ fn start_lane(
         std::thread::Builder::new()
             .name(format!("{lane:?}-{i}").to_lowercase())
             .spawn(move || {
-                if lane == Lane::Hashing {
-                    crate::hashing::lower_priority();
-                }
                 while let Some(request) = queue.take() {
                     super::handle(request, &state);
                     queue.finished();

@@ -3,7 +3,6 @@
 use super::{AppState, credentials, limits};
 use crate::domain::{DisplayName, Email, Password, Profile, SessionToken};
 use crate::error::Error;
-use crate::hashing;
 use crate::mail::{Message, account_deleted_message, password_changed_message};
 use crate::store::{self, sessions::SessionAccount};
 use serde_json::json;
@@ -36,7 +35,7 @@ pub fn change_password(
     new: &Password,
 ) -> Result<(), Error> {
     let (account, email) = confirm(state, token, current)?;
-    let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
+    let new_hash = state.hasher.hash(new, state.config.bcrypt_cost)?;
     let mut client = store::checkout(&state.pool)?;
     let (id, version) = (account.account_id, account.credential_version);
     if !store::accounts::change_password(&mut client, id, version, &new_hash, token)? {
@@ -72,7 +71,7 @@ fn confirm(
     let email = Email::parse(&account.email)
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;
     limits::ensure_login_budget(state, &email)?;
-    if !credentials::check_password(state, account.account_id, password, &account.password_hash) {
+    if !credentials::check_password(state, account.account_id, password, &account.password_hash)? {
         limits::count_login_failure(state, &email)?;
         return Err(Error::WrongPassword);
     }

@@ -4,7 +4,7 @@ use super::AppState;
 use crate::domain::password::hash_cost;
 use crate::domain::{Email, Password};
 use crate::error::Error;
-use crate::hashing::{self, Verified};
+use crate::hashing::Verified;
 use crate::store::{self, accounts::StoredCredentials};
 use serde_json::json;
 
@@ -31,7 +31,7 @@ pub fn verify(
     let hash = stored
         .as_ref()
         .map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
-    let verified = hashing::verify(password, hash);
+    let verified = state.hasher.verify(password, hash)?;
     match (email, stored) {
         (Some(email), Some(stored)) if verified != Verified::No => {
             upgrade_if_stale(state, stored.id, password, &stored.password_hash, verified);
@@ -43,10 +43,15 @@ pub fn verify(
 
 /// True when `password` matches account `id`'s `hash`; a stale hash is upgraded on success.
 ///
-pub fn check_password(state: &AppState, id: i64, password: &str, hash: &str) -> bool {
-    let verified = hashing::verify(password, hash);
+pub fn check_password(
+    state: &AppState,
+    id: i64,
+    password: &str,
+    hash: &str,
+) -> Result<bool, Error> {
+    let verified = state.hasher.verify(password, hash)?;
     upgrade_if_stale(state, id, password, hash, verified);
-    verified != Verified::No
+    Ok(verified != Verified::No)
 }
 
 /// After a successful check: re-hashes the password at `BCRYPT_COST` when the stored hash was
@@ -65,10 +70,13 @@ fn upgrade_if_stale(state: &AppState, id: i64, password: &str, hash: &str, verif
     let Ok(normalized) = Password::parse_existing(password.to_owned()) else {
         return; // the normalized form would break the length rule: keep the old hash
     };
-    let upgraded = hashing::hash(&normalized, state.config.bcrypt_cost).and_then(|new_hash| {
-        let mut client = store::checkout(&state.pool)?;
-        store::accounts::upgrade_hash(&mut client, id, hash, &new_hash)
-    });
+    let upgraded = state
+        .hasher
+        .hash(&normalized, state.config.bcrypt_cost)
+        .and_then(|new_hash| {
+            let mut client = store::checkout(&state.pool)?;
+            store::accounts::upgrade_hash(&mut client, id, hash, &new_hash)
+        });
     if let Err(e) = upgraded {
         crate::log::error("rehash_failed", json!({"error": e.to_string()}));
     }
