@@ -101,6 +101,34 @@ def open_loop(rate, seconds, tag):
         th.join()
     return results
 
+PERCENTILES = (50, 75, 90, 95, 99, 99.9, 99.99)
+
+def probe(path, seconds, token=None, rate=100, conns=2):
+    """Paced GETs of `path`: `conns` keep-alive connections sending `rate` requests per second in
+    all, as light cheap traffic does; returns {percentile: latency in ms}. (A closed loop such as
+    wrk's is itself a saturating load: its tail measures normal threads competing with each
+    other, not whether hashing yields to them.)"""
+    import http.client, threading
+    host, port = ADDR.rsplit(":", 1)
+    latencies, lock = [], threading.Lock()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    def run():
+        c = http.client.HTTPConnection(host, int(port), timeout=30)
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            t = time.perf_counter()
+            c.request("GET", path, headers=headers)
+            c.getresponse().read()
+            with lock:
+                latencies.append((time.perf_counter() - t) * 1000)
+            n += 1
+            time.sleep(max(0.0, start + n * conns / rate - time.perf_counter()))
+    threads = [threading.Thread(target=run) for _ in range(conns)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    latencies.sort()
+    return {p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] for p in PERCENTILES}
+
 def http(method, path, body=None, token=None):
     req = urllib.request.Request(f"http://{ADDR}{path}", method=method,
                                  data=json.dumps(body).encode() if body is not None else None)
@@ -181,7 +209,7 @@ def run_phases(proc, ceiling, startup_ms, pgbench, lines):
     token = http("POST", "/login", {"email": "bench@example.com", "password": "correct horse"})["access_token"]
 
     print("health alone ...", flush=True)
-    _, r["health_alone"] = wrk("latency.lua", 4, LOAD, "/health")
+    r["health_alone"] = probe("/health", LOAD)
     print("registrations at capacity (throughput) ...", flush=True)
     lane = CORES + 16
     reg, _ = wrk("register.lua", lane, LOAD)
@@ -238,8 +266,8 @@ def saturated(register_rps, token, tag):
     sat = threading.Thread(target=lambda: box.update(res=open_loop(rate, 2 * LOAD + 4, tag)))
     sat.start()
     time.sleep(2)
-    _, r["health_loaded"] = wrk("latency.lua", 4, LOAD, "/health")
-    _, r["me_loaded"] = wrk("latency.lua", 4, LOAD, "/me", env={"TOKEN": token, "WRK_PATH": "/me"})
+    r["health_loaded"] = probe("/health", LOAD)
+    r["me_loaded"] = probe("/me", LOAD, token)
     sat.join()
     r["sat_offered"] = rate / register_rps
     r["sat_statuses"] = {s: sum(1 for x, _ in box["res"] if x == s) for s in {x for x, _ in box["res"]}}
