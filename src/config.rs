@@ -47,7 +47,7 @@ pub const SETTINGS: &[Setting] = &[
     s("MAX_WRONG_CODES_PER_EMAIL_PER_DAY", "10", "wrong codes per mailbox (+tag stripped) across all its claims per rolling 24 h; past it, new codes for that email have HARDENED_CODE_DIGITS digits; 0: off"),
     s("TRUST_X_FORWARDED_FOR", "false", "true: the client IP is the rightmost X-Forwarded-For address (only behind your own proxy)"),
     s("QUEUE_DEPTH", "64", "requests waiting for a worker before new ones are shed with 503 (1-100000)"),
-    s("HASH_THREADS", "number of CPU cores", "threads that serve the endpoints running bcrypt (a lane of their own), and as many idle-priority bcrypt threads (1-256)"),
+    s("HASH_THREADS", "number of CPU cores", "threads that serve the endpoints running bcrypt (a lane of their own); bcrypt itself runs at idle priority (1-256)"),
     s("HASH_QUEUE_DEPTH", "16", "requests waiting for a hash thread before new ones are shed with 503 (1-100000)"),
     s("SHUTDOWN_GRACE_SECONDS", "10", "how long SIGTERM/SIGINT waits for in-flight requests, seconds (0-3600)"),
     s("SESSION_TTL_SECONDS", "3600", "lifetime of a login session (absolute), seconds (60-2592000)"),

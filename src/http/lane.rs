@@ -6,7 +6,7 @@
 
 use super::metrics::{Lane, METRICS};
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// The queue of one lane. At most `threads + depth` requests are in it at once, running or
 /// waiting, so at most `depth` wait for a worker whatever the timing of the workers.
@@ -39,9 +39,7 @@ impl<T> LaneQueue<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Queues `item`; gives it back when the lane is full (or closed).
@@ -73,7 +71,7 @@ impl<T> LaneQueue<T> {
             state = self
                 .ready
                 .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 

@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tiny_http::{Request, Server};
 
@@ -157,21 +157,19 @@ impl RequestLane {
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
-        self.shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn server(&self) -> Option<Arc<Server>> {
-        let server = self.server.lock();
-        server
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
     /// Stops receiving: threads still blocked in `recv()` are unblocked by the signal thread.
     fn close(&self) {
-        let mut server = self.server.lock().unwrap_or_else(|p| p.into_inner());
+        let mut server = self.server.lock().unwrap_or_else(PoisonError::into_inner);
         *server = None;
     }
 }

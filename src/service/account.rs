@@ -3,6 +3,7 @@
 use super::{AppState, credentials, limits};
 use crate::domain::{DisplayName, Email, Password, Profile, SessionToken};
 use crate::error::Error;
+use crate::hashing;
 use crate::mail::{Message, account_deleted_message, password_changed_message};
 use crate::store::{self, sessions::SessionAccount};
 use serde_json::json;
@@ -35,7 +36,7 @@ pub fn change_password(
     new: &Password,
 ) -> Result<(), Error> {
     let (account, email) = confirm(state, token, current)?;
-    let new_hash = state.hasher.hash(new, state.config.bcrypt_cost)?;
+    let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
     let mut client = store::checkout(&state.pool)?;
     let (id, version) = (account.account_id, account.credential_version);
     if !store::accounts::change_password(&mut client, id, version, &new_hash, token)? {

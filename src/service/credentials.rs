@@ -4,7 +4,7 @@ use super::AppState;
 use crate::domain::password::hash_cost;
 use crate::domain::{Email, Password};
 use crate::error::Error;
-use crate::hashing::Verified;
+use crate::hashing::{self, Verified};
 use crate::store::{self, accounts::StoredCredentials};
 use serde_json::json;
 
@@ -31,7 +31,7 @@ pub fn verify(
     let hash = stored
         .as_ref()
         .map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
-    let verified = state.hasher.verify(password, hash)?;
+    let verified = hashing::verify(password, hash)?;
     match (email, stored) {
         (Some(email), Some(stored)) if verified != Verified::No => {
             upgrade_if_stale(state, stored.id, password, &stored.password_hash, verified);
@@ -42,14 +42,14 @@ pub fn verify(
 }
 
 /// True when `password` matches account `id`'s `hash`; a stale hash is upgraded on success.
-///
+/// Errors: no bcrypt thread could be started (500).
 pub fn check_password(
     state: &AppState,
     id: i64,
     password: &str,
     hash: &str,
 ) -> Result<bool, Error> {
-    let verified = state.hasher.verify(password, hash)?;
+    let verified = hashing::verify(password, hash)?;
     upgrade_if_stale(state, id, password, hash, verified);
     Ok(verified != Verified::No)
 }
@@ -70,13 +70,10 @@ fn upgrade_if_stale(state: &AppState, id: i64, password: &str, hash: &str, verif
     let Ok(normalized) = Password::parse_existing(password.to_owned()) else {
         return; // the normalized form would break the length rule: keep the old hash
     };
-    let upgraded = state
-        .hasher
-        .hash(&normalized, state.config.bcrypt_cost)
-        .and_then(|new_hash| {
-            let mut client = store::checkout(&state.pool)?;
-            store::accounts::upgrade_hash(&mut client, id, hash, &new_hash)
-        });
+    let upgraded = hashing::hash(&normalized, state.config.bcrypt_cost).and_then(|new_hash| {
+        let mut client = store::checkout(&state.pool)?;
+        store::accounts::upgrade_hash(&mut client, id, hash, &new_hash)
+    });
     if let Err(e) = upgraded {
         crate::log::error("rehash_failed", json!({"error": e.to_string()}));
     }

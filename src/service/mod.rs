@@ -12,7 +12,6 @@ pub mod sessions;
 use crate::config::Config;
 use crate::domain::{Email, VerificationCode};
 use crate::error::Error;
-use crate::hashing::Hasher;
 use crate::mail::Mailer;
 use crate::mail::verification_message;
 use crate::store::Pool;
@@ -24,8 +23,6 @@ pub struct AppState {
     pub config: Config,
     /// PostgreSQL pool.
     pub pool: Pool,
-    /// The idle-priority threads that run every bcrypt computation (`HASH_THREADS`).
-    pub hasher: Hasher,
     /// Console or HTTP mailer.
     pub mailer: Mailer,
     /// A bcrypt hash at `BCRYPT_COST` that no password matches (see [`dummy_hash`]). Verified
@@ -35,11 +32,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state: the dummy hash, the bcrypt threads, the common-password set, the
-    /// mailer. Errors: no randomness, or the threads could not be started.
+    /// Builds the state: the dummy hash, the common-password set, the mailer.
+    /// Errors: no randomness.
     pub fn new(config: Config, pool: Pool) -> Result<AppState, Error> {
         let dummy_hash = dummy_hash(config.bcrypt_cost)?;
-        let hasher = Hasher::start(config.hash_threads)?;
         crate::domain::password::warm_up();
         let mailer = match &config.mail_api {
             None => Mailer::Console,
@@ -53,7 +49,6 @@ impl AppState {
             config,
             pool,
             mailer,
-            hasher,
             dummy_hash,
         })
     }

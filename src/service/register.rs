@@ -4,6 +4,7 @@ use super::AppState;
 use crate::domain::code::code_salt;
 use crate::domain::{Email, Password, VerificationCode};
 use crate::error::Error;
+use crate::hashing;
 use crate::service::limits;
 use crate::store::{self, accounts};
 
@@ -21,7 +22,7 @@ pub fn register(state: &AppState, email: &Email, password: &Password) -> Result<
         return Err(Error::EmailTaken);
     }
     limits::ensure_mail_budget(state, email)?;
-    let password_hash = state.hasher.hash(password, config.bcrypt_cost)?;
+    let password_hash = hashing::hash(password, config.bcrypt_cost)?;
     let code = VerificationCode::generate(limits::next_code_digits(state, email)?)?;
     let salt = code_salt()?;
     let id = accounts::insert_claim(
