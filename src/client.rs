@@ -18,17 +18,12 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Errors: resolution, connect or I/O failure, `TimedOut` past the deadline, `InvalidData` for an
 /// answer that is not HTTP or whose head exceeds 64 KiB.
 pub fn status(addr: impl ToSocketAddrs, request: &[u8], timeout: Duration) -> io::Result<u16> {
-    exchange(
-        addr,
-        request,
-        timeout,
-        |answer, closed| match final_status(answer)? {
-            Some(status) => Ok(Some(status)),
-            None if closed => Err(invalid("connection closed before an answer")),
-            None if answer.len() > MAX_HEAD_BYTES => Err(invalid("answer head too large")),
-            None => Ok(None),
-        },
-    )
+    exchange(addr, request, timeout, |answer, closed| match final_status(answer)? {
+        Some(status) => Ok(Some(status)),
+        None if closed => Err(invalid("connection closed before an answer")),
+        None if answer.len() > MAX_HEAD_BYTES => Err(invalid("answer head too large")),
+        None => Ok(None),
+    })
 }
 
 /// Connects to `addr`, writes `request`, then reads until `done` makes something of the bytes
@@ -119,25 +114,13 @@ mod tests {
         let answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n\
                        HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff";
         assert_eq!(final_status(answer).unwrap(), Some(202));
-        assert_eq!(
-            final_status(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap(),
-            None
-        );
-        assert_eq!(
-            final_status(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(),
-            Some(200)
-        );
-        assert_eq!(
-            final_status(b"HTTP/1.1 100 Continue\r\nX: y").unwrap(),
-            None
-        );
+        assert_eq!(final_status(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap(), None);
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(), Some(200));
+        assert_eq!(final_status(b"HTTP/1.1 100 Continue\r\nX: y").unwrap(), None);
         assert_eq!(final_status(b"HTTP/1.1 20").unwrap(), None);
         assert!(final_status(b"SMTP ready\r\n\r\n").is_err());
         assert!(final_status(b"HTTP/1.1 2000 OK\r\n\r\n").is_err());
-        let many_headers = format!(
-            "HTTP/1.1 204 No Content\r\n{}\r\n",
-            "X-A: b\r\n".repeat(500)
-        );
+        let many_headers = format!("HTTP/1.1 204 No Content\r\n{}\r\n", "X-A: b\r\n".repeat(500));
         assert_eq!(final_status(many_headers.as_bytes()).unwrap(), Some(204));
     }
 }

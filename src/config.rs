@@ -55,11 +55,7 @@ pub const SETTINGS: &[Setting] = &[
 ];
 
 const fn s(name: &'static str, default: &'static str, meaning: &'static str) -> Setting {
-    Setting {
-        name,
-        default,
-        meaning,
-    }
+    Setting { name, default, meaning }
 }
 
 /// The validated configuration of one process.
@@ -140,10 +136,8 @@ impl Config {
 
     /// Reads settings through `lookup` (unit tests pass a map). Unset or empty means default.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| Var {
-            name,
-            value: lookup(name).filter(|v| !v.trim().is_empty()),
-        };
+        let get =
+            |name: &'static str| Var { name, value: lookup(name).filter(|v| !v.trim().is_empty()) };
         let workers = get("WORKERS").number(1..=1024)?;
         let db_pool_size = get("DB_POOL_SIZE").number(1..=1024)?;
         let hash_threads = match get("HASH_THREADS") {
@@ -225,19 +219,14 @@ impl Var {
     fn raw(&self) -> &str {
         match &self.value {
             Some(v) => v.trim(),
-            None => SETTINGS
-                .iter()
-                .find(|s| s.name == self.name)
-                .map_or("", |s| s.default),
+            None => SETTINGS.iter().find(|s| s.name == self.name).map_or("", |s| s.default),
         }
     }
 
     fn with<T>(&self, parse: impl Fn(&str) -> Option<T>, rule: &str) -> Result<T, ConfigError> {
         let raw = self.raw();
-        parse(raw).ok_or_else(|| ConfigError {
-            var: self.name,
-            message: format!("{rule} (got {raw:?})"),
-        })
+        parse(raw)
+            .ok_or_else(|| ConfigError { var: self.name, message: format!("{rule} (got {raw:?})") })
     }
 
     fn parse<T: FromStr>(&self, rule: &str) -> Result<T, ConfigError> {
@@ -248,11 +237,7 @@ impl Var {
     where
         T: FromStr + PartialOrd + fmt::Display,
     {
-        let rule = format!(
-            "must be a whole number from {} to {}",
-            range.start(),
-            range.end()
-        );
+        let rule = format!("must be a whole number from {} to {}", range.start(), range.end());
         self.with(|v| v.parse().ok().filter(|n| range.contains(n)), &rule)
     }
 }
@@ -287,10 +272,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -301,13 +284,7 @@ mod tests {
         assert_eq!(c.code_ttl_seconds, 60);
         assert_eq!(c.max_code_attempts, 3);
         assert_eq!(c.bcrypt_cost, 12);
-        assert_eq!(
-            c.code_lengths,
-            CodeLengths {
-                normal: 4,
-                hardened: 8
-            }
-        );
+        assert_eq!(c.code_lengths, CodeLengths { normal: 4, hardened: 8 });
         assert_eq!(c.reaper_interval, Duration::from_secs(10));
         assert_eq!(c.mail_from.as_str(), "no-reply@beefirst.local");
         assert!(c.mail_api.is_none());
@@ -351,9 +328,8 @@ mod tests {
             ("HARDENED_CODE_DIGITS", "11"),
         ];
         for (var, value) in cases {
-            let err = config(&[(var, value)])
-                .err()
-                .unwrap_or_else(|| panic!("{var}={value} accepted"));
+            let err =
+                config(&[(var, value)]).err().unwrap_or_else(|| panic!("{var}={value} accepted"));
             assert_eq!(err.var, var);
             assert!(err.to_string().contains(var));
         }

@@ -37,9 +37,7 @@ fn on_idle_thread<T: Send>(job: impl FnOnce() -> T + Send) -> Result<T, Error> {
                 job()
             })
             .map_err(|e| Error::Internal(format!("cannot start a bcrypt thread: {e}")))?;
-        thread
-            .join()
-            .map_err(|_| Error::Internal("a bcrypt computation panicked".into()))
+        thread.join().map_err(|_| Error::Internal("a bcrypt computation panicked".into()))
     })
 }
 
@@ -63,9 +61,8 @@ pub enum Verified {
 /// their first 72 bytes. A hash bcrypt cannot read counts as a mismatch.
 fn verify_here(candidate: &str, hash: &str) -> Verified {
     let normalized = Password::parse_existing(candidate.to_owned()).ok();
-    let password = normalized
-        .as_ref()
-        .map_or("placeholder for a malformed password", Password::expose);
+    let password =
+        normalized.as_ref().map_or("placeholder for a malformed password", Password::expose);
     if bcrypt::verify(password, hash).unwrap_or(false) && normalized.is_some() {
         return Verified::Yes;
     }
@@ -83,10 +80,7 @@ fn lower_priority() {
     // SAFETY: a system call on the calling thread (pid 0) with a valid, initialized parameter.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
         let error = std::io::Error::last_os_error().to_string();
-        crate::log::error(
-            "sched_setscheduler_failed",
-            serde_json::json!({"error": error}),
-        );
+        crate::log::error("sched_setscheduler_failed", serde_json::json!({"error": error}));
     }
 }
 

@@ -38,10 +38,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let state = AppState::new(config, pool).map_err(|e| format!("start-up failed: {e}"))?;
     let server = tiny_http::Server::http(state.config.bind_addr)
         .map_err(|e| format!("cannot bind {}: {e}", state.config.bind_addr))?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .ok_or("bound to a non-IP address")?;
+    let addr = server.server_addr().to_ip().ok_or("bound to a non-IP address")?;
     reaper::spawn(state.pool.clone(), state.config.reaper_interval)
         .map_err(|e| format!("cannot start the reaper: {e}"))?;
     match http::server::serve(server, addr, Arc::new(state))? {

@@ -36,9 +36,7 @@ pub fn error(event: &str, fields: Value) {
 
 /// The current UTC time as RFC 3339 with milliseconds, e.g. `2026-11-23T18:28:00.123Z`.
 pub fn rfc3339_now() -> String {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     rfc3339(since_epoch.as_secs() as i64, since_epoch.subsec_millis())
 }
 

@@ -23,11 +23,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = if healthcheck {
-        beefirst::healthcheck(&config)
-    } else {
-        beefirst::run(config)
-    };
+    let outcome = if healthcheck { beefirst::healthcheck(&config) } else { beefirst::run(config) };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(reason) => {

@@ -11,21 +11,19 @@ use std::time::Duration;
 
 /// Spawns the reaper thread. A failed sweep (database down) is logged and retried next interval.
 pub fn spawn(pool: Pool, interval: Duration) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("reaper".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(interval);
-                match sweep(&pool) {
-                    Ok((0, 0)) => {}
-                    Ok((claims, counters)) => crate::log::info(
-                        "reaped",
-                        json!({"expired_claims_deleted": claims, "stale_rows_deleted": counters}),
-                    ),
-                    Err(e) => crate::log::error("reaper_failed", json!({"error": e.to_string()})),
-                }
+    std::thread::Builder::new().name("reaper".into()).spawn(move || {
+        loop {
+            std::thread::sleep(interval);
+            match sweep(&pool) {
+                Ok((0, 0)) => {}
+                Ok((claims, counters)) => crate::log::info(
+                    "reaped",
+                    json!({"expired_claims_deleted": claims, "stale_rows_deleted": counters}),
+                ),
+                Err(e) => crate::log::error("reaper_failed", json!({"error": e.to_string()})),
             }
-        })
+        }
+    })
 }
 
 fn sweep(pool: &Pool) -> Result<(u64, u64), Error> {

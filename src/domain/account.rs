@@ -42,10 +42,7 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed_and_bounded() {
-        assert_eq!(
-            DisplayName::parse("  Ada Lovelace ").unwrap().as_str(),
-            "Ada Lovelace"
-        );
+        assert_eq!(DisplayName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
         assert!(DisplayName::parse(&"é".repeat(100)).is_some());
         for bad in ["", "   ", "tab\tinside", "bell\u{7}", "nul\u{0}"] {
             assert!(DisplayName::parse(bad).is_none(), "{bad:?}");

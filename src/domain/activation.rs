@@ -49,9 +49,7 @@ pub fn decide(claim: ClaimSnapshot, max_attempts: u32) -> ActivationOutcome {
     if wrong_now >= max_attempts {
         ActivationOutcome::Exhausted
     } else {
-        ActivationOutcome::WrongCode {
-            attempts_remaining: max_attempts - wrong_now,
-        }
+        ActivationOutcome::WrongCode { attempts_remaining: max_attempts - wrong_now }
     }
 }
 
@@ -85,11 +83,7 @@ mod tests {
     use super::*;
 
     fn claim(expired: bool, code_matches: bool, wrong_attempts: u32) -> ClaimSnapshot {
-        ClaimSnapshot {
-            expired,
-            code_matches,
-            wrong_attempts,
-        }
+        ClaimSnapshot { expired, code_matches, wrong_attempts }
     }
 
     #[test]
@@ -97,18 +91,8 @@ mod tests {
         let cases = [
             (claim(false, true, 0), Activate),
             (claim(false, true, 2), Activate),
-            (
-                claim(false, false, 0),
-                WrongCode {
-                    attempts_remaining: 2,
-                },
-            ),
-            (
-                claim(false, false, 1),
-                WrongCode {
-                    attempts_remaining: 1,
-                },
-            ),
+            (claim(false, false, 0), WrongCode { attempts_remaining: 2 }),
+            (claim(false, false, 1), WrongCode { attempts_remaining: 1 }),
             (claim(false, false, 2), Exhausted),
             (claim(true, true, 0), Expired),
             (claim(true, false, 2), Expired),

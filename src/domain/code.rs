@@ -24,11 +24,7 @@ pub struct CodeLengths {
 impl CodeLengths {
     /// The length of the next code: hardened while the email's wrong-code budget is spent.
     pub fn for_next_code(self, budget_spent: bool) -> u32 {
-        if budget_spent {
-            self.hardened
-        } else {
-            self.normal
-        }
+        if budget_spent { self.hardened } else { self.normal }
     }
 }
 
@@ -117,10 +113,7 @@ pub fn code_salt() -> Result<[u8; 16], getrandom::Error> {
 mod tests {
     use super::*;
 
-    const LENGTHS: CodeLengths = CodeLengths {
-        normal: 4,
-        hardened: 8,
-    };
+    const LENGTHS: CodeLengths = CodeLengths { normal: 4, hardened: 8 };
 
     #[test]
     fn only_ascii_digits_of_either_length_parse() {
@@ -141,11 +134,7 @@ mod tests {
             "1234567",
             "123456789",
         ] {
-            assert_eq!(
-                VerificationCode::parse(bad, LENGTHS),
-                Err(CodeError::Format),
-                "{bad:?}"
-            );
+            assert_eq!(VerificationCode::parse(bad, LENGTHS), Err(CodeError::Format), "{bad:?}");
         }
     }
 
@@ -160,9 +149,7 @@ mod tests {
     #[test]
     fn values_in_the_biased_tail_are_drawn_again() {
         // The largest multiple of 10_000 at or below 2^64 is 18_446_744_073_709_550_000.
-        let mut draws = vec![9_999, u64::MAX, 18_446_744_073_709_550_000]
-            .into_iter()
-            .rev();
+        let mut draws = vec![9_999, u64::MAX, 18_446_744_073_709_550_000].into_iter().rev();
         let code = VerificationCode::from_random(4, || draws.next().unwrap());
         assert_eq!(code.expose(), "9999");
     }
@@ -170,9 +157,8 @@ mod tests {
     #[test]
     fn generated_codes_have_the_configured_length_and_vary() {
         for digits in CODE_DIGITS_RANGE.chain(HARDENED_CODE_DIGITS_RANGE) {
-            let codes: Vec<_> = (0..50)
-                .map(|_| VerificationCode::generate(digits).unwrap())
-                .collect();
+            let codes: Vec<_> =
+                (0..50).map(|_| VerificationCode::generate(digits).unwrap()).collect();
             assert!(codes.iter().all(|c| c.expose().len() == digits as usize));
             assert!(codes.iter().any(|c| c != &codes[0]), "50 equal codes");
         }
@@ -182,10 +168,7 @@ mod tests {
     fn the_next_code_is_hardened_only_while_the_budget_is_spent() {
         assert_eq!(LENGTHS.for_next_code(false), 4);
         assert_eq!(LENGTHS.for_next_code(true), 8);
-        assert_eq!(
-            VerificationCode::from_random(10, || 42).expose(),
-            "0000000042"
-        );
+        assert_eq!(VerificationCode::from_random(10, || 42).expose(), "0000000042");
     }
 
     #[test]

@@ -203,9 +203,6 @@ mod tests {
         let plain = Email::parse("me@x.org").unwrap();
         assert_ne!(tagged, plain);
         assert_eq!(tagged.mailbox(), plain.mailbox());
-        assert_eq!(
-            Email::parse("+only@x.org").unwrap().mailbox(),
-            "+only@x.org"
-        );
+        assert_eq!(Email::parse("+only@x.org").unwrap().mailbox(), "+only@x.org");
     }
 }

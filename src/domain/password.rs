@@ -134,26 +134,17 @@ mod tests {
 
     #[test]
     fn bounds_are_8_and_72_bytes() {
-        assert_eq!(
-            Password::parse_existing("1234567".into()),
-            Err(PasswordError::TooShort)
-        );
+        assert_eq!(Password::parse_existing("1234567".into()), Err(PasswordError::TooShort));
         assert!(Password::parse_existing("12345678".into()).is_ok());
         assert!(Password::parse_existing("x".repeat(72)).is_ok());
-        assert_eq!(
-            Password::parse_existing("x".repeat(73)),
-            Err(PasswordError::TooLong)
-        );
+        assert_eq!(Password::parse_existing("x".repeat(73)), Err(PasswordError::TooLong));
     }
 
     #[test]
     fn bounds_count_bytes_not_characters() {
         // 24 three-byte characters are 72 bytes; one more is over bcrypt's limit.
         assert!(Password::parse_existing("€".repeat(24)).is_ok());
-        assert_eq!(
-            Password::parse_existing("€".repeat(25)),
-            Err(PasswordError::TooLong)
-        );
+        assert_eq!(Password::parse_existing("€".repeat(25)), Err(PasswordError::TooLong));
         // 4 characters, 8 bytes.
         assert!(Password::parse_existing("éééé".into()).is_ok());
     }
@@ -161,11 +152,7 @@ mod tests {
     #[test]
     fn common_passwords_are_rejected_case_insensitively() {
         for common in ["password", "12345678", "PassWord1", "iloveyou", "baseball"] {
-            assert_eq!(
-                Password::parse(common.into()),
-                Err(PasswordError::Common),
-                "{common}"
-            );
+            assert_eq!(Password::parse(common.into()), Err(PasswordError::Common), "{common}");
             assert!(Password::parse_existing(common.into()).is_ok());
         }
         assert!(Password::parse("correct horse".into()).is_ok());
@@ -173,10 +160,7 @@ mod tests {
 
     #[test]
     fn the_list_is_the_full_openwall_list() {
-        let entries = COMMON_PASSWORDS
-            .lines()
-            .filter(|l| !l.starts_with("#!comment"))
-            .count();
+        let entries = COMMON_PASSWORDS.lines().filter(|l| !l.starts_with("#!comment")).count();
         assert!(entries >= 3_000, "{entries}");
     }
 
@@ -193,10 +177,7 @@ mod tests {
     fn nul_is_refused_because_bcrypt_would_stop_there() {
         let with_nul = format!("{}\0", "x".repeat(71));
         assert_eq!(Password::parse_existing(with_nul), Err(PasswordError::Nul));
-        assert_eq!(
-            Password::parse("correct\0horse".into()),
-            Err(PasswordError::Nul)
-        );
+        assert_eq!(Password::parse("correct\0horse".into()), Err(PasswordError::Nul));
     }
 
     #[test]
@@ -213,10 +194,7 @@ mod tests {
         assert!(Password::legacy_form("correct horse").is_none());
         // The limits apply to the normalized form: U+FB03 (3 bytes) becomes "ffi" (3 bytes),
         // U+2474 "⑵" (3 bytes) becomes "(2)" (3 bytes); U+FDFA (3 bytes) becomes 33 bytes.
-        assert_eq!(
-            Password::parse_existing("\u{fdfa}".repeat(3)),
-            Err(PasswordError::TooLong)
-        );
+        assert_eq!(Password::parse_existing("\u{fdfa}".repeat(3)), Err(PasswordError::TooLong));
     }
 
     #[test]

@@ -19,26 +19,17 @@ pub struct Limit {
 impl Limit {
     /// `max` per minute.
     pub fn per_minute(max: u32) -> Limit {
-        Limit {
-            max,
-            window_seconds: 60,
-        }
+        Limit { max, window_seconds: 60 }
     }
 
     /// `max` per hour.
     pub fn per_hour(max: u32) -> Limit {
-        Limit {
-            max,
-            window_seconds: 3_600,
-        }
+        Limit { max, window_seconds: 3_600 }
     }
 
     /// `max` per day.
     pub fn per_day(max: u32) -> Limit {
-        Limit {
-            max,
-            window_seconds: 86_400,
-        }
+        Limit { max, window_seconds: 86_400 }
     }
 
     /// False when the setting is 0: such a limit is never checked and counts nothing.
@@ -82,21 +73,14 @@ pub fn retry_after_seconds(limit: Limit, state: WindowState) -> u32 {
             * (1.0
                 - state.elapsed_seconds / window
                 - (room - f64::from(state.current)) / f64::from(state.previous));
-        if needed <= remaining {
-            Some(needed.max(0.0))
-        } else {
-            None
-        }
+        if needed <= remaining { Some(needed.max(0.0)) } else { None }
     } else {
         None
     };
     // Otherwise wait into the next bucket, where the current bucket's hits decay.
     let wait = wait.unwrap_or_else(|| {
-        let fraction = if state.current == 0 {
-            0.0
-        } else {
-            (1.0 - room / f64::from(state.current)).max(0.0)
-        };
+        let fraction =
+            if state.current == 0 { 0.0 } else { (1.0 - room / f64::from(state.current)).max(0.0) };
         remaining + fraction * window
     });
     ((wait - 1e-9).ceil() as u32).max(1)
@@ -107,11 +91,7 @@ mod tests {
     use super::*;
 
     fn state(previous: u32, current: u32, elapsed_seconds: f64) -> WindowState {
-        WindowState {
-            previous,
-            current,
-            elapsed_seconds,
-        }
+        WindowState { previous, current, elapsed_seconds }
     }
 
     #[test]
@@ -136,10 +116,7 @@ mod tests {
             state(20, 20, 0.0),
         ] {
             let wait = f64::from(retry_after_seconds(limit, s));
-            assert!(
-                estimate(limit, s, wait) + 1.0 <= 10.0 + 1e-9,
-                "{s:?} wait {wait}"
-            );
+            assert!(estimate(limit, s, wait) + 1.0 <= 10.0 + 1e-9, "{s:?} wait {wait}");
             assert!(
                 wait <= 1.0 || estimate(limit, s, wait - 1.0) + 1.0 > 10.0,
                 "{s:?} wait {wait} not minimal"
@@ -150,10 +127,7 @@ mod tests {
     #[test]
     fn a_limit_of_one_waits_for_the_window_to_clear() {
         let limit = Limit::per_hour(1);
-        assert_eq!(
-            retry_after_seconds(limit, state(0, 1, 600.0)),
-            3_000 + 3_600
-        );
+        assert_eq!(retry_after_seconds(limit, state(0, 1, 600.0)), 3_000 + 3_600);
     }
 
     #[test]

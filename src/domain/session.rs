@@ -28,14 +28,9 @@ impl SessionToken {
     /// anything else cannot be a token and is refused before the database is asked.
     pub fn parse(raw: &str) -> Option<SessionToken> {
         let shaped = raw.len() == TOKEN_CHARS
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        (shaped
-            && URL_SAFE_NO_PAD
-                .decode(raw)
-                .is_ok_and(|b| b.len() == TOKEN_BYTES))
-        .then(|| SessionToken(raw.to_owned()))
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        (shaped && URL_SAFE_NO_PAD.decode(raw).is_ok_and(|b| b.len() == TOKEN_BYTES))
+            .then(|| SessionToken(raw.to_owned()))
     }
 
     /// The token text, for the login response and for hashing.

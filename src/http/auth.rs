@@ -50,12 +50,7 @@ mod tests {
         let header = format!("bearer {}", token.expose());
         assert_eq!(parse_bearer(Some(&header)), Some(token.clone()));
         let basic_header = format!("Basic {}", token.expose());
-        for bad in [
-            None,
-            Some("Bearer"),
-            Some("Bearer short"),
-            Some(basic_header.as_str()),
-        ] {
+        for bad in [None, Some("Bearer"), Some("Bearer short"), Some(basic_header.as_str())] {
             assert!(parse_bearer(bad).is_none(), "{bad:?}");
         }
     }

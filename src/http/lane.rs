@@ -68,10 +68,7 @@ impl<T> LaneQueue<T> {
             if state.closed {
                 return None;
             }
-            state = self
-                .ready
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -94,20 +91,14 @@ mod tests {
     #[test]
     fn admits_threads_plus_depth_then_refuses() {
         let queue = LaneQueue::new(Lane::Requests, 2, 1);
-        assert_eq!(
-            (queue.admit(1), queue.admit(2), queue.admit(3)),
-            (None, None, None)
-        );
+        assert_eq!((queue.admit(1), queue.admit(2), queue.admit(3)), (None, None, None));
         assert_eq!(queue.admit(4), Some(4));
         assert_eq!(queue.take(), Some(1));
         assert_eq!(queue.admit(5), Some(5), "running items still count");
         queue.finished();
         assert_eq!(queue.admit(6), None);
         queue.close();
-        assert_eq!(
-            (queue.take(), queue.take(), queue.take()),
-            (Some(2), Some(3), Some(6))
-        );
+        assert_eq!((queue.take(), queue.take(), queue.take()), (Some(2), Some(3), Some(6)));
         assert_eq!(queue.take(), None);
         assert_eq!(queue.admit(7), Some(7));
     }

@@ -8,9 +8,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 13] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const BUCKETS: [f64; 13] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// The two queues in front of the worker threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,32 +129,18 @@ impl Metrics {
         out.push_str("# TYPE beefirst_queue_depth gauge\n");
         for lane in [Lane::Requests, Lane::Hashing] {
             let depth = self.queued[lane as usize].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "beefirst_queue_depth{{lane=\"{}\"}} {depth}",
-                lane.name()
-            );
+            let _ = writeln!(out, "beefirst_queue_depth{{lane=\"{}\"}} {depth}", lane.name());
         }
         out.push_str("# HELP beefirst_shed_total Requests answered 503 overloaded because a queue was full.\n");
         out.push_str("# TYPE beefirst_shed_total counter\n");
         for lane in [Lane::Requests, Lane::Hashing] {
             let shed = self.shed[lane as usize].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "beefirst_shed_total{{lane=\"{}\"}} {shed}",
-                lane.name()
-            );
+            let _ = writeln!(out, "beefirst_shed_total{{lane=\"{}\"}} {shed}", lane.name());
         }
         out.push_str("# HELP beefirst_db_pool_connections PostgreSQL connections in the pool.\n");
         out.push_str("# TYPE beefirst_db_pool_connections gauge\n");
-        let _ = writeln!(
-            out,
-            "beefirst_db_pool_connections{{state=\"in_use\"}} {pool_in_use}"
-        );
-        let _ = writeln!(
-            out,
-            "beefirst_db_pool_connections{{state=\"idle\"}} {pool_idle}"
-        );
+        let _ = writeln!(out, "beefirst_db_pool_connections{{state=\"in_use\"}} {pool_in_use}");
+        let _ = writeln!(out, "beefirst_db_pool_connections{{state=\"idle\"}} {pool_idle}");
         out
     }
 }

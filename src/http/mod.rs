@@ -28,10 +28,9 @@ use tiny_http::Request;
 pub fn handle(mut request: Request, state: &AppState) {
     let started = Instant::now();
     let client_ip = client_ip(&request, state.config.trust_x_forwarded_for);
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        router::route_request(&mut request, state, client_ip)
-    }))
-    .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())));
+    let result =
+        catch_unwind(AssertUnwindSafe(|| router::route_request(&mut request, state, client_ip)))
+            .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())));
     finish(request, result, client_ip, started);
 }
 
@@ -55,14 +54,7 @@ fn finish(
 ) {
     let request_id = request_id(&request);
     let method = request.method().to_string();
-    let path: String = request
-        .url()
-        .split('?')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect();
+    let path: String = request.url().split('?').next().unwrap_or("").chars().take(200).collect();
     let reply = result.unwrap_or_else(|error| {
         if let Error::Internal(detail) = &error {
             crate::log::error(
@@ -73,11 +65,7 @@ fn finish(
         Reply::from(&error)
     });
     let status = reply.status;
-    metrics::METRICS.observe(
-        router::route_label(&path),
-        status,
-        started.elapsed().as_secs_f64(),
-    );
+    metrics::METRICS.observe(router::route_label(&path), status, started.elapsed().as_secs_f64());
     let response = reply.into_response(&request_id);
     if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
         let spawned = std::thread::Builder::new()
@@ -123,9 +111,7 @@ pub fn client_ip(request: &Request, trust_x_forwarded_for: bool) -> Option<IpAdd
 fn request_id(request: &Request) -> String {
     let sane = |id: &&str| {
         (1..=64).contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     };
     match request::header(request, "X-Request-Id").filter(sane) {
         Some(id) => id.to_owned(),

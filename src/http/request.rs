@@ -51,12 +51,8 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
 pub fn string_field(object: &Map<String, Value>, name: &str) -> Result<String, Error> {
     match object.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(Error::InvalidRequest(format!(
-            "Field `{name}` must be a string."
-        ))),
-        None => Err(Error::InvalidRequest(format!(
-            "Field `{name}` is required."
-        ))),
+        Some(_) => Err(Error::InvalidRequest(format!("Field `{name}` must be a string."))),
+        None => Err(Error::InvalidRequest(format!("Field `{name}` is required."))),
     }
 }
 
@@ -66,15 +62,7 @@ mod tests {
 
     #[test]
     fn only_json_objects_are_bodies() {
-        for bad in [
-            &b""[..],
-            b"null",
-            b"[]",
-            b"\"x\"",
-            b"{",
-            b"{\"a\":1}}",
-            b"\xff",
-        ] {
+        for bad in [&b""[..], b"null", b"[]", b"\"x\"", b"{", b"{\"a\":1}}", b"\xff"] {
             assert_eq!(json_object(bad), Err(Error::InvalidJson), "{bad:?}");
         }
         assert!(json_object(b" {\"a\": 1} ").is_ok());
@@ -88,9 +76,7 @@ mod tests {
             panic!()
         };
         assert!(wrong_type.contains("email"));
-        let Err(Error::InvalidRequest(missing)) = string_field(&object, "code") else {
-            panic!()
-        };
+        let Err(Error::InvalidRequest(missing)) = string_field(&object, "code") else { panic!() };
         assert!(missing.contains("code"));
     }
 }

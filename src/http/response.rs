@@ -39,20 +39,12 @@ pub enum Body {
 impl Reply {
     /// A JSON reply.
     pub fn json(status: u16, value: Value) -> Reply {
-        Reply {
-            status,
-            body: Body::Json(value),
-            headers: Vec::new(),
-        }
+        Reply { status, body: Body::Json(value), headers: Vec::new() }
     }
 
     /// 204 No Content: no body, no `Content-Type`.
     pub fn no_content() -> Reply {
-        Reply {
-            status: 204,
-            body: Body::Empty,
-            headers: Vec::new(),
-        }
+        Reply { status: 204, body: Body::Empty, headers: Vec::new() }
     }
 
     /// Converts to a tiny_http response with `X-Request-Id` and, unless it is a 204,
@@ -70,9 +62,7 @@ impl Reply {
         };
         let mut response = Response::from_data(bytes).with_status_code(self.status);
         let content_type = content_type.map(|v| ("Content-Type", v));
-        let fixed = content_type
-            .into_iter()
-            .chain([("X-Request-Id", request_id)]);
+        let fixed = content_type.into_iter().chain([("X-Request-Id", request_id)]);
         let extra = self.headers.iter().map(|(n, v)| (*n, v.as_str()));
         for (name, value) in fixed.chain(extra) {
             if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
@@ -105,19 +95,13 @@ impl From<&Error> for Reply {
                 headers.push(("Retry-After", "5".into()))
             }
             Error::Overloaded => headers.push(("Retry-After", "1".into())),
-            Error::RateLimited {
-                retry_after_seconds,
+            Error::RateLimited { retry_after_seconds }
+            | Error::TooManyResends { retry_after_seconds } => {
+                headers.push(("Retry-After", (*retry_after_seconds).max(1).to_string()))
             }
-            | Error::TooManyResends {
-                retry_after_seconds,
-            } => headers.push(("Retry-After", (*retry_after_seconds).max(1).to_string())),
             _ => {}
         }
-        Reply {
-            status,
-            body: Body::Json(Value::Object(body)),
-            headers,
-        }
+        Reply { status, body: Body::Json(Value::Object(body)), headers }
     }
 }
 
@@ -184,9 +168,7 @@ mod tests {
 
     fn reply(error: Error) -> (u16, Value, Vec<(&'static str, String)>) {
         let r = Reply::from(&error);
-        let Body::Json(body) = r.body else {
-            panic!("error bodies are JSON")
-        };
+        let Body::Json(body) = r.body else { panic!("error bodies are JSON") };
         (r.status, body, r.headers)
     }
 
@@ -196,17 +178,10 @@ mod tests {
             (Error::InvalidJson, 400, "invalid_json"),
             (Error::InvalidRequest("x".into()), 400, "invalid_request"),
             (Error::InvalidEmail(EmailError::Shape), 400, "invalid_email"),
-            (
-                Error::InvalidPassword(PasswordError::TooLong),
-                400,
-                "invalid_password",
-            ),
+            (Error::InvalidPassword(PasswordError::TooLong), 400, "invalid_password"),
             (
                 Error::InvalidCodeFormat {
-                    lengths: crate::domain::CodeLengths {
-                        normal: 4,
-                        hardened: 8,
-                    },
+                    lengths: crate::domain::CodeLengths { normal: 4, hardened: 8 },
                 },
                 400,
                 "invalid_code_format",
@@ -214,13 +189,7 @@ mod tests {
             (Error::InvalidCredentials, 401, "invalid_credentials"),
             (Error::BasicAuthRequired, 401, "invalid_credentials"),
             (Error::EmailTaken, 409, "email_taken"),
-            (
-                Error::WrongCode {
-                    attempts_remaining: 2,
-                },
-                422,
-                "wrong_code",
-            ),
+            (Error::WrongCode { attempts_remaining: 2 }, 422, "wrong_code"),
             (Error::AttemptsExhausted, 410, "attempts_exhausted"),
             (Error::CodeExpired, 410, "code_expired"),
             (Error::AlreadyActive, 409, "already_active"),
@@ -230,38 +199,16 @@ mod tests {
             (Error::WrongPassword, 403, "wrong_password"),
             (Error::InvalidDisplayName, 400, "invalid_display_name"),
             (Error::UnknownField("x".into()), 400, "unknown_field"),
-            (
-                Error::RateLimited {
-                    retry_after_seconds: 7,
-                },
-                429,
-                "rate_limited",
-            ),
-            (
-                Error::TooManyResends {
-                    retry_after_seconds: 7,
-                },
-                429,
-                "too_many_resends",
-            ),
+            (Error::RateLimited { retry_after_seconds: 7 }, 429, "rate_limited"),
+            (Error::TooManyResends { retry_after_seconds: 7 }, 429, "too_many_resends"),
             (Error::Overloaded, 503, "overloaded"),
             (Error::NotFound, 404, "not_found"),
-            (
-                Error::MethodNotAllowed {
-                    allow: "POST".into(),
-                },
-                405,
-                "method_not_allowed",
-            ),
+            (Error::MethodNotAllowed { allow: "POST".into() }, 405, "method_not_allowed"),
             (Error::PayloadTooLarge, 413, "payload_too_large"),
             (Error::LengthRequired, 411, "length_required"),
             (Error::MailUnavailable, 503, "mail_unavailable"),
             (Error::Unavailable, 503, "unavailable"),
-            (
-                Error::Internal("secret detail".into()),
-                500,
-                "internal_error",
-            ),
+            (Error::Internal("secret detail".into()), 500, "internal_error"),
         ];
         for (error, status, code) in cases {
             let (got_status, body, _) = reply(error);
@@ -279,36 +226,23 @@ mod tests {
             let (_, _, headers) = reply(error);
             assert!(headers.contains(&("WWW-Authenticate", BEARER_CHALLENGE.to_owned())));
         }
-        let (_, _, headers) = reply(Error::MethodNotAllowed {
-            allow: "POST".into(),
-        });
+        let (_, _, headers) = reply(Error::MethodNotAllowed { allow: "POST".into() });
         assert!(headers.contains(&("Allow", "POST".to_owned())));
         let retrying = [
             Error::Unavailable,
             Error::MailUnavailable,
             Error::Overloaded,
-            Error::RateLimited {
-                retry_after_seconds: 7,
-            },
-            Error::TooManyResends {
-                retry_after_seconds: 0,
-            },
+            Error::RateLimited { retry_after_seconds: 7 },
+            Error::TooManyResends { retry_after_seconds: 0 },
         ];
         for error in retrying {
             let (_, _, headers) = reply(error);
-            let value = headers
-                .iter()
-                .find(|(n, _)| *n == "Retry-After")
-                .map(|(_, v)| v.clone());
+            let value = headers.iter().find(|(n, _)| *n == "Retry-After").map(|(_, v)| v.clone());
             assert!(value.is_some_and(|v| v.parse::<u32>().is_ok_and(|n| n >= 1)));
         }
-        let (_, _, headers) = reply(Error::RateLimited {
-            retry_after_seconds: 7,
-        });
+        let (_, _, headers) = reply(Error::RateLimited { retry_after_seconds: 7 });
         assert!(headers.contains(&("Retry-After", "7".to_owned())));
-        let (_, body, _) = reply(Error::WrongCode {
-            attempts_remaining: 2,
-        });
+        let (_, body, _) = reply(Error::WrongCode { attempts_remaining: 2 });
         assert_eq!(body["attempts_remaining"], 2);
     }
 }

@@ -28,12 +28,7 @@ pub struct Route {
 }
 
 const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler) -> Route {
-    Route {
-        method,
-        path,
-        lane,
-        handler,
-    }
+    Route { method, path, lane, handler }
 }
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
@@ -62,11 +57,7 @@ pub static ROUTES: [Route; 13] = {
 /// path's `Allow` list for another method.
 pub fn find(method: &Method, url: &str) -> Result<&'static Route, Error> {
     let path = url.split('?').next().unwrap_or("");
-    let method = if *method == Method::Head {
-        &Method::Get
-    } else {
-        method
-    };
+    let method = if *method == Method::Head { &Method::Get } else { method };
     let mut same_path = ROUTES.iter().filter(|r| r.path == path).peekable();
     if same_path.peek().is_none() {
         return Err(Error::NotFound);
@@ -111,10 +102,7 @@ pub fn lane_of(method: &Method, url: &str) -> Lane {
 /// The metric label for `path`: the path itself if it is one of ours, else `unmatched`.
 pub fn route_label(path: &str) -> &'static str {
     let path = path.split('?').next().unwrap_or("");
-    ROUTES
-        .iter()
-        .find(|r| r.path == path)
-        .map_or("unmatched", |r| r.path)
+    ROUTES.iter().find(|r| r.path == path).map_or("unmatched", |r| r.path)
 }
 
 /// The OpenAPI 3.1 document as written, for `CODE_DIGITS=4` and `HARDENED_CODE_DIGITS=8`.
@@ -125,10 +113,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub fn openapi_document(lengths: CodeLengths) -> &'static str {
     static RENDERED: OnceLock<String> = OnceLock::new();
     RENDERED.get_or_init(|| {
-        let pattern = format!(
-            "^([0-9]{{{}}}|[0-9]{{{}}})$",
-            lengths.normal, lengths.hardened
-        );
+        let pattern = format!("^([0-9]{{{}}}|[0-9]{{{}}})$", lengths.normal, lengths.hardened);
         OPENAPI.replace("^([0-9]{4}|[0-9]{8})$", &pattern)
     })
 }
@@ -140,9 +125,7 @@ mod tests {
     #[test]
     fn the_table_answers_404_405_with_allow_and_picks_lanes() {
         assert!(matches!(find(&Method::Get, "/nope"), Err(Error::NotFound)));
-        let Err(Error::MethodNotAllowed { allow }) = find(&Method::Put, "/me") else {
-            panic!()
-        };
+        let Err(Error::MethodNotAllowed { allow }) = find(&Method::Put, "/me") else { panic!() };
         assert_eq!(allow, "GET, HEAD, PATCH, DELETE");
         assert_eq!(find(&Method::Head, "/health?x=1").unwrap().path, "/health");
         assert_eq!(lane_of(&Method::Delete, "/me"), Lane::Hashing);

@@ -48,26 +48,14 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
     let config = &state.config;
-    watch_signals(
-        Arc::clone(&server),
-        Arc::clone(&stopping),
-        config.workers + 1,
-    )?;
+    watch_signals(Arc::clone(&server), Arc::clone(&stopping), config.workers + 1)?;
 
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let (outcome_tx, outcome_rx) = mpsc::channel::<Option<String>>();
-    let hashing = start_lane(
-        Lane::Hashing,
-        config.hash_threads,
-        config.hash_queue_depth,
-        &state,
-        &done_tx,
-    )?;
-    let requests = Arc::new(RequestLane::new(
-        Arc::clone(&server),
-        config.workers,
-        config.queue_depth,
-    ));
+    let hashing =
+        start_lane(Lane::Hashing, config.hash_threads, config.hash_queue_depth, &state, &done_tx)?;
+    let requests =
+        Arc::new(RequestLane::new(Arc::clone(&server), config.workers, config.queue_depth));
     // WORKERS threads serve and one more receives: when every worker is serving, the extra thread
     // queues or sheds, so at most WORKERS requests run at once and receiving never stops (with
     // WORKERS=1 there is still a thread to shed while one request runs).
@@ -95,9 +83,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         json!({"addr": addr.to_string(), "open_files_limit": open_files}),
     );
 
-    let failure = outcome_rx
-        .recv()
-        .unwrap_or_else(|_| Some("every worker has stopped".into()));
+    let failure = outcome_rx.recv().unwrap_or_else(|_| Some("every worker has stopped".into()));
     requests.close();
     hashing.close(); // workers exit once their queue is empty
     drop(server); // with the receivers' handles gone too, the listening socket closes
@@ -105,10 +91,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         crate::log::error("listener_failed", json!({"error": reason}));
         return Err(reason);
     }
-    crate::log::info(
-        "shutting_down",
-        json!({"grace_seconds": config.shutdown_grace.as_secs()}),
-    );
+    crate::log::info("shutting_down", json!({"grace_seconds": config.shutdown_grace.as_secs()}));
     let deadline = Instant::now() + config.shutdown_grace;
     let mut finished = 0;
     while finished < workers {
@@ -116,9 +99,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         match done_rx.recv_timeout(left.max(Duration::from_millis(1))) {
             Ok(()) => finished += 1,
             Err(_) => {
-                return Ok(Stopped::GraceExpired {
-                    still_running: workers - finished,
-                });
+                return Ok(Stopped::GraceExpired { still_running: workers - finished });
             }
         }
     }
@@ -147,10 +128,7 @@ impl RequestLane {
     fn new(server: Arc<Server>, workers: usize, depth: usize) -> RequestLane {
         RequestLane {
             server: Mutex::new(Some(server)),
-            shared: Mutex::new(Shared {
-                queue: VecDeque::with_capacity(depth),
-                serving: 0,
-            }),
+            shared: Mutex::new(Shared { queue: VecDeque::with_capacity(depth), serving: 0 }),
             workers,
             depth,
         }
@@ -161,10 +139,7 @@ impl RequestLane {
     }
 
     fn server(&self) -> Option<Arc<Server>> {
-        self.server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.server.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Stops receiving: threads still blocked in `recv()` are unblocked by the signal thread.

@@ -20,9 +20,7 @@ impl HttpEndpoint {
     ///
     /// Errors: a sentence saying what is wrong (other scheme, empty host, bad port, user info).
     pub fn parse(url: &str) -> Result<HttpEndpoint, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or("only http:// URLs are supported")?;
+        let rest = url.strip_prefix("http://").ok_or("only http:// URLs are supported")?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -31,21 +29,16 @@ impl HttpEndpoint {
             return Err("user info in the URL is not supported".into());
         }
         let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (
-                host,
-                port.parse().map_err(|_| format!("bad port {port:?}"))?,
-            ),
+            Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
+                (host, port.parse().map_err(|_| format!("bad port {port:?}"))?)
+            }
             _ => (authority, 80),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err("empty host or invalid characters".into());
         }
-        Ok(HttpEndpoint {
-            host: host.to_owned(),
-            port,
-            path: path.to_owned(),
-        })
+        Ok(HttpEndpoint { host: host.to_owned(), port, path: path.to_owned() })
     }
 
     /// `POST`s a JSON body with `Connection: close` and returns the final status code (the body of
@@ -70,15 +63,9 @@ mod tests {
     #[test]
     fn parses_host_port_and_path() {
         let e = HttpEndpoint::parse("http://mailpit:8025/api/v1/send").unwrap();
-        assert_eq!(
-            (e.host.as_str(), e.port, e.path.as_str()),
-            ("mailpit", 8025, "/api/v1/send")
-        );
+        assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("mailpit", 8025, "/api/v1/send"));
         let e = HttpEndpoint::parse("http://127.0.0.1").unwrap();
-        assert_eq!(
-            (e.host.as_str(), e.port, e.path.as_str()),
-            ("127.0.0.1", 80, "/")
-        );
+        assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("127.0.0.1", 80, "/"));
         let e = HttpEndpoint::parse("http://[::1]:9000/x").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("::1", 9000));
     }

@@ -60,11 +60,7 @@ impl Mailer {
                 );
                 Ok(())
             }
-            Mailer::Http {
-                endpoint,
-                from,
-                timeout,
-            } => {
+            Mailer::Http { endpoint, from, timeout } => {
                 let body = json!({
                     "From": {"Email": from.as_str()},
                     "To": [{"Email": message.to.for_delivery()}],

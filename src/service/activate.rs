@@ -43,10 +43,7 @@ pub fn activate(
     store::accounts::apply_outcome(&mut tx, stored.id, outcome)?;
     tx.commit()?;
     drop(client);
-    if matches!(
-        outcome,
-        ActivationOutcome::WrongCode { .. } | ActivationOutcome::Exhausted
-    ) {
+    if matches!(outcome, ActivationOutcome::WrongCode { .. } | ActivationOutcome::Exhausted) {
         limits::count_wrong_code(state, &email)?;
     }
     match outcome {

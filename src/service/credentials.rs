@@ -28,9 +28,7 @@ pub fn verify(
         }
         None => None,
     };
-    let hash = stored
-        .as_ref()
-        .map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
+    let hash = stored.as_ref().map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
     let verified = hashing::verify(password, hash)?;
     match (email, stored) {
         (Some(email), Some(stored)) if verified != Verified::No => {

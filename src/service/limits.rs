@@ -17,25 +17,13 @@ pub fn count_post_from(state: &AppState, ip: IpAddr) -> Result<(), Error> {
 /// `RATE_LIMIT_EMAIL_PER_HOUR`: counts one mail to `email`'s mailbox; 429 once over (nothing is
 /// sent). Sub-addresses (`me+1@…`, `me+2@…`) share their mailbox's budget.
 pub fn count_mail_to(state: &AppState, email: &Email) -> Result<(), Error> {
-    enforce(
-        state,
-        Scope::Mail,
-        Subject::Mailbox(email),
-        mail_limit(state),
-        true,
-    )
+    enforce(state, Scope::Mail, Subject::Mailbox(email), mail_limit(state), true)
 }
 
 /// 429 when `email`'s mail budget is already used up (counts nothing): a cheap early refusal
 /// before a registration spends a bcrypt hash.
 pub fn ensure_mail_budget(state: &AppState, email: &Email) -> Result<(), Error> {
-    enforce(
-        state,
-        Scope::Mail,
-        Subject::Mailbox(email),
-        mail_limit(state),
-        false,
-    )
+    enforce(state, Scope::Mail, Subject::Mailbox(email), mail_limit(state), false)
 }
 
 /// The length of the next code mailed to `email` (by /register or /resend): `HARDENED_CODE_DIGITS`
@@ -68,24 +56,13 @@ pub fn count_wrong_code(state: &AppState, email: &Email) -> Result<(), Error> {
 /// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`: 429 while `email` has used up its failures (counts
 /// nothing). Checked before the password, so while limited even the right password gets 429.
 pub fn ensure_login_budget(state: &AppState, email: &Email) -> Result<(), Error> {
-    enforce(
-        state,
-        Scope::LoginFailure,
-        Subject::Email(email),
-        login_limit(state),
-        false,
-    )
+    enforce(state, Scope::LoginFailure, Subject::Email(email), login_limit(state), false)
 }
 
 /// Counts one failed login (or wrong confirmation password) against `email`, known or not, so
 /// 429 reveals nothing about which emails exist.
 pub fn count_login_failure(state: &AppState, email: &Email) -> Result<(), Error> {
-    record(
-        state,
-        Scope::LoginFailure,
-        Subject::Email(email),
-        login_limit(state),
-    )
+    record(state, Scope::LoginFailure, Subject::Email(email), login_limit(state))
 }
 
 fn login_limit(state: &AppState) -> Limit {
@@ -119,18 +96,10 @@ fn enforce(
     if !limit.is_on() {
         return Ok(());
     }
-    let decision = check(
-        &mut *store::checkout(&state.pool)?,
-        scope,
-        subject,
-        limit,
-        consume,
-    )?;
+    let decision = check(&mut *store::checkout(&state.pool)?, scope, subject, limit, consume)?;
     if decision.allowed {
         Ok(())
     } else {
-        Err(Error::RateLimited {
-            retry_after_seconds: decision.retry_after_seconds,
-        })
+        Err(Error::RateLimited { retry_after_seconds: decision.retry_after_seconds })
     }
 }

@@ -45,12 +45,7 @@ impl AppState {
                 timeout: config.mail_timeout,
             },
         };
-        Ok(AppState {
-            config,
-            pool,
-            mailer,
-            dummy_hash,
-        })
+        Ok(AppState { config, pool, mailer, dummy_hash })
     }
 }
 
@@ -62,10 +57,7 @@ pub fn check_database(state: &AppState) -> Result<(), Error> {
 /// The pool's connections (in use, idle), for `GET /metrics`.
 pub fn pool_connections(state: &AppState) -> (u32, u32) {
     let pool = state.pool.state();
-    (
-        pool.connections - pool.idle_connections,
-        pool.idle_connections,
-    )
+    (pool.connections - pool.idle_connections, pool.idle_connections)
 }
 
 /// A bcrypt hash string with cost `cost` that no password matches, made in about a millisecond.
@@ -92,12 +84,8 @@ pub fn deliver_code(
 ) -> Result<(), Error> {
     limits::count_mail_to(state, email)?;
     let hardened = code.expose().len() as u32 == state.config.code_lengths.hardened;
-    let message = verification_message(
-        email,
-        code.expose(),
-        state.config.code_ttl_seconds,
-        hardened,
-    );
+    let message =
+        verification_message(email, code.expose(), state.config.code_ttl_seconds, hardened);
     state.mailer.send(&message).map_err(|e| {
         crate::log::error("mail_failed", json!({"kind": kind, "error": e.to_string()}));
         Error::MailUnavailable
@@ -119,9 +107,6 @@ mod tests {
         let real = bcrypt::hash("any password at all", 4).unwrap();
         let started = Instant::now();
         bcrypt::verify("any password at all", &real).unwrap();
-        assert!(
-            at_cost_9 > started.elapsed() * 8,
-            "cost 9 must be ~32x the work of cost 4"
-        );
+        assert!(at_cost_9 > started.elapsed() * 8, "cost 9 must be ~32x the work of cost 4");
     }
 }

@@ -37,9 +37,7 @@ pub fn resend(state: &AppState, email: &str, password: &str) -> Result<Email, Er
             return Err(Error::CodeExpired);
         }
         ResendOutcome::TooMany => {
-            return Err(Error::TooManyResends {
-                retry_after_seconds: claim.seconds_left,
-            });
+            return Err(Error::TooManyResends { retry_after_seconds: claim.seconds_left });
         }
         ResendOutcome::Resend => {
             accounts::replace_code(&mut tx, stored.id, &code, &salt, config.code_ttl_seconds)?;

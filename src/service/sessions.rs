@@ -19,10 +19,7 @@ pub fn login(state: &AppState, email: &str, password: &str) -> Result<SessionTok
         limits::ensure_login_budget(state, email)?;
     }
     let failed = |state: &AppState| -> Error {
-        match parsed
-            .as_ref()
-            .map(|email| limits::count_login_failure(state, email))
-        {
+        match parsed.as_ref().map(|email| limits::count_login_failure(state, email)) {
             Some(Err(error)) => error,
             _ => Error::LoginFailed,
         }

@@ -141,11 +141,7 @@ pub fn lock_claim(
            FROM accounts
           WHERE id = $1 AND credential_version = $2
           FOR UPDATE",
-        &[
-            &credentials.id,
-            &credentials.credential_version,
-            &code.expose().as_bytes(),
-        ],
+        &[&credentials.id, &credentials.credential_version, &code.expose().as_bytes()],
     )?;
     row.map(|r| {
         let attempts: i32 = r.get(3);
@@ -249,12 +245,7 @@ pub fn replace_code(
             SET code_hash = sha256($3::bytea || $2::bytea), code_salt = $3,
                 code_expires_at = now() + make_interval(secs => $4), resends = resends + 1
           WHERE id = $1",
-        &[
-            &id,
-            &code.expose().as_bytes(),
-            &salt,
-            &f64::from(ttl_seconds),
-        ],
+        &[&id, &code.expose().as_bytes(), &salt, &f64::from(ttl_seconds)],
     )?;
     Ok(())
 }
@@ -294,10 +285,7 @@ pub fn upgrade_hash(
 
 /// Deletes one claim (an expired claim found by `POST /resend`).
 pub fn delete_claim(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
-    tx.execute(
-        "DELETE FROM accounts WHERE id = $1 AND status = 'pending'",
-        &[&id],
-    )?;
+    tx.execute("DELETE FROM accounts WHERE id = $1 AND status = 'pending'", &[&id])?;
     Ok(())
 }
 

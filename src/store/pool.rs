@@ -134,10 +134,7 @@ impl Connection {
 
     /// Begins a transaction (rolled back if dropped without [`Tx::commit`]).
     pub fn begin(&mut self) -> Result<Tx<'_>, postgres::Error> {
-        Ok(Tx {
-            tx: self.client.transaction()?,
-            statements: &mut self.statements,
-        })
+        Ok(Tx { tx: self.client.transaction()?, statements: &mut self.statements })
     }
 }
 

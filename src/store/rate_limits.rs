@@ -95,14 +95,7 @@ pub fn check(
                        ) shifted)
          RETURNING last_allowed, previous, current,
                    extract(epoch FROM now() - bucket_start)::float8",
-        &[
-            &scope.name(),
-            &subject_text,
-            &window,
-            &max,
-            &consume,
-            &hashed,
-        ],
+        &[&scope.name(), &subject_text, &window, &max, &consume, &hashed],
     )?;
     let allowed: bool = row.get(0);
     let state = WindowState {
@@ -112,11 +105,7 @@ pub fn check(
     };
     Ok(Decision {
         allowed,
-        retry_after_seconds: if allowed {
-            0
-        } else {
-            retry_after_seconds(limit, state)
-        },
+        retry_after_seconds: if allowed { 0 } else { retry_after_seconds(limit, state) },
     })
 }
 

@@ -44,12 +44,7 @@ pub fn create(
            FROM accounts
           WHERE id = $2 AND credential_version = $4 AND status = 'active'
             FOR KEY SHARE",
-        &[
-            &token.expose().as_bytes(),
-            &account_id,
-            &f64::from(ttl_seconds),
-            &credential_version,
-        ],
+        &[&token.expose().as_bytes(), &account_id, &f64::from(ttl_seconds), &credential_version],
     )?;
     Ok(inserted == 1)
 }
@@ -63,10 +58,7 @@ pub fn profile(client: &mut Connection, token: &SessionToken) -> Result<Option<P
           WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()
             AND s.credential_version = a.credential_version"
     );
-    Ok(client
-        .query_opt(sql, &[&token.expose().as_bytes()])?
-        .as_ref()
-        .map(profile_from))
+    Ok(client.query_opt(sql, &[&token.expose().as_bytes()])?.as_ref().map(profile_from))
 }
 
 /// The account behind a valid session, with its password hash.

@@ -16,11 +16,7 @@ fn the_right_password_and_code_activate_and_clear_the_code() {
         "SELECT status, code_hash IS NULL AND code_salt IS NULL AND code_expires_at IS NULL, activated_at IS NOT NULL
            FROM accounts WHERE email = 'amy@example.com'", &[]).unwrap();
     assert_eq!(
-        (
-            row.get::<_, String>(0),
-            row.get::<_, bool>(1),
-            row.get::<_, bool>(2)
-        ),
+        (row.get::<_, String>(0), row.get::<_, bool>(1), row.get::<_, bool>(2)),
         ("active".into(), true, true)
     );
 }
@@ -55,20 +51,12 @@ fn unknown_emails_and_wrong_passwords_get_the_same_401_body() {
 fn missing_or_malformed_basic_auth_is_401_with_a_challenge() {
     let app = TestApp::spawn();
     let body = br#"{"code": "1234"}"#;
-    let cases = [
-        None,
-        Some("Bearer abc"),
-        Some("Basic !!!"),
-        Some("Basic bm8tY29sb24="),
-    ];
+    let cases = [None, Some("Bearer abc"), Some("Basic !!!"), Some("Basic bm8tY29sb24=")];
     for auth in cases {
         let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", *a)).collect();
         let response = app.process.send("POST", "/activate", &headers, Some(body));
         assert_error(&response, 401, "invalid_credentials");
-        assert!(
-            body_text(&response).contains("Basic Auth"),
-            "it says what to send"
-        );
+        assert!(body_text(&response).contains("Basic Auth"), "it says what to send");
         assert!(
             response
                 .header("www-authenticate")
@@ -119,26 +107,11 @@ fn three_wrong_codes_release_the_claim() {
     assert_eq!(json(&first)["attempts_remaining"], 2);
     let second = app.activate("eve@example.com", PW, &wrong);
     assert_eq!(json(&second)["attempts_remaining"], 1);
-    assert_error(
-        &app.activate("eve@example.com", PW, &wrong),
-        410,
-        "attempts_exhausted",
-    );
-    assert_eq!(
-        app.row("eve@example.com"),
-        None,
-        "claim and password hash deleted"
-    );
+    assert_error(&app.activate("eve@example.com", PW, &wrong), 410, "attempts_exhausted");
+    assert_eq!(app.row("eve@example.com"), None, "claim and password hash deleted");
     // The right code no longer works, and the email is free again.
-    assert_error(
-        &app.activate("eve@example.com", PW, &code),
-        401,
-        "invalid_credentials",
-    );
-    assert_eq!(
-        app.register("eve@example.com", "a new password").status,
-        201
-    );
+    assert_error(&app.activate("eve@example.com", PW, &code), 401, "invalid_credentials");
+    assert_eq!(app.register("eve@example.com", "a new password").status, 201);
 }
 
 #[test]
@@ -170,10 +143,7 @@ fn activating_twice_answers_200_both_times_without_a_second_transition() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let again = app.activate("gus@example.com", PW, "0000");
     assert_eq!(again.status, 200, "the code is not looked at once active");
-    assert_eq!(
-        json(&again),
-        serde_json::json!({"email": "gus@example.com", "status": "active"})
-    );
+    assert_eq!(json(&again), serde_json::json!({"email": "gus@example.com", "status": "active"}));
     assert_eq!(activated_at(&app), first);
     // ...but the password still is.
     assert_error(
@@ -188,10 +158,6 @@ fn code_digits_sets_the_code_length() {
     let app = TestApp::with().env("CODE_DIGITS", "6").start();
     let code = app.register_ok("hal@example.com", PW);
     assert_eq!(code.len(), 6);
-    assert_error(
-        &app.activate("hal@example.com", PW, "1234"),
-        400,
-        "invalid_code_format",
-    );
+    assert_error(&app.activate("hal@example.com", PW, "1234"), 400, "invalid_code_format");
     assert_eq!(app.activate("hal@example.com", PW, &code).status, 200);
 }

@@ -31,9 +31,7 @@ fn connections_are_opened_on_demand_with_a_small_idle_floor() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let a = Arc::clone(&app);
-    let statuses = in_parallel(40, move |_| {
-        a.process.send("GET", "/health", &[], None).status
-    });
+    let statuses = in_parallel(40, move |_| a.process.send("GET", "/health", &[], None).status);
     assert_eq!(count(&statuses, 200), 40);
     let row = app
         .sql()
@@ -98,11 +96,7 @@ fn a_malformed_body_after_a_2xx_status_is_still_a_delivery_and_never_a_panic() {
     assert_eq!(response.status, 201, "{}", body_text(&response));
     let (bad, _) = scripted_mail_api(b"HTTP/1.1 ffff\r\n\r\n", Duration::ZERO);
     let app = app_with_mail_api(&bad, "3000");
-    assert_error(
-        &app.register("eve@example.com", PW),
-        503,
-        "mail_unavailable",
-    );
+    assert_error(&app.register("eve@example.com", PW), 503, "mail_unavailable");
     assert_eq!(app.row("eve@example.com"), None);
 }
 
@@ -117,11 +111,7 @@ fn an_answer_after_the_mail_timeout_is_a_failure_at_most_once_by_design() {
         Duration::from_millis(600),
     );
     let app = app_with_mail_api(&url, "200");
-    assert_error(
-        &app.register("fay@example.com", PW),
-        503,
-        "mail_unavailable",
-    );
+    assert_error(&app.register("fay@example.com", PW), 503, "mail_unavailable");
     assert_eq!(*served.lock().unwrap(), 1, "the mail API did receive it");
     assert_eq!(app.row("fay@example.com"), None);
 }

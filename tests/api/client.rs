@@ -23,10 +23,7 @@ impl RawResponse {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -60,10 +57,7 @@ fn final_head(mut buffer: &[u8]) -> io::Result<Option<Head<'_>>> {
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut response = httparse::Response::new(&mut headers);
-        let head_len = match response
-            .parse(buffer)
-            .map_err(|e| invalid(&e.to_string()))?
-        {
+        let head_len = match response.parse(buffer).map_err(|e| invalid(&e.to_string()))? {
             httparse::Status::Complete(n) => n,
             httparse::Status::Partial => return Ok(None),
         };
@@ -89,12 +83,7 @@ fn parse(buffer: &[u8], eof: bool) -> io::Result<Option<RawResponse>> {
     let Some((status, headers, rest)) = final_head(buffer)? else {
         return Ok(None);
     };
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.trim())
-    };
+    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim());
     let body = if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         match dechunk(rest)? {
             Some(body) => body,
@@ -104,11 +93,7 @@ fn parse(buffer: &[u8], eof: bool) -> io::Result<Option<RawResponse>> {
     } else if let Some(length) = find("content-length") {
         let length: usize = length.parse().map_err(|_| invalid("bad content-length"))?;
         if rest.len() < length {
-            return if eof {
-                Err(invalid("truncated body"))
-            } else {
-                Ok(None)
-            };
+            return if eof { Err(invalid("truncated body")) } else { Ok(None) };
         }
         rest[..length].to_vec()
     } else if status == 204 || status == 304 || (100..200).contains(&status) {
@@ -118,11 +103,7 @@ fn parse(buffer: &[u8], eof: bool) -> io::Result<Option<RawResponse>> {
     } else {
         return Ok(None);
     };
-    Ok(Some(RawResponse {
-        status,
-        headers,
-        body,
-    }))
+    Ok(Some(RawResponse { status, headers, body }))
 }
 
 /// Decodes a complete chunked body; `None` if the final chunk has not arrived yet.
@@ -158,21 +139,13 @@ mod unit {
 
     #[test]
     fn reads_content_length_and_chunked_bodies() {
-        let r = parse(
-            b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
-            false,
-        )
-        .unwrap()
-        .unwrap();
+        let r =
+            parse(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}", false).unwrap().unwrap();
         assert_eq!((r.status, r.body.as_slice()), (201, b"{}".as_slice()));
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
         let r = parse(chunked, false).unwrap().unwrap();
         assert_eq!(r.body, b"abcde");
-        assert!(
-            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", false)
-                .unwrap()
-                .is_none()
-        );
+        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", false).unwrap().is_none());
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true).is_err());
     }
 
@@ -182,21 +155,12 @@ mod unit {
                        HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}";
         let r = parse(answer, false).unwrap().unwrap();
         assert_eq!((r.status, r.body.as_slice()), (202, b"{}".as_slice()));
-        assert!(
-            parse(b"HTTP/1.1 100 Continue\r\n\r\n", false)
-                .unwrap()
-                .is_none()
-        );
+        assert!(parse(b"HTTP/1.1 100 Continue\r\n\r\n", false).unwrap().is_none());
     }
 
     #[test]
     fn absurd_chunk_sizes_are_errors_not_panics() {
-        for size in [
-            "ffffffffffffffff",
-            "fffffffffffffffe",
-            "7fffffffffffffff",
-            "1000000",
-        ] {
+        for size in ["ffffffffffffffff", "fffffffffffffffe", "7fffffffffffffff", "1000000"] {
             let answer =
                 format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nab");
             assert!(parse(answer.as_bytes(), false).is_err(), "{size}");

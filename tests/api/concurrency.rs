@@ -5,39 +5,19 @@ const PW: &str = "correct horse";
 
 #[test]
 fn twenty_concurrent_registrations_of_one_email_yield_exactly_one_claim() {
-    let app = Arc::new(
-        TestApp::with()
-            .env("HASH_THREADS", "20")
-            .env("DB_POOL_SIZE", "16")
-            .start(),
-    );
+    let app = Arc::new(TestApp::with().env("HASH_THREADS", "20").env("DB_POOL_SIZE", "16").start());
     let a = Arc::clone(&app);
-    let statuses = in_parallel(20, move |i| {
-        a.register("race@example.com", &format!("password {i}"))
-            .status
-    });
-    assert_eq!(
-        (count(&statuses, 201), count(&statuses, 409)),
-        (1, 19),
-        "{statuses:?}"
-    );
-    let rows: i64 = app
-        .sql()
-        .query_one("SELECT count(*) FROM accounts", &[])
-        .unwrap()
-        .get(0);
+    let statuses =
+        in_parallel(20, move |i| a.register("race@example.com", &format!("password {i}")).status);
+    assert_eq!((count(&statuses, 201), count(&statuses, 409)), (1, 19), "{statuses:?}");
+    let rows: i64 = app.sql().query_one("SELECT count(*) FROM accounts", &[]).unwrap().get(0);
     assert_eq!(rows, 1);
     assert_eq!(app.mails_sent(), 1);
 }
 
 #[test]
 fn fifty_parallel_wrong_codes_get_at_most_three_evaluations() {
-    let app = Arc::new(
-        TestApp::with()
-            .env("HASH_THREADS", "50")
-            .env("DB_POOL_SIZE", "16")
-            .start(),
-    );
+    let app = Arc::new(TestApp::with().env("HASH_THREADS", "50").env("DB_POOL_SIZE", "16").start());
     let code: u32 = app.register_ok("guess@example.com", PW).parse().unwrap();
     let a = Arc::clone(&app);
     let statuses = in_parallel(50, move |i| {
@@ -52,12 +32,7 @@ fn fifty_parallel_wrong_codes_get_at_most_three_evaluations() {
 
 #[test]
 fn fifty_parallel_guesses_including_the_right_one_never_exceed_three_evaluations() {
-    let app = Arc::new(
-        TestApp::with()
-            .env("HASH_THREADS", "50")
-            .env("DB_POOL_SIZE", "16")
-            .start(),
-    );
+    let app = Arc::new(TestApp::with().env("HASH_THREADS", "50").env("DB_POOL_SIZE", "16").start());
     let code: u32 = app.register_ok("mixed@example.com", PW).parse().unwrap();
     let a = Arc::clone(&app);
     let statuses = in_parallel(50, move |i| {
@@ -72,11 +47,7 @@ fn fifty_parallel_guesses_including_the_right_one_never_exceed_three_evaluations
             assert_eq!(count(&statuses, 410), 0);
             assert!(count(&statuses, 422) <= 2 && attempts == 0);
         }
-        None => assert_eq!(
-            (count(&statuses, 410), count(&statuses, 200)),
-            (1, 0),
-            "{statuses:?}"
-        ),
+        None => assert_eq!((count(&statuses, 410), count(&statuses, 200)), (1, 0), "{statuses:?}"),
     }
 }
 

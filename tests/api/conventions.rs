@@ -5,10 +5,7 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     let app = TestApp::spawn();
     let unknown = app.process.send("GET", "/nope", &[], None);
     assert_error(&unknown, 404, "not_found");
-    assert!(
-        body_text(&unknown).contains("/openapi.json"),
-        "a pointer to the API's description"
-    );
+    assert!(body_text(&unknown).contains("/openapi.json"), "a pointer to the API's description");
     let cases = [
         ("GET", "/register", "POST"),
         ("PUT", "/activate", "POST"),
@@ -34,10 +31,7 @@ fn the_root_points_to_the_api_description() {
 fn health_answers_ok_when_the_database_does() {
     let app = TestApp::spawn();
     let response = app.process.send("GET", "/health", &[], None);
-    assert_eq!(
-        (response.status, json(&response)),
-        (200, serde_json::json!({"status": "ok"}))
-    );
+    assert_eq!((response.status, json(&response)), (200, serde_json::json!({"status": "ok"})));
 }
 
 #[test]
@@ -69,30 +63,19 @@ fn every_response_is_json_and_carries_a_request_id() {
     for response in &responses {
         assert_eq!(response.header("content-type"), Some("application/json"));
         assert!(json(response).is_object());
-        assert!(
-            response.body.ends_with(b"\n"),
-            "a terminal's prompt starts on its own line"
-        );
-        assert!(
-            response
-                .header("x-request-id")
-                .is_some_and(|id| !id.is_empty())
-        );
+        assert!(response.body.ends_with(b"\n"), "a terminal's prompt starts on its own line");
+        assert!(response.header("x-request-id").is_some_and(|id| !id.is_empty()));
     }
 }
 
 #[test]
 fn a_sane_request_id_is_echoed_and_an_unsafe_one_replaced() {
     let app = TestApp::spawn();
-    let echoed = app
-        .process
-        .send("GET", "/health", &[("X-Request-Id", "abc-123.X_y")], None);
+    let echoed = app.process.send("GET", "/health", &[("X-Request-Id", "abc-123.X_y")], None);
     assert_eq!(echoed.header("x-request-id"), Some("abc-123.X_y"));
     let long = "a".repeat(65);
     for bad in ["has space", "semi;colon", long.as_str()] {
-        let replaced = app
-            .process
-            .send("GET", "/health", &[("X-Request-Id", bad)], None);
+        let replaced = app.process.send("GET", "/health", &[("X-Request-Id", bad)], None);
         let id = replaced.header("x-request-id").unwrap();
         assert_ne!(id, bad);
         assert_eq!(id.len(), 16);
@@ -118,10 +101,7 @@ fn the_openapi_document_describes_every_endpoint() {
         ("/openapi.json", "get"),
         ("/metrics", "get"),
     ] {
-        assert!(
-            doc["paths"][path][method].is_object(),
-            "{method} {path} missing"
-        );
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing");
     }
     let register = &doc["paths"]["/register"]["post"]["responses"];
     for status in ["201", "400", "409", "503"] {
@@ -135,10 +115,7 @@ fn the_openapi_document_describes_every_endpoint() {
 
 #[test]
 fn the_openapi_document_states_the_configured_code_lengths() {
-    let app = TestApp::with()
-        .env("CODE_DIGITS", "6")
-        .env("HARDENED_CODE_DIGITS", "9")
-        .start();
+    let app = TestApp::with().env("CODE_DIGITS", "6").env("HARDENED_CODE_DIGITS", "9").start();
     let doc = json(&app.process.send("GET", "/openapi.json", &[], None));
     let pattern = &doc["components"]["schemas"]["ActivateRequest"]["properties"]["code"]["pattern"];
     assert_eq!(pattern, "^([0-9]{6}|[0-9]{9})$");

@@ -15,9 +15,7 @@ pub fn admin_url() -> String {
 pub fn database_url(name: &str) -> String {
     let admin = admin_url();
     let base = admin.split('?').next().unwrap_or(&admin);
-    let (server, _) = base
-        .rsplit_once('/')
-        .expect("TEST_DATABASE_URL must be a postgres:// URL");
+    let (server, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL must be a postgres:// URL");
     format!("{server}/{name}")
 }
 
@@ -31,14 +29,9 @@ impl TestDatabase {
         let name = format!("beefirst_test_{:016x}", getrandom::u64().unwrap());
         let mut admin = Client::connect(&admin_url(), NoTls).unwrap_or_else(|e| {
             let cause = beefirst::store::chain(&e);
-            panic!(
-                "cannot connect to {} ({cause}); is PostgreSQL up (.ci/pg-up)?",
-                admin_url()
-            )
+            panic!("cannot connect to {} ({cause}); is PostgreSQL up (.ci/pg-up)?", admin_url())
         });
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
         TestDatabase { name }
     }
 
@@ -54,10 +47,8 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Ok(mut admin) = Client::connect(&admin_url(), NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
         }
     }
 }
@@ -76,11 +67,7 @@ impl MockMail {
         let port = server.server_addr().to_ip().unwrap().port();
         let messages = Arc::new(Mutex::new(Vec::new()));
         let fail = Arc::new(AtomicBool::new(false));
-        let (srv, msgs, fl) = (
-            Arc::clone(&server),
-            Arc::clone(&messages),
-            Arc::clone(&fail),
-        );
+        let (srv, msgs, fl) = (Arc::clone(&server), Arc::clone(&messages), Arc::clone(&fail));
         std::thread::spawn(move || {
             while let Ok(mut request) = srv.recv() {
                 let mut body = String::new();
@@ -88,21 +75,14 @@ impl MockMail {
                 let status = if fl.load(Ordering::SeqCst) {
                     500
                 } else {
-                    msgs.lock()
-                        .unwrap()
-                        .push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                    msgs.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
                     200
                 };
                 let _ = request
                     .respond(tiny_http::Response::from_string("{}").with_status_code(status));
             }
         });
-        MockMail {
-            url: format!("http://127.0.0.1:{port}/api/v1/send"),
-            messages,
-            fail,
-            server,
-        }
+        MockMail { url: format!("http://127.0.0.1:{port}/api/v1/send"), messages, fail, server }
     }
 }
 

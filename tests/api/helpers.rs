@@ -127,10 +127,8 @@ impl Process {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> RawResponse {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.addr
-        );
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -184,11 +182,7 @@ impl Process {
         let sent = self.sent.load(Ordering::SeqCst);
         eventually("the request log lines", || {
             let lines = self.stdout();
-            lines
-                .iter()
-                .filter(|l| l.contains("\"event\":\"request\""))
-                .count()
-                >= sent
+            lines.iter().filter(|l| l.contains("\"event\":\"request\"")).count() >= sent
         });
     }
 
@@ -213,10 +207,7 @@ impl Drop for Process {
         let _ = self.child.wait();
         if std::thread::panicking() {
             eprintln!("--- beefirst stdout ---\n{}", self.stdout().join("\n"));
-            eprintln!(
-                "--- beefirst stderr ---\n{}",
-                self.stderr.lock().unwrap().join("\n")
-            );
+            eprintln!("--- beefirst stderr ---\n{}", self.stderr.lock().unwrap().join("\n"));
         }
     }
 }
@@ -239,10 +230,7 @@ impl TestApp {
     }
 
     pub fn with() -> Spawn {
-        Spawn {
-            env: Vec::new(),
-            console_mail: false,
-        }
+        Spawn { env: Vec::new(), console_mail: false }
     }
 
     pub fn post_json(&self, path: &str, body: &str) -> RawResponse {
@@ -257,18 +245,12 @@ impl TestApp {
     pub fn activate(&self, email: &str, password: &str, code: &str) -> RawResponse {
         let body = serde_json::json!({"code": code}).to_string();
         let auth = basic(email, password);
-        self.process.send(
-            "POST",
-            "/activate",
-            &[("Authorization", &auth)],
-            Some(body.as_bytes()),
-        )
+        self.process.send("POST", "/activate", &[("Authorization", &auth)], Some(body.as_bytes()))
     }
 
     pub fn resend(&self, email: &str, password: &str) -> RawResponse {
         let auth = basic(email, password);
-        self.process
-            .send("POST", "/resend", &[("Authorization", &auth)], None)
+        self.process.send("POST", "/resend", &[("Authorization", &auth)], None)
     }
 
     /// Sends `times` wrong codes (each another code of `code`'s length) for `email`; each must
@@ -309,12 +291,7 @@ impl TestApp {
         body: Option<&str>,
     ) -> RawResponse {
         let auth = format!("Bearer {token}");
-        self.process.send(
-            method,
-            path,
-            &[("Authorization", &auth)],
-            body.map(str::as_bytes),
-        )
+        self.process.send(method, path, &[("Authorization", &auth)], body.map(str::as_bytes))
     }
 
     /// Registers and returns the mailed code; panics unless the answer is 201.
@@ -356,9 +333,7 @@ impl TestApp {
 
     /// Number of mails the mock API accepted.
     pub fn mails_sent(&self) -> usize {
-        self.mail
-            .as_ref()
-            .map_or(0, |m| m.messages.lock().unwrap().len())
+        self.mail.as_ref().map_or(0, |m| m.messages.lock().unwrap().len())
     }
 
     /// Runs SQL against this test's database (to backdate rows or inspect them).
@@ -369,10 +344,7 @@ impl TestApp {
     /// Rows for `email`: (status, wrong_attempts).
     pub fn row(&self, email: &str) -> Option<(String, i32)> {
         self.sql()
-            .query_opt(
-                "SELECT status, wrong_attempts FROM accounts WHERE email = $1",
-                &[&email],
-            )
+            .query_opt("SELECT status, wrong_attempts FROM accounts WHERE email = $1", &[&email])
             .unwrap()
             .map(|r| (r.get(0), r.get(1)))
     }
@@ -409,19 +381,12 @@ pub fn count(statuses: &[u16], status: u16) -> usize {
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The first run of ASCII digits in `text` (contract: the code comes first in the mail).
 pub fn first_digits(text: &str) -> String {
-    text.chars()
-        .skip_while(|c| !c.is_ascii_digit())
-        .take_while(|c| c.is_ascii_digit())
-        .collect()
+    text.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect()
 }
 
 pub fn body_text(response: &RawResponse) -> String {
@@ -437,11 +402,7 @@ pub fn json(response: &RawResponse) -> Value {
 #[track_caller]
 pub fn assert_error(response: &RawResponse, status: u16, code: &str) {
     let body = json(response);
-    assert_eq!(
-        (response.status, body["error"].as_str()),
-        (status, Some(code)),
-        "{body}"
-    );
+    assert_eq!((response.status, body["error"].as_str()), (status, Some(code)), "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
 

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not start listening on {port}"
-        );
+        assert!(Instant::now() < deadline, "{what} did not start listening on {port}");
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -44,10 +41,7 @@ impl Nginx {
         let template =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
                 .unwrap();
-        let servers: String = upstreams
-            .iter()
-            .map(|a| format!("        server {a};\n"))
-            .collect();
+        let servers: String = upstreams.iter().map(|a| format!("        server {a};\n")).collect();
         let port = free_port();
         assert!(
             template.contains("        server api:8080;\n") && template.contains("listen 8080;")
@@ -139,17 +133,10 @@ impl PgCluster {
                     .success()
             );
         }
-        let cluster = PgCluster {
-            port: free_port(),
-            bin,
-            dir,
-        };
+        let cluster = PgCluster { port: free_port(), bin, dir };
         let data = cluster.data();
         assert!(
-            cluster.run(
-                "initdb",
-                &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"]
-            ),
+            cluster.run("initdb", &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"]),
             "initdb failed"
         );
         cluster.start_again();
@@ -168,19 +155,7 @@ impl PgCluster {
         );
         let log = self.dir.join("log").display().to_string();
         assert!(
-            self.run(
-                "pg_ctl",
-                &[
-                    "-D",
-                    &self.data(),
-                    "-o",
-                    &options,
-                    "-l",
-                    &log,
-                    "-w",
-                    "start"
-                ]
-            ),
+            self.run("pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"]),
             "pg_ctl start failed"
         );
     }
@@ -199,17 +174,11 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        self.run(
-            "pg_ctl",
-            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
-        );
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }

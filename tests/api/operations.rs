@@ -47,11 +47,7 @@ fn a_full_queue_sheds_with_503_overloaded_and_touches_nothing() {
         assert_eq!(response.header("retry-after"), Some("1"));
         assert_eq!(app.row(&format!("load{i}@example.com")), None);
     }
-    let rows: i64 = app
-        .sql()
-        .query_one("SELECT count(*) FROM accounts", &[])
-        .unwrap()
-        .get(0);
+    let rows: i64 = app.sql().query_one("SELECT count(*) FROM accounts", &[]).unwrap().get(0);
     assert_eq!(rows as usize, created);
 }
 
@@ -82,10 +78,8 @@ fn a_full_requests_lane_sheds_too() {
         })
         .collect();
     let responses: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let codes: Vec<String> = responses
-        .iter()
-        .map(|r| json(r)["error"].as_str().unwrap_or("").to_owned())
-        .collect();
+    let codes: Vec<String> =
+        responses.iter().map(|r| json(r)["error"].as_str().unwrap_or("").to_owned()).collect();
     assert!(responses.iter().all(|r| r.status == 503), "{codes:?}");
     assert!(codes.iter().any(|c| c == "overloaded"), "{codes:?}");
     assert!(codes.iter().any(|c| c == "unavailable"), "{codes:?}");
@@ -115,10 +109,7 @@ fn cheap_requests_are_served_at_once_while_the_hashing_lane_is_busy() {
         if metrics.contains("beefirst_queue_depth{lane=\"hashing\"} 2") {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "registrations never queued:\n{metrics}"
-        );
+        assert!(Instant::now() < deadline, "registrations never queued:\n{metrics}");
         std::thread::sleep(Duration::from_millis(10));
     }
     for _ in 0..5 {
@@ -140,10 +131,7 @@ fn metrics_are_exposed_in_the_prometheus_text_format() {
     app.process.send("GET", "/nowhere", &[], None);
     let response = app.process.send("GET", "/metrics", &[], None);
     assert_eq!(response.status, 200);
-    assert_eq!(
-        response.header("content-type"),
-        Some("text/plain; version=0.0.4")
-    );
+    assert_eq!(response.header("content-type"), Some("text/plain; version=0.0.4"));
     let text = body_text(&response);
     for expected in [
         "beefirst_requests_total{route=\"/health\",status=\"200\"} 1",
@@ -169,10 +157,7 @@ fn a_black_holed_mail_api_costs_at_most_the_mail_timeout_and_leaves_no_claim() {
     let response = app.register("lou@example.com", PW);
     let took = started.elapsed();
     assert_error(&response, 503, "mail_unavailable");
-    assert!(
-        took >= Duration::from_millis(400) && took < Duration::from_secs(5),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(5), "{took:?}");
     assert_eq!(app.row("lou@example.com"), None);
     eprintln!("black-holed mail API: the request took {took:?} with MAIL_TIMEOUT_MS=400");
 }
@@ -199,26 +184,13 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     // The request is in flight once the service has connected to the mail API.
     let (_mail_connection, _) = listener.accept().unwrap();
     app.process.signal("TERM");
-    let response = in_flight
-        .join()
-        .unwrap()
-        .expect("the in-flight request got an answer");
+    let response = in_flight.join().unwrap().expect("the in-flight request got an answer");
     assert_error(&response, 503, "mail_unavailable");
-    let status = app
-        .process
-        .wait_exit(Duration::from_secs(10))
-        .expect("exited within the grace period");
+    let status =
+        app.process.wait_exit(Duration::from_secs(10)).expect("exited within the grace period");
     assert_eq!(status.code(), Some(0));
-    assert!(
-        std::net::TcpStream::connect(addr).is_err(),
-        "no longer accepting"
-    );
-    assert!(
-        app.process
-            .stdout()
-            .iter()
-            .any(|l| l.contains("\"shutting_down\""))
-    );
+    assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
+    assert!(app.process.stdout().iter().any(|l| l.contains("\"shutting_down\"")));
 }
 
 #[test]
@@ -226,10 +198,7 @@ fn sigint_on_an_idle_service_exits_0_at_once() {
     let mut app = TestApp::spawn();
     let started = Instant::now();
     app.process.signal("INT");
-    let status = app
-        .process
-        .wait_exit(Duration::from_secs(5))
-        .expect("exited");
+    let status = app.process.wait_exit(Duration::from_secs(5)).expect("exited");
     assert_eq!(status.code(), Some(0));
     assert!(started.elapsed() < Duration::from_secs(3));
 }
@@ -256,11 +225,7 @@ fn a_database_outage_answers_503_quickly_and_heals_without_a_restart() {
     assert!(health.header("retry-after").is_some());
     let body = br#"{"email": "ned@example.com", "password": "correct horse"}"#;
     let started = Instant::now();
-    assert_error(
-        &process.send("POST", "/register", &[], Some(body)),
-        503,
-        "unavailable",
-    );
+    assert_error(&process.send("POST", "/register", &[], Some(body)), 503, "unavailable");
     let register_to_503 = started.elapsed();
     assert!(
         to_503 < Duration::from_secs(3) && register_to_503 < Duration::from_secs(3),
@@ -272,21 +237,12 @@ fn a_database_outage_answers_503_quickly_and_heals_without_a_restart() {
     let mut failures = 0;
     while process.send("GET", "/health", &[], None).status != 200 {
         failures += 1;
-        assert!(
-            restarted.elapsed() < Duration::from_secs(10),
-            "did not recover"
-        );
+        assert!(restarted.elapsed() < Duration::from_secs(10), "did not recover");
         std::thread::sleep(Duration::from_millis(50));
     }
     let recovered = restarted.elapsed();
-    assert!(
-        failures <= 1,
-        "{failures} failed health checks after the restart"
-    );
-    assert_eq!(
-        process.send("POST", "/register", &[], Some(body)).status,
-        201
-    );
+    assert!(failures <= 1, "{failures} failed health checks after the restart");
+    assert_eq!(process.send("POST", "/register", &[], Some(body)).status, 201);
     eprintln!(
         "database outage: 503 after {to_503:?} (health), {register_to_503:?} (register); \
                healthy {recovered:?} after restart with {failures} failed check(s)"
@@ -311,30 +267,16 @@ fn three_instances_on_one_database_behave_as_one_service() {
                 let body =
                     format!(r#"{{"email": "one@example.com", "password": "password number {i}"}}"#);
                 barrier.wait();
-                instances[i % 3]
-                    .send("POST", "/register", &[], Some(body.as_bytes()))
-                    .status
+                instances[i % 3].send("POST", "/register", &[], Some(body.as_bytes())).status
             })
         })
         .collect();
     let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 409).count(),
-        19,
-        "{statuses:?}"
-    );
+    assert_eq!(statuses.iter().filter(|&&s| s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|&&s| s == 409).count(), 19, "{statuses:?}");
     // 20 POSTs so far from 127.0.0.1; the shared per-IP budget of 25 runs out on whichever instance.
     let more: Vec<u16> = (0..6)
-        .map(|i| {
-            instances[i % 3]
-                .send("POST", "/register", &[], Some(b"{}"))
-                .status
-        })
+        .map(|i| instances[i % 3].send("POST", "/register", &[], Some(b"{}")).status)
         .collect();
     assert_eq!(more, vec![400, 400, 400, 400, 400, 429]);
 }

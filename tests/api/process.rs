@@ -8,11 +8,7 @@ fn beefirst(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     for setting in beefirst::config::SETTINGS {
         command.env_remove(setting.name);
     }
-    command
-        .envs(env.iter().copied())
-        .args(args)
-        .output()
-        .unwrap()
+    command.envs(env.iter().copied()).args(args).output().unwrap()
 }
 
 #[test]
@@ -21,11 +17,7 @@ fn help_prints_every_setting_with_its_default() {
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     for setting in beefirst::config::SETTINGS {
-        assert!(
-            help.contains(setting.name) && help.contains(setting.default),
-            "{}",
-            setting.name
-        );
+        assert!(help.contains(setting.name) && help.contains(setting.default), "{}", setting.name);
     }
 }
 
@@ -61,14 +53,8 @@ fn an_unreachable_database_at_start_exits_non_zero_after_calm_bounded_retries() 
     // Attempts at 0, 0.5 and 1.5 s (pauses double up to 5 s), then the final error.
     assert!((2..=4).contains(&lines.len()), "{stderr}");
     for line in &lines {
-        assert!(
-            line.contains("database at 127.0.0.1:1 unreachable"),
-            "{line}"
-        );
-        assert!(
-            line.contains("Connection refused"),
-            "the cause, not just its kind: {line}"
-        );
+        assert!(line.contains("database at 127.0.0.1:1 unreachable"), "{line}");
+        assert!(line.contains("Connection refused"), "the cause, not just its kind: {line}");
     }
     assert!(started.elapsed() < Duration::from_secs(15));
 }
@@ -103,35 +89,22 @@ fn the_first_stdout_line_says_listening_with_the_bound_address() {
 fn healthcheck_exits_0_only_when_the_service_answers() {
     let app = TestApp::spawn();
     let addr = app.process.addr.to_string();
-    assert!(
-        beefirst(&[("BIND_ADDR", &addr)], &["--healthcheck"])
-            .status
-            .success()
-    );
+    assert!(beefirst(&[("BIND_ADDR", &addr)], &["--healthcheck"]).status.success());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = listener.local_addr().unwrap().to_string();
     drop(listener);
-    assert_eq!(
-        beefirst(&[("BIND_ADDR", &closed)], &["--healthcheck"])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_eq!(beefirst(&[("BIND_ADDR", &closed)], &["--healthcheck"]).status.code(), Some(1));
 }
 
 /// The scheduling policy (`/proc/<pid>/task/<tid>/stat` field 41) of each of the process's
 /// threads, by thread name.
 fn thread_policies(pid: u32) -> Vec<(String, u32)> {
     let mut threads = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .flatten()
-    {
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
         let dir = entry.path();
-        let (Ok(name), Ok(stat)) = (
-            std::fs::read_to_string(dir.join("comm")),
-            std::fs::read_to_string(dir.join("stat")),
-        ) else {
+        let (Ok(name), Ok(stat)) =
+            (std::fs::read_to_string(dir.join("comm")), std::fs::read_to_string(dir.join("stat")))
+        else {
             continue;
         };
         let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
@@ -146,11 +119,7 @@ fn bcrypt_runs_on_threads_of_its_own_at_idle_priority_and_nothing_else_does() {
     let a = std::sync::Arc::clone(&app);
     let registration = std::thread::spawn(move || a.register("me@example.com", "correct horse"));
     let pid = app.process.pid();
-    eventually("a bcrypt thread", || {
-        thread_policies(pid)
-            .iter()
-            .any(|(name, _)| name == "bcrypt")
-    });
+    eventually("a bcrypt thread", || thread_policies(pid).iter().any(|(name, _)| name == "bcrypt"));
     for (name, policy) in thread_policies(pid) {
         let expected = if name == "bcrypt" { 5 } else { 0 }; // SCHED_IDLE, SCHED_OTHER
         assert_eq!(policy, expected, "{name}");
@@ -163,22 +132,16 @@ fn running_out_of_file_descriptors_is_logged_and_exits_non_zero_for_a_restart() 
     let mut app = TestApp::spawn();
     let pid = app.process.pid().to_string();
     // Both limits down to 64 on the running process: the start-up raise cannot undo it.
-    let lowered = Command::new("prlimit")
-        .args(["--pid", &pid, "--nofile=64:64"])
-        .status();
+    let lowered = Command::new("prlimit").args(["--pid", &pid, "--nofile=64:64"]).status();
     if !lowered.is_ok_and(|s| s.success()) {
         eprintln!("SKIPPED: prlimit (util-linux) is not available");
         return;
     }
-    let _held: Vec<TcpStream> = (0..100)
-        .filter_map(|_| TcpStream::connect(app.process.addr).ok())
-        .collect();
+    let _held: Vec<TcpStream> =
+        (0..100).filter_map(|_| TcpStream::connect(app.process.addr).ok()).collect();
     let status = app.process.wait_exit(Duration::from_secs(10));
     let status = status.expect("the process must exit when it cannot accept any more");
     assert_eq!(status.code(), Some(1));
     let stdout = app.process.stdout();
-    assert!(
-        stdout.iter().any(|l| l.contains("\"listener_failed\"")),
-        "{stdout:?}"
-    );
+    assert!(stdout.iter().any(|l| l.contains("\"listener_failed\"")), "{stdout:?}");
 }

@@ -12,11 +12,7 @@ fn send_raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
 }
 
 fn health_through(nginx: &Nginx) -> u16 {
-    send_raw(
-        nginx.addr(),
-        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .status
+    send_raw(nginx.addr(), b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status
 }
 
 #[test]
@@ -63,9 +59,7 @@ fn nginx_in_front_stops_every_tiny_http_failure_mode() {
     let slow: Vec<TcpStream> = (0..200)
         .map(|_| {
             let mut socket = TcpStream::connect(front).unwrap();
-            socket
-                .write_all(b"POST /register HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-                .unwrap();
+            socket.write_all(b"POST /register HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
             socket
         })
         .collect();
@@ -99,10 +93,8 @@ fn nginx_enforces_its_per_ip_connection_cap_with_a_json_429() {
         held.push(socket);
     }
     std::thread::sleep(Duration::from_millis(200));
-    let refused = send_raw(
-        nginx.addr(),
-        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let refused =
+        send_raw(nginx.addr(), b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     drop(held);
     assert_error(&refused, 429, "rate_limited");
     assert_eq!(refused.header("retry-after"), Some("1"));
@@ -130,11 +122,7 @@ fn behind_nginx_the_ip_limit_uses_the_real_peer_not_a_spoofed_header() {
         .collect();
     assert_eq!(statuses, vec![400, 400, 429]);
     let logged = app.process.stdout();
-    assert!(
-        logged
-            .iter()
-            .any(|l| l.contains("\"client_ip\":\"127.0.0.1\""))
-    );
+    assert!(logged.iter().any(|l| l.contains("\"client_ip\":\"127.0.0.1\"")));
     assert!(!logged.iter().any(|l| l.contains("1.1.1.1")));
 }
 
@@ -195,10 +183,8 @@ fn every_answer_nginx_gives_itself_is_json() {
     };
     let app = TestApp::spawn();
     let nginx = Nginx::start(&binary, &[app.process.addr]);
-    let long_path = format!(
-        "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "a".repeat(9000)
-    );
+    let long_path =
+        format!("GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "a".repeat(9000));
     let cases: [(&[u8], u16); 8] = [
         (b"TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
         (b"POST /register HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n", 501),

@@ -46,10 +46,7 @@ fn no_session_made_with_an_old_password_survives_a_completed_password_change() {
             .to_string();
         let (a, b, old) = (Arc::clone(&app), Arc::clone(&app), password.clone());
         let (changed, login) = race(
-            move || {
-                a.with_token("POST", "/me/password", &token, Some(&body))
-                    .status
-            },
+            move || a.with_token("POST", "/me/password", &token, Some(&body)).status,
             Duration::from_millis(trial % 12 * 3),
             move || b.login(email, &old),
         );
@@ -65,10 +62,7 @@ fn no_session_made_with_an_old_password_survives_a_completed_password_change() {
         }
         password = new_password;
     }
-    assert!(
-        raced > 0,
-        "no login overlapped a change: the test proves nothing"
-    );
+    assert!(raced > 0, "no login overlapped a change: the test proves nothing");
     assert!(
         survivors.is_empty(),
         "sessions made with the old password outlived the change in trials {survivors:?}"
@@ -98,18 +92,10 @@ fn a_login_racing_account_deletion_gets_a_clear_answer_never_500() {
         );
         if login.status == 200 {
             let token = json(&login)["access_token"].as_str().unwrap().to_owned();
-            assert_error(
-                &app.with_token("GET", "/me", &token, None),
-                401,
-                "invalid_token",
-            );
+            assert_error(&app.with_token("GET", "/me", &token, None), 401, "invalid_token");
         }
     }
-    let sessions: i64 = app
-        .sql()
-        .query_one("SELECT count(*) FROM sessions", &[])
-        .unwrap()
-        .get(0);
+    let sessions: i64 = app.sql().query_one("SELECT count(*) FROM sessions", &[]).unwrap().get(0);
     assert_eq!(sessions, 0, "no session outlives its account");
 }
 
@@ -122,17 +108,13 @@ fn of_two_password_changes_confirmed_with_one_password_only_one_lands() {
     let mut password = "password number 0".to_owned();
     app.active_account(email, &password);
     for trial in 0..16u64 {
-        let (owner, attacker) = (
-            app.login_ok(email, &password),
-            app.login_ok(email, &password),
-        );
+        let (owner, attacker) = (app.login_ok(email, &password), app.login_ok(email, &password));
         let change = |token: String, new: String| {
             let body = serde_json::json!({"current_password": password, "new_password": new});
             let app = Arc::clone(&app);
             move || {
                 let body = body.to_string();
-                app.with_token("POST", "/me/password", &token, Some(&body))
-                    .status
+                app.with_token("POST", "/me/password", &token, Some(&body)).status
             }
         };
         let (owner_new, attacker_new) =
@@ -142,11 +124,7 @@ fn of_two_password_changes_confirmed_with_one_password_only_one_lands() {
             Duration::from_millis(trial % 8 * 2),
             change(attacker, attacker_new.clone()),
         );
-        assert_eq!(
-            [a, b].iter().filter(|s| **s == 204).count(),
-            1,
-            "trial {trial}: {a} and {b}"
-        );
+        assert_eq!([a, b].iter().filter(|s| **s == 204).count(), 1, "trial {trial}: {a} and {b}");
         password = if a == 204 { owner_new } else { attacker_new };
         app.login_ok(email, &password);
     }

@@ -39,10 +39,7 @@ fn codes_and_passwords_never_appear_in_responses_or_logs() {
     responses.push(app.activate("quinn@example.com", "wrong password", &code));
     for response in &responses {
         let text = body_text(response);
-        assert!(
-            !text.contains(&code) && !text.contains(&resent) && !text.contains(PW),
-            "{text}"
-        );
+        assert!(!text.contains(&code) && !text.contains(&resent) && !text.contains(PW), "{text}");
     }
     app.process.wait_logged();
     let logs = app.process.stdout().join("\n");
@@ -51,21 +48,14 @@ fn codes_and_passwords_never_appear_in_responses_or_logs() {
     let token = auth.trim_start_matches("Basic ");
     // A 4-digit code can occur by chance inside a timestamp or a request id, so codes are looked
     // for the way they would leak: as a JSON string or in the mail sentence.
-    let mut secrets = vec![
-        PW.to_owned(),
-        "wrong password".to_owned(),
-        token.to_owned(),
-        "Basic ".to_owned(),
-    ];
+    let mut secrets =
+        vec![PW.to_owned(), "wrong password".to_owned(), token.to_owned(), "Basic ".to_owned()];
     for c in [&code, &resent] {
         secrets.push(format!("\"{c}\""));
         secrets.push(format!("code is {c}"));
     }
     for secret in &secrets {
-        assert!(
-            !logs.contains(secret.as_str()),
-            "{secret:?} leaked into the logs:\n{logs}"
-        );
+        assert!(!logs.contains(secret.as_str()), "{secret:?} leaked into the logs:\n{logs}");
     }
 }
 
@@ -97,9 +87,6 @@ fn unknown_emails_cost_a_bcrypt_verification_like_wrong_passwords() {
         ("73+ byte password", too_long),
         ("malformed email", malformed_email),
     ] {
-        assert!(
-            took * 2 > wrong_password,
-            "{what}: {took:?} vs wrong password {wrong_password:?}"
-        );
+        assert!(took * 2 > wrong_password, "{what}: {took:?} vs wrong password {wrong_password:?}");
     }
 }

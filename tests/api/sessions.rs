@@ -16,11 +16,7 @@ fn login_returns_a_bearer_token_that_opens_the_profile() {
     );
     let token = body["access_token"].as_str().unwrap();
     assert_eq!(token.len(), 43);
-    assert!(
-        token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    );
+    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     let me = app.with_token("GET", "/me", token, None);
     assert_eq!(me.status, 200);
     let profile = json(&me);
@@ -29,10 +25,7 @@ fn login_returns_a_bearer_token_that_opens_the_profile() {
     assert!(profile["display_name"].is_null());
     for field in ["created_at", "activated_at"] {
         let at = profile[field].as_str().unwrap();
-        assert!(
-            at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
-            "{field}: {at}"
-        );
+        assert!(at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T', "{field}: {at}");
     }
 }
 
@@ -53,18 +46,11 @@ fn failed_logins_are_alike_and_403_needs_the_right_password() {
     ];
     for response in &failures {
         assert_error(response, 401, "invalid_credentials");
-        assert_eq!(
-            response.header("www-authenticate"),
-            Some(r#"Bearer realm="beefirst""#)
-        );
+        assert_eq!(response.header("www-authenticate"), Some(r#"Bearer realm="beefirst""#));
         assert_eq!(response.body, failures[0].body);
     }
     assert_error(&app.login("pending@example.com", PW), 403, "not_activated");
-    for body in [
-        "{}",
-        r#"{"email": "bo@example.com"}"#,
-        r#"{"email": 1, "password": "x"}"#,
-    ] {
+    for body in ["{}", r#"{"email": "bo@example.com"}"#, r#"{"email": 1, "password": "x"}"#] {
         assert_error(&app.post_json("/login", body), 400, "invalid_request");
     }
     assert_error(&app.post_json("/login", "nope"), 400, "invalid_json");
@@ -72,9 +58,7 @@ fn failed_logins_are_alike_and_403_needs_the_right_password() {
 
 #[test]
 fn login_failures_are_limited_per_email_even_for_unknown_emails() {
-    let app = TestApp::with()
-        .env("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "3")
-        .start();
+    let app = TestApp::with().env("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "3").start();
     app.active_account("cy@example.com", PW);
     for _ in 0..3 {
         assert_eq!(app.login("cy@example.com", "wrong horse").status, 401);
@@ -102,15 +86,8 @@ fn logout_revokes_only_that_session() {
     assert!(logout.body.is_empty() && logout.header("content-type").is_none());
     let revoked = app.with_token("GET", "/me", &first, None);
     assert_error(&revoked, 401, "invalid_token");
-    assert_eq!(
-        revoked.header("www-authenticate"),
-        Some(r#"Bearer realm="beefirst""#)
-    );
-    assert_error(
-        &app.with_token("POST", "/logout", &first, None),
-        401,
-        "invalid_token",
-    );
+    assert_eq!(revoked.header("www-authenticate"), Some(r#"Bearer realm="beefirst""#));
+    assert_error(&app.with_token("POST", "/logout", &first, None), 401, "invalid_token");
     assert_eq!(app.with_token("GET", "/me", &second, None).status, 200);
 }
 
@@ -121,35 +98,17 @@ fn missing_malformed_unknown_and_expired_tokens_are_401() {
     let token = app.login_ok("ed@example.com", PW);
     let unknown = "A".repeat(43);
     for bad in ["", "short", unknown.as_str()] {
-        assert_error(
-            &app.with_token("GET", "/me", bad, None),
-            401,
-            "invalid_token",
-        );
+        assert_error(&app.with_token("GET", "/me", bad, None), 401, "invalid_token");
     }
-    assert_error(
-        &app.process.send("GET", "/me", &[], None),
-        401,
-        "invalid_token",
-    );
+    assert_error(&app.process.send("GET", "/me", &[], None), 401, "invalid_token");
     let basic_auth = basic("ed@example.com", PW);
     assert_error(
-        &app.process
-            .send("GET", "/me", &[("Authorization", &basic_auth)], None),
+        &app.process.send("GET", "/me", &[("Authorization", &basic_auth)], None),
         401,
         "invalid_token",
     );
-    app.sql()
-        .execute(
-            "UPDATE sessions SET expires_at = now() - interval '1 second'",
-            &[],
-        )
-        .unwrap();
-    assert_error(
-        &app.with_token("GET", "/me", &token, None),
-        401,
-        "invalid_token",
-    );
+    app.sql().execute("UPDATE sessions SET expires_at = now() - interval '1 second'", &[]).unwrap();
+    assert_error(&app.with_token("GET", "/me", &token, None), 401, "invalid_token");
 }
 
 #[test]
@@ -158,23 +117,14 @@ fn tokens_are_stored_only_as_hashes_and_never_logged() {
     app.active_account("flo@example.com", PW);
     let token = app.login_ok("flo@example.com", PW);
     app.with_token("GET", "/me", &token, None);
-    let stored: Vec<u8> = app
-        .sql()
-        .query_one("SELECT token_hash FROM sessions", &[])
-        .unwrap()
-        .get(0);
-    let expected: Vec<u8> = app
-        .sql()
-        .query_one("SELECT sha256($1::bytea)", &[&token.as_bytes()])
-        .unwrap()
-        .get(0);
+    let stored: Vec<u8> =
+        app.sql().query_one("SELECT token_hash FROM sessions", &[]).unwrap().get(0);
+    let expected: Vec<u8> =
+        app.sql().query_one("SELECT sha256($1::bytea)", &[&token.as_bytes()]).unwrap().get(0);
     assert_eq!(stored, expected);
     let dump: String = app
         .sql()
-        .query_one(
-            "SELECT string_agg(row_to_json(s)::text, '') FROM sessions s",
-            &[],
-        )
+        .query_one("SELECT string_agg(row_to_json(s)::text, '') FROM sessions s", &[])
         .unwrap()
         .get(0);
     assert!(!dump.contains(&token));
@@ -200,16 +150,9 @@ fn concurrent_logins_create_independent_sessions() {
     tokens.sort();
     tokens.dedup();
     assert_eq!(tokens.len(), 8);
-    let sessions: i64 = app
-        .sql()
-        .query_one("SELECT count(*) FROM sessions", &[])
-        .unwrap()
-        .get(0);
+    let sessions: i64 = app.sql().query_one("SELECT count(*) FROM sessions", &[]).unwrap().get(0);
     assert_eq!(sessions, 8);
-    assert_eq!(
-        app.with_token("POST", "/logout", &tokens[0], None).status,
-        204
-    );
+    assert_eq!(app.with_token("POST", "/logout", &tokens[0], None).status, 204);
     for token in &tokens[1..] {
         assert_eq!(app.with_token("GET", "/me", token, None).status, 200);
     }
@@ -220,19 +163,10 @@ fn the_reaper_deletes_expired_sessions() {
     let app = TestApp::with().env("REAPER_INTERVAL_SECONDS", "1").start();
     app.active_account("hu@example.com", PW);
     app.login_ok("hu@example.com", PW);
-    app.sql()
-        .execute(
-            "UPDATE sessions SET expires_at = now() - interval '1 second'",
-            &[],
-        )
-        .unwrap();
+    app.sql().execute("UPDATE sessions SET expires_at = now() - interval '1 second'", &[]).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let left: i64 = app
-            .sql()
-            .query_one("SELECT count(*) FROM sessions", &[])
-            .unwrap()
-            .get(0);
+        let left: i64 = app.sql().query_one("SELECT count(*) FROM sessions", &[]).unwrap().get(0);
         if left == 0 {
             break;
         }

@@ -82,12 +82,12 @@ fn display_name_change(body: &Map<String, Value>) -> Result<Option<Option<Displa
     match body.get("display_name") {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(raw)) => Ok(Some(Some(
-            DisplayName::parse(raw).ok_or(Error::InvalidDisplayName)?,
-        ))),
-        Some(_) => Err(Error::InvalidRequest(
-            "Field `display_name` must be a string or null.".into(),
-        )),
+        Some(Value::String(raw)) => {
+            Ok(Some(Some(DisplayName::parse(raw).ok_or(Error::InvalidDisplayName)?)))
+        }
+        Some(_) => {
+            Err(Error::InvalidRequest("Field `display_name` must be a string or null.".into()))
+        }
     }
 }
 

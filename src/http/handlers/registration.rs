@@ -34,10 +34,7 @@ pub fn activate(request: &mut Request, state: &AppState) -> Result<Reply, Error>
     let credentials =
         parse_basic(header(request, "Authorization")).ok_or(Error::BasicAuthRequired)?;
     let email = activate::activate(state, &credentials.email, &credentials.password, &code)?;
-    Ok(Reply::json(
-        200,
-        json!({"email": email.as_str(), "status": "active"}),
-    ))
+    Ok(Reply::json(200, json!({"email": email.as_str(), "status": "active"})))
 }
 
 /// `POST /resend`, Basic Auth, no body → 202 `{"email", "status": "pending", "expires_in"}`.
