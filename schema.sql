@@ -47,24 +47,14 @@ CREATE TABLE IF NOT EXISTS rate_limits (
     PRIMARY KEY (scope, subject)
 );
 
--- Login sessions: opaque bearer tokens, stored only as SHA-256 (the token itself is 32 random
--- bytes shown once to the client). Absolute expiry by the database clock. Deleting an account
--- deletes its sessions in the same statement (ON DELETE CASCADE); the reaper deletes expired ones.
-CREATE TABLE IF NOT EXISTS sessions (
-    token_hash  bytea       PRIMARY KEY,    -- sha256(token)
-    account_id  bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    expires_at  timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id);
-
--- Credential versions. `accounts.credential_version` changes whenever the password that proves
--- the identity changes (password change, a replaced claim); a session records the version it was
--- created under and counts only while the two are equal. So a login that checked the old password
--- while a change was committing gets a session that is dead at once, whatever the interleaving.
--- Databases created before these columns existed are upgraded. The ALTERs run only when a column
--- is missing: even with IF NOT EXISTS, ALTER TABLE takes an exclusive lock first, and every start
--- would queue behind (and then block) all other use of the tables.
+-- Columns added after the first release. `accounts.credential_version` changes whenever the
+-- password that proves the identity changes (password change, a replaced claim); a session records
+-- the version it was created under and counts only while the two are equal, so a login that
+-- checked the old password while a change was committing gets a session that is dead at once.
+-- `accounts.role` is `user` or `admin`. The ALTERs run only when a column is missing: even with IF
+-- NOT EXISTS, ALTER TABLE takes an exclusive lock first, and every start would queue behind (and
+-- then block) all other use of the table. The first version's sessions table (opaque bearer
+-- tokens keyed by their hash) is dropped once: its users sign in again.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
@@ -73,9 +63,51 @@ BEGIN
         ALTER TABLE accounts ADD COLUMN credential_version integer NOT NULL DEFAULT 0;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                    WHERE table_schema = current_schema() AND table_name = 'sessions'
-                      AND column_name = 'credential_version') THEN
-        ALTER TABLE sessions ADD COLUMN credential_version integer NOT NULL DEFAULT 0;
+                    WHERE table_schema = current_schema() AND table_name = 'accounts'
+                      AND column_name = 'role') THEN
+        ALTER TABLE accounts ADD COLUMN role text NOT NULL DEFAULT 'user'
+            CHECK (role IN ('user', 'admin'));
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'sessions'
+                  AND column_name = 'token_hash') THEN
+        DROP TABLE sessions;
     END IF;
 END $$;
+
+-- Login sessions. A login creates one; its access tokens (signed JWTs) carry its id, and every
+-- request checks that it is still live (not expired by the database clock, not revoked, same
+-- credential version as the account), so logout, password change and deletion take effect at
+-- once. `expires_at` is absolute (SESSION_TTL_SECONDS): no refresh extends it. Deleting an account
+-- deletes its sessions (ON DELETE CASCADE); the reaper deletes expired ones.
+CREATE TABLE IF NOT EXISTS sessions (
+    id                 bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id         bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    credential_version integer     NOT NULL,
+    amr                text[]      NOT NULL,   -- how it was authenticated: {pwd} or {pwd,otp}
+    user_agent         text,                   -- as the client sent it at login, for the owner
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    last_used_at       timestamptz NOT NULL DEFAULT now(),   -- login or latest refresh
+    expires_at         timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id);
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+
+-- Refresh tokens: 32 random bytes shown once to the client, stored only as SHA-256. Each refresh
+-- spends the presented token and issues the next; spent tokens are kept while their session lives,
+-- so presenting one again is recognised (reuse detection). They go with their session.
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash bytea       PRIMARY KEY,     -- sha256(token)
+    session_id bigint      NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    spent_at   timestamptz                  -- when it was exchanged for the next one
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_session ON refresh_tokens (session_id);
+
+-- The public halves of the keys that sign access tokens (JWKS). Each instance signs with its own
+-- key (generated at start, or JWT_SIGNING_KEY) and keeps `last_used` fresh while it runs; a key
+-- stays listed until every token it signed has expired. No private key is ever stored.
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid        text        PRIMARY KEY,     -- RFC 7638 thumbprint
+    public_key bytea       NOT NULL CHECK (length(public_key) = 32),
+    last_used  timestamptz NOT NULL DEFAULT now()
+);

@@ -30,7 +30,7 @@ pub const SETTINGS: &[Setting] = &[
     s("BIND_ADDR", "127.0.0.1:8080", "listen address IP:PORT; port 0 picks a free port"),
     s("WORKERS", "16", "request worker threads (1-1024)"),
     s("DB_POOL_SIZE", "10", "most PostgreSQL connections this process opens, on demand (1-1024); see README for sizing"),
-    s("DB_POOL_MIN_IDLE", "2", "connections kept open while idle (0-DB_POOL_SIZE)"),
+    s("DB_POOL_MIN_IDLE", "2", "connections kept idle and ready (0-DB_POOL_SIZE); those above it close after a minute unused"),
     s("DB_STARTUP_TIMEOUT_SECONDS", "30", "how long start-up retries an unreachable database (0-3600)"),
     s("MAIL_API_URL", "unset", "unset: console mailer on stdout; set: http://host[:port]/path of a Mailpit-style send API"),
     s("MAIL_FROM", "no-reply@beefirst.local", "sender address of every mail"),
@@ -50,7 +50,11 @@ pub const SETTINGS: &[Setting] = &[
     s("HASH_THREADS", "number of CPU cores", "threads that serve the endpoints running bcrypt (a lane of their own); bcrypt itself runs at idle priority (1-256)"),
     s("HASH_QUEUE_DEPTH", "16", "requests waiting for a hash thread before new ones are shed with 503 (1-100000)"),
     s("SHUTDOWN_GRACE_SECONDS", "10", "how long SIGTERM/SIGINT waits for in-flight requests, seconds (0-3600)"),
-    s("SESSION_TTL_SECONDS", "3600", "lifetime of a login session (absolute), seconds (60-2592000)"),
+    s("SESSION_TTL_SECONDS", "2592000", "lifetime of a login session and its chain of refresh tokens (absolute), seconds (60-31536000)"),
+    s("ACCESS_TOKEN_TTL_SECONDS", "900", "lifetime of a signed access token (JWT), seconds (30-86400)"),
+    s("REFRESH_REUSE_GRACE_SECONDS", "10", "a spent refresh token presented again within this many seconds is refused without revoking its session (two tabs racing); later, the session is revoked (0-300)"),
+    s("JWT_ISSUER", "beefirst", "the iss claim of access tokens"),
+    s("JWT_SIGNING_KEY", "unset", "unset: a fresh Ed25519 key per process (only its public half is stored, in the database); set: base64url of a 32-byte Ed25519 seed"),
     s("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "10", "failed logins per email per rolling hour before 429 (also wrong passwords at /me); 0: off"),
 ];
 
@@ -109,6 +113,14 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `SESSION_TTL_SECONDS`.
     pub session_ttl_seconds: u32,
+    /// `ACCESS_TOKEN_TTL_SECONDS`.
+    pub access_token_ttl_seconds: u32,
+    /// `REFRESH_REUSE_GRACE_SECONDS`.
+    pub refresh_reuse_grace_seconds: u32,
+    /// `JWT_ISSUER`.
+    pub jwt_issuer: String,
+    /// `JWT_SIGNING_KEY`: the Ed25519 seed, if the operator supplies one.
+    pub jwt_signing_key: Option<[u8; 32]>,
     /// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` (0: off).
     pub login_failures_per_hour: u32,
 }
@@ -181,7 +193,17 @@ impl Config {
                 .with(parse_bool, "must be true or false")?,
             queue_depth: get("QUEUE_DEPTH").number(1..=100_000)?,
             shutdown_grace: Duration::from_secs(get("SHUTDOWN_GRACE_SECONDS").number(0..=3600)?),
-            session_ttl_seconds: get("SESSION_TTL_SECONDS").number(60..=2_592_000)?,
+            session_ttl_seconds: get("SESSION_TTL_SECONDS").number(60..=31_536_000)?,
+            access_token_ttl_seconds: get("ACCESS_TOKEN_TTL_SECONDS").number(30..=86_400)?,
+            refresh_reuse_grace_seconds: get("REFRESH_REUSE_GRACE_SECONDS").number(0..=300)?,
+            jwt_issuer: get("JWT_ISSUER").with(|v| Some(v.to_owned()), "must not be empty")?,
+            jwt_signing_key: match get("JWT_SIGNING_KEY").value {
+                None => None,
+                Some(key) => Some(parse_seed(key.trim()).ok_or_else(|| ConfigError {
+                    var: "JWT_SIGNING_KEY",
+                    message: "must be 32 bytes in base64url (43 characters, no padding)".into(),
+                })?),
+            },
             login_failures_per_hour: get("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR")
                 .number(0..=1_000_000)?,
         })
@@ -199,6 +221,13 @@ fn code_lengths(get: &impl Fn(&'static str) -> Var) -> Result<CodeLengths, Confi
         });
     }
     Ok(CodeLengths { normal, hardened })
+}
+
+/// A 32-byte Ed25519 seed written in base64url without padding.
+fn parse_seed(value: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).ok()?;
+    bytes.try_into().ok()
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -297,7 +326,9 @@ mod tests {
         assert_eq!(c.max_wrong_codes_per_email_per_day, 10);
         assert!(!c.trust_x_forwarded_for);
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
-        assert_eq!(c.session_ttl_seconds, 3600);
+        assert_eq!(c.session_ttl_seconds, 2_592_000);
+        assert_eq!((c.access_token_ttl_seconds, c.refresh_reuse_grace_seconds), (900, 10));
+        assert_eq!((c.jwt_issuer.as_str(), c.jwt_signing_key), ("beefirst", None));
         assert_eq!(c.login_failures_per_hour, 10);
     }
 
@@ -322,6 +353,9 @@ mod tests {
             ("MAX_RESENDS", "101"),
             ("RATE_LIMIT_IP_PER_MINUTE", "-5"),
             ("SESSION_TTL_SECONDS", "59"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "29"),
+            ("REFRESH_REUSE_GRACE_SECONDS", "301"),
+            ("JWT_SIGNING_KEY", "too-short"),
             ("HASH_THREADS", "0"),
             ("HASH_QUEUE_DEPTH", "0"),
             ("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "x"),

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod hashing;
 pub mod http;
+pub mod jwt;
 pub mod log;
 pub mod mail;
 pub mod reaper;
@@ -36,12 +37,15 @@ pub fn run(config: Config) -> Result<(), String> {
     http::listener::raise_open_files_limit();
     let pool = store::connect(&config)?;
     let state = AppState::new(config, pool).map_err(|e| format!("start-up failed: {e}"))?;
+    // The signing key is listed before the first token it signs can be presented anywhere.
+    service::tokens::maintain_keys(&state)
+        .map_err(|e| format!("cannot list the signing key: {e}"))?;
+    let state = Arc::new(state);
     let server = tiny_http::Server::http(state.config.bind_addr)
         .map_err(|e| format!("cannot bind {}: {e}", state.config.bind_addr))?;
     let addr = server.server_addr().to_ip().ok_or("bound to a non-IP address")?;
-    reaper::spawn(state.pool.clone(), state.config.reaper_interval)
-        .map_err(|e| format!("cannot start the reaper: {e}"))?;
-    match http::server::serve(server, addr, Arc::new(state))? {
+    reaper::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the reaper: {e}"))?;
+    match http::server::serve(server, addr, state)? {
         http::server::Stopped::Gracefully => log::info("stopped", json!({"graceful": true})),
         http::server::Stopped::GraceExpired { still_running } => log::error(
             "stopped",

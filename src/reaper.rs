@@ -2,19 +2,22 @@
 //! - deletes expired claims, password hash and code hash included (seed truth #6, "release on
 //!   expiration": unverified credentials are never hoarded). Expired claims are also replaced
 //!   lazily by `POST /register` and deleted by `POST /activate` and `POST /resend`;
-//! - deletes rate-limit counters whose window has passed, and expired sessions.
+//! - deletes rate-limit counters whose window has passed, and expired sessions;
+//! - keeps this process's signing key listed (a heartbeat) and deletes retired keys.
 
 use crate::error::Error;
-use crate::store::{self, Pool};
+use crate::service::{AppState, tokens};
+use crate::store;
 use serde_json::json;
-use std::time::Duration;
+use std::sync::Arc;
 
 /// Spawns the reaper thread. A failed sweep (database down) is logged and retried next interval.
-pub fn spawn(pool: Pool, interval: Duration) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn spawn(state: Arc<AppState>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let interval = state.config.reaper_interval;
     std::thread::Builder::new().name("reaper".into()).spawn(move || {
         loop {
             std::thread::sleep(interval);
-            match sweep(&pool) {
+            match sweep(&state) {
                 Ok((0, 0)) => {}
                 Ok((claims, counters)) => crate::log::info(
                     "reaped",
@@ -26,10 +29,11 @@ pub fn spawn(pool: Pool, interval: Duration) -> std::io::Result<std::thread::Joi
     })
 }
 
-fn sweep(pool: &Pool) -> Result<(u64, u64), Error> {
-    let mut client = store::checkout(pool)?;
+fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
+    let keys = tokens::maintain_keys(state)?;
+    let mut client = store::checkout(&state.pool)?;
     let claims = store::accounts::reap_expired_claims(&mut client)?;
     let counters = store::rate_limits::delete_stale(&mut client)?;
     let sessions = store::sessions::reap_expired(&mut client)?;
-    Ok((claims, counters + sessions))
+    Ok((claims, counters + sessions + keys))
 }

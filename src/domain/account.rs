@@ -11,6 +11,8 @@ pub struct Profile {
     pub created_at: String,
     /// When it was activated.
     pub activated_at: String,
+    /// `user` or `admin`.
+    pub role: String,
 }
 
 /// Most characters in a display name, after trimming.

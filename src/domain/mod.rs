@@ -16,4 +16,4 @@ pub use activation::{ActivationOutcome, ClaimSnapshot, ResendOutcome};
 pub use code::{CodeError, CodeLengths, VerificationCode};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};
-pub use session::SessionToken;
+pub use session::{RefreshToken, SessionRef};

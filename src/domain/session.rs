@@ -1,4 +1,4 @@
-//! Session tokens (opaque bearer tokens of a login session).
+//! Login sessions: the refresh token a client holds, and the session an access token names.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,39 +10,52 @@ pub const TOKEN_BYTES: usize = 32;
 /// Length of a token as text: 32 bytes in base64url without padding.
 pub const TOKEN_CHARS: usize = 43;
 
-/// An opaque bearer token: 32 bytes from the OS CSPRNG, base64url without padding. The service
+/// An opaque refresh token: 32 bytes from the OS CSPRNG, base64url without padding. The service
 /// stores only its SHA-256; the text exists in a response once and in the client's hands.
 /// `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken(String);
+pub struct RefreshToken(String);
 
-impl SessionToken {
+impl RefreshToken {
     /// A fresh token. Errors: the OS random source failed.
-    pub fn generate() -> Result<SessionToken, getrandom::Error> {
+    pub fn generate() -> Result<RefreshToken, getrandom::Error> {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes)?;
-        Ok(SessionToken(URL_SAFE_NO_PAD.encode(bytes)))
+        Ok(RefreshToken(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     /// Accepts exactly the shape [`generate`](Self::generate) produces (43 base64url characters);
     /// anything else cannot be a token and is refused before the database is asked.
-    pub fn parse(raw: &str) -> Option<SessionToken> {
+    pub fn parse(raw: &str) -> Option<RefreshToken> {
         let shaped = raw.len() == TOKEN_CHARS
             && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         (shaped && URL_SAFE_NO_PAD.decode(raw).is_ok_and(|b| b.len() == TOKEN_BYTES))
-            .then(|| SessionToken(raw.to_owned()))
+            .then(|| RefreshToken(raw.to_owned()))
     }
 
-    /// The token text, for the login response and for hashing.
+    /// The token text, for the response and for hashing.
     pub fn expose(&self) -> &str {
         &self.0
     }
 }
 
-impl fmt::Debug for SessionToken {
+impl fmt::Debug for RefreshToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionToken(<redacted>)")
+        f.write_str("RefreshToken(<redacted>)")
     }
+}
+
+/// The login session an access token names, once its signature has been verified: it counts
+/// only while the database finds it live (not expired, not revoked, same credential version as
+/// its account) and the token itself has not expired (`expires`, database clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRef {
+    /// `sessions.id` (the `sid` claim).
+    pub id: i64,
+    /// `accounts.id` (the `sub` claim).
+    pub account_id: i64,
+    /// The token's `exp`, seconds since the Unix epoch.
+    pub expires: i64,
 }
 
 #[cfg(test)]
@@ -51,16 +64,16 @@ mod tests {
 
     #[test]
     fn generated_tokens_are_43_url_safe_characters_and_differ() {
-        let a = SessionToken::generate().unwrap();
-        let b = SessionToken::generate().unwrap();
+        let a = RefreshToken::generate().unwrap();
+        let b = RefreshToken::generate().unwrap();
         assert_ne!(a, b);
         assert_eq!(a.expose().len(), TOKEN_CHARS);
-        assert_eq!(SessionToken::parse(a.expose()), Some(a));
+        assert_eq!(RefreshToken::parse(a.expose()), Some(a));
     }
 
     #[test]
     fn malformed_tokens_are_refused() {
-        let good = SessionToken::generate().unwrap().expose().to_owned();
+        let good = RefreshToken::generate().unwrap().expose().to_owned();
         for bad in [
             String::new(),
             good[1..].to_owned(),
@@ -68,7 +81,7 @@ mod tests {
             good.replace(|_: char| true, "+"),
             format!("{}=", &good[..42]),
         ] {
-            assert!(SessionToken::parse(&bad).is_none(), "{bad}");
+            assert!(RefreshToken::parse(&bad).is_none(), "{bad}");
         }
     }
 }

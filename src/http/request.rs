@@ -39,6 +39,15 @@ pub fn read_body(request: &mut Request) -> Result<Vec<u8>, Error> {
     Ok(body)
 }
 
+/// The numeric id that ends the request's path (`/me/sessions/42` → 42). Errors: 404 for
+/// anything else (the route matched only the shape of the path).
+pub fn path_id(request: &Request) -> Result<i64, Error> {
+    let path = request.url().split('?').next().unwrap_or("");
+    let last = path.rsplit('/').next().unwrap_or("");
+    let digits = !last.is_empty() && last.len() <= 18 && last.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| last.parse().ok()).flatten().ok_or(Error::NotFound)
+}
+
 /// Parses `body` as a JSON object (whatever the Content-Type); anything else is 400 `invalid_json`.
 pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
     match serde_json::from_slice(body) {

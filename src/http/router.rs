@@ -2,7 +2,7 @@
 //! `Allow` header of a 405, the lane a request waits in, the per-IP limit on POSTs and the metric
 //! labels, so an endpoint is added with one row.
 
-use super::handlers::{self, account, registration};
+use super::handlers::{self, account, registration, sessions};
 use super::metrics::Lane;
 use super::response::Reply;
 use crate::domain::CodeLengths;
@@ -19,7 +19,7 @@ pub type Handler = fn(&mut Request, &AppState) -> Result<Reply, Error>;
 pub struct Route {
     /// `GET` routes also answer `HEAD`.
     pub method: Method,
-    /// Exact path; the query string is ignored.
+    /// The path; a segment `{id}` matches a number. The query string is ignored.
     pub path: &'static str,
     /// [`Lane::Hashing`] for every endpoint that runs bcrypt (≈ 230 ms of CPU at cost 12), so
     /// that other requests never wait behind password hashing.
@@ -33,19 +33,24 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 13] = {
+pub static ROUTES: [Route; 18] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
         route(Post, "/register", Hashing, registration::register),
         route(Post, "/activate", Hashing, registration::activate),
         route(Post, "/resend", Hashing, registration::resend),
-        route(Post, "/login", Hashing, account::login),
-        route(Post, "/logout", Requests, account::logout),
+        route(Post, "/login", Hashing, sessions::login),
+        route(Post, "/token/refresh", Requests, sessions::refresh),
+        route(Post, "/logout", Requests, sessions::logout),
         route(Get, "/me", Requests, account::me),
         route(Patch, "/me", Requests, account::update_me),
         route(Delete, "/me", Hashing, account::delete_me),
         route(Post, "/me/password", Hashing, account::change_password),
+        route(Get, "/me/sessions", Requests, sessions::list),
+        route(Delete, "/me/sessions", Requests, sessions::revoke_others),
+        route(Delete, "/me/sessions/{id}", Requests, sessions::revoke_one),
+        route(Get, "/.well-known/jwks.json", Requests, sessions::jwks),
         route(Get, "/", Requests, handlers::index),
         route(Get, "/health", Requests, handlers::health),
         route(Get, "/metrics", Requests, handlers::metrics),
@@ -58,19 +63,35 @@ pub static ROUTES: [Route; 13] = {
 pub fn find(method: &Method, url: &str) -> Result<&'static Route, Error> {
     let path = url.split('?').next().unwrap_or("");
     let method = if *method == Method::Head { &Method::Get } else { method };
-    let mut same_path = ROUTES.iter().filter(|r| r.path == path).peekable();
-    if same_path.peek().is_none() {
+    let mut same_path = ROUTES.iter().filter(|r| matches(r.path, path)).peekable();
+    let Some(first) = same_path.peek() else {
         return Err(Error::NotFound);
-    }
+    };
+    let pattern = first.path;
     same_path
         .find(|r| r.method == *method)
-        .ok_or_else(|| Error::MethodNotAllowed { allow: allow(path) })
+        .ok_or_else(|| Error::MethodNotAllowed { allow: allow(pattern) })
 }
 
-/// The `Allow` header for `path`: its methods in table order, `HEAD` after `GET`.
-fn allow(path: &str) -> String {
+/// True when `path` has `pattern`'s segments, `{id}` standing for a number.
+fn matches(pattern: &str, path: &str) -> bool {
+    let (mut want, mut have) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return true,
+            (Some("{id}"), Some(seg))
+                if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) => {}
+            (Some(w), Some(h)) if w == h => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The `Allow` header for the routes of `pattern`: their methods in table order, `HEAD` after
+/// `GET`.
+fn allow(pattern: &str) -> String {
     let mut methods = Vec::new();
-    for route in ROUTES.iter().filter(|r| r.path == path) {
+    for route in ROUTES.iter().filter(|r| r.path == pattern) {
         methods.push(route.method.as_str());
         if route.method == Method::Get {
             methods.push("HEAD");
@@ -99,10 +120,11 @@ pub fn lane_of(method: &Method, url: &str) -> Lane {
     find(method, url).map_or(Lane::Requests, |r| r.lane)
 }
 
-/// The metric label for `path`: the path itself if it is one of ours, else `unmatched`.
+/// The metric label for `path`: its route's path (`/me/sessions/{id}` for every id), else
+/// `unmatched`.
 pub fn route_label(path: &str) -> &'static str {
     let path = path.split('?').next().unwrap_or("");
-    ROUTES.iter().find(|r| r.path == path).map_or("unmatched", |r| r.path)
+    ROUTES.iter().find(|r| matches(r.path, path)).map_or("unmatched", |r| r.path)
 }
 
 /// The OpenAPI 3.1 document as written, for `CODE_DIGITS=4` and `HARDENED_CODE_DIGITS=8`.
@@ -132,6 +154,10 @@ mod tests {
         assert_eq!(lane_of(&Method::Get, "/me"), Lane::Requests);
         assert_eq!(route_label("/me/password?a"), "/me/password");
         assert_eq!(route_label("/secret"), "unmatched");
+        assert_eq!(route_label("/me/sessions/42"), "/me/sessions/{id}");
+        assert_eq!(find(&Method::Delete, "/me/sessions/7").unwrap().path, "/me/sessions/{id}");
+        assert!(matches!(find(&Method::Delete, "/me/sessions/x"), Err(Error::NotFound)));
+        assert!(matches!(find(&Method::Delete, "/me/sessions/"), Err(Error::NotFound)));
         let mut paths: Vec<_> = ROUTES.iter().map(|r| (r.path, r.method.as_str())).collect();
         paths.sort();
         paths.dedup();

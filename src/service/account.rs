@@ -1,7 +1,7 @@
 //! `GET /me`, `PATCH /me`, `POST /me/password`, `DELETE /me`: the account behind a session.
 
 use super::{AppState, credentials, limits};
-use crate::domain::{DisplayName, Email, Password, Profile, SessionToken};
+use crate::domain::{DisplayName, Email, Password, Profile, SessionRef};
 use crate::error::Error;
 use crate::hashing;
 use crate::mail::{Message, account_deleted_message, password_changed_message};
@@ -9,18 +9,19 @@ use crate::store::{self, sessions::SessionAccount};
 use serde_json::json;
 
 /// The session's profile. Errors: 401 [`Error::InvalidToken`].
-pub fn profile(state: &AppState, token: &SessionToken) -> Result<Profile, Error> {
-    store::sessions::profile(&mut *store::checkout(&state.pool)?, token)?.ok_or(Error::InvalidToken)
+pub fn profile(state: &AppState, session: &SessionRef) -> Result<Profile, Error> {
+    store::sessions::profile(&mut *store::checkout(&state.pool)?, session)?
+        .ok_or(Error::InvalidToken)
 }
 
 /// Sets or clears the display name; returns the new profile. Errors: 401.
 pub fn update_display_name(
     state: &AppState,
-    token: &SessionToken,
+    session: &SessionRef,
     display_name: Option<&DisplayName>,
 ) -> Result<Profile, Error> {
     let name = display_name.map(DisplayName::as_str);
-    store::accounts::update_display_name(&mut *store::checkout(&state.pool)?, token, name)?
+    store::accounts::update_display_name(&mut *store::checkout(&state.pool)?, session, name)?
         .ok_or(Error::InvalidToken)
 }
 
@@ -31,15 +32,15 @@ pub fn update_display_name(
 /// [`Error::WrongPassword`] (counts as a login failure), 429.
 pub fn change_password(
     state: &AppState,
-    token: &SessionToken,
+    session: &SessionRef,
     current: &str,
     new: &Password,
 ) -> Result<(), Error> {
-    let (account, email) = confirm(state, token, current)?;
+    let (account, email) = confirm(state, session, current)?;
     let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
     let mut client = store::checkout(&state.pool)?;
     let (id, version) = (account.account_id, account.credential_version);
-    if !store::accounts::change_password(&mut client, id, version, &new_hash, token)? {
+    if !store::accounts::change_password(&mut client, id, version, &new_hash, session.id)? {
         return Err(Error::InvalidToken); // changed meanwhile: this session is no longer valid
     }
     drop(client);
@@ -50,8 +51,8 @@ pub fn change_password(
 /// Deletes the account and all its sessions after checking the password, then mails a
 /// confirmation. The email can be registered again at once. Errors: 401 (also when the password
 /// changed between the check and the deletion), 403, 429.
-pub fn delete(state: &AppState, token: &SessionToken, password: &str) -> Result<(), Error> {
-    let (account, email) = confirm(state, token, password)?;
+pub fn delete(state: &AppState, session: &SessionRef, password: &str) -> Result<(), Error> {
+    let (account, email) = confirm(state, session, password)?;
     let (id, version) = (account.account_id, account.credential_version);
     if !store::accounts::delete_account(&mut *store::checkout(&state.pool)?, id, version)? {
         return Err(Error::InvalidToken); // password changed or account deleted meanwhile
@@ -64,10 +65,10 @@ pub fn delete(state: &AppState, token: &SessionToken, password: &str) -> Result<
 /// same budget as failed logins (a stolen token must not become a password oracle).
 fn confirm(
     state: &AppState,
-    token: &SessionToken,
+    session: &SessionRef,
     password: &str,
 ) -> Result<(SessionAccount, Email), Error> {
-    let account = store::sessions::account_of(&mut *store::checkout(&state.pool)?, token)?
+    let account = store::sessions::account_of(&mut *store::checkout(&state.pool)?, session)?
         .ok_or(Error::InvalidToken)?;
     let email = Email::parse(&account.email)
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod register;
 pub mod resend;
 pub mod sessions;
+pub mod tokens;
 
 use crate::config::Config;
 use crate::domain::{Email, VerificationCode};
@@ -23,6 +24,8 @@ pub struct AppState {
     pub config: Config,
     /// PostgreSQL pool.
     pub pool: Pool,
+    /// The key that signs access tokens, and the verifying keys seen.
+    pub keys: tokens::Keys,
     /// Console or HTTP mailer.
     pub mailer: Mailer,
     /// A bcrypt hash at `BCRYPT_COST` that no password matches (see [`dummy_hash`]). Verified
@@ -32,10 +35,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state: the dummy hash, the common-password set, the mailer.
+    /// Builds the state: the dummy hash, the signing key, the common-password set, the mailer.
     /// Errors: no randomness.
     pub fn new(config: Config, pool: Pool) -> Result<AppState, Error> {
         let dummy_hash = dummy_hash(config.bcrypt_cost)?;
+        let keys = tokens::Keys::new(config.jwt_signing_key)?;
         crate::domain::password::warm_up();
         let mailer = match &config.mail_api {
             None => Mailer::Console,
@@ -45,7 +49,7 @@ impl AppState {
                 timeout: config.mail_timeout,
             },
         };
-        Ok(AppState { config, pool, mailer, dummy_hash })
+        Ok(AppState { config, pool, keys, mailer, dummy_hash })
     }
 }
 

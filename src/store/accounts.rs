@@ -3,7 +3,7 @@
 use super::pool::{Connection, Queries, Tx};
 use super::profile_from;
 use crate::domain::{
-    ActivationOutcome, ClaimSnapshot, Email, Profile, SessionToken, VerificationCode,
+    ActivationOutcome, ClaimSnapshot, Email, Profile, SessionRef, VerificationCode,
 };
 use crate::error::Error;
 
@@ -298,24 +298,21 @@ pub fn reap_expired_claims(client: &mut Connection) -> Result<u64, Error> {
     )?)
 }
 
-/// Sets (or with `None` clears) the display name of the session's account, in one statement.
+/// Sets (or with `None` clears) the display name of a live session's account, in one statement.
 pub fn update_display_name(
     client: &mut Connection,
-    token: &SessionToken,
+    session: &SessionRef,
     display_name: Option<&str>,
 ) -> Result<Option<Profile>, Error> {
     let sql = concat!(
-        "UPDATE accounts a SET display_name = $2
-           FROM sessions s
-          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now() AND a.id = s.account_id
-            AND s.credential_version = a.credential_version
-         RETURNING ",
+        "UPDATE accounts a SET display_name = $4 FROM sessions s WHERE ",
+        live_session!(),
+        " RETURNING ",
         profile_columns!()
     );
-    Ok(client
-        .query_opt(sql, &[&token.expose().as_bytes(), &display_name])?
-        .as_ref()
-        .map(profile_from))
+    let params: [&(dyn postgres::types::ToSql + Sync); 4] =
+        [&session.id, &session.account_id, &(session.expires as f64), &display_name];
+    Ok(client.query_opt(sql, &params)?.as_ref().map(profile_from))
 }
 
 /// Sets a new password hash and a new credential version, keeps the session `keep` (moved to the
@@ -330,7 +327,7 @@ pub fn change_password(
     account_id: i64,
     version: i32,
     new_hash: &str,
-    keep: &SessionToken,
+    keep_session: i64,
 ) -> Result<bool, Error> {
     let changed = client.query_one(
         "WITH changed AS (
@@ -340,13 +337,12 @@ pub fn change_password(
          ), kept AS (
              UPDATE sessions s SET credential_version = changed.credential_version
                FROM changed
-              WHERE s.account_id = changed.id AND s.token_hash = sha256($3::bytea)
+              WHERE s.account_id = changed.id AND s.id = $3
          ), others AS (
-             DELETE FROM sessions
-              WHERE account_id IN (SELECT id FROM changed) AND token_hash <> sha256($3::bytea)
+             DELETE FROM sessions WHERE account_id IN (SELECT id FROM changed) AND id <> $3
          )
          SELECT count(*) FROM changed",
-        &[&account_id, &new_hash, &keep.expose().as_bytes(), &version],
+        &[&account_id, &new_hash, &keep_session, &version],
     )?;
     Ok(changed.get::<_, i64>(0) == 1)
 }

@@ -4,12 +4,33 @@
 //! from constraints and `ON CONFLICT`, and each state change is one statement or one transaction
 //! holding the row lock it needs.
 
-/// The profile columns, with times as RFC 3339 UTC (a macro so statements stay `&'static str`).
+/// A `timestamptz` column as RFC 3339 UTC text with second precision (macros so statements stay
+/// `&'static str`).
+macro_rules! rfc3339 {
+    ($column:literal) => {
+        concat!("to_char(", $column, " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+    };
+}
+
+/// The profile columns of account `a`, read by [`profile_from`].
 macro_rules! profile_columns {
     () => {
-        "a.email, a.display_name,
-         to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-         to_char(a.activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        concat!(
+            "a.email, a.display_name, ",
+            rfc3339!("a.created_at"),
+            ", ",
+            rfc3339!("a.activated_at"),
+            ", a.role"
+        )
+    };
+}
+
+/// The predicate of a live session `s` of account `a`, for `$1` = session id, `$2` = account id,
+/// `$3` = the access token's `exp` (a macro so statements stay `&'static str`).
+macro_rules! live_session {
+    () => {
+        "s.id = $1 AND s.account_id = $2 AND a.id = s.account_id AND s.expires_at > now()
+         AND to_timestamp($3) > now() AND s.credential_version = a.credential_version"
     };
 }
 
@@ -17,6 +38,7 @@ pub mod accounts;
 pub mod pool;
 pub mod rate_limits;
 pub mod sessions;
+pub mod signing_keys;
 
 use crate::config::Config;
 use crate::domain::Profile;
@@ -32,6 +54,7 @@ fn profile_from(row: &postgres::Row) -> Profile {
         display_name: row.get(1),
         created_at: row.get(2),
         activated_at: row.get(3),
+        role: row.get(4),
     }
 }
 
@@ -68,13 +91,17 @@ pub fn connect(config: &Config) -> Result<Pool, String> {
     let mut client = connect_with_retries(&pg, config.db_startup_timeout)?;
     apply_schema(&mut client).map_err(|e| format!("applying schema.sql failed: {}", chain(&e)))?;
     let manager = pool::Manager(PostgresConnectionManager::new(pg, NoTls));
-    Ok(r2d2::Pool::builder()
+    // r2d2 keeps `min_idle` connections *idle*: each one checked out opens another, up to
+    // `max_size`; those above the floor close after a minute unused.
+    r2d2::Pool::builder()
         .max_size(config.db_pool_size)
         .min_idle(Some(config.db_pool_min_idle))
+        .idle_timeout(Some(Duration::from_secs(60)))
         .connection_timeout(CHECKOUT_TIMEOUT)
         // Cheap: only connections older than the last connection failure are pinged (pool.rs).
         .test_on_check_out(true)
-        .build_unchecked(manager))
+        .build(manager)
+        .map_err(|e| format!("cannot open the connection pool: {}", chain(&e)))
 }
 
 /// One connection, tried until `timeout` has passed: after each failed attempt one line on

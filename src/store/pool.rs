@@ -74,6 +74,17 @@ pub trait Queries {
         client.query_opt(&statement, params)
     }
 
+    /// Every row.
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let (cache, client) = self.parts();
+        let statement = cache.get(client, sql)?;
+        client.query(&statement, params)
+    }
+
     /// Exactly one row.
     fn query_one(
         &mut self,

@@ -1,16 +1,17 @@
-//! SQL of the `sessions` table: creating, looking up and revoking login sessions.
+//! SQL of the `sessions` and `refresh_tokens` tables: login sessions and their refresh tokens.
 //!
-//! A token is never stored: every statement hashes it with PostgreSQL's `sha256()` and matches
-//! `token_hash`. A session counts only while `expires_at > now()` (database clock) and its
-//! `credential_version` equals its account's (a password change makes every session created under
-//! the old password dead at once, even one inserted by a login racing the change).
+//! A refresh token is never stored: statements hash it with PostgreSQL's `sha256()`. A session
+//! counts only while `expires_at > now()` (database clock) and its `credential_version` equals its
+//! account's (a password change makes every session created under the old password dead at once,
+//! even one inserted by a login racing the change); the access token naming it must not have
+//! expired either (`live_session!` in `store`, checked against the database clock too).
 
-use super::pool::{Connection, Queries};
+use super::pool::{Connection, Queries, Tx};
 use super::profile_from;
-use crate::domain::{Profile, SessionToken};
+use crate::domain::{Profile, RefreshToken, SessionRef};
 use crate::error::Error;
 
-/// The account behind a valid session, for operations that re-check the password.
+/// The account behind a live session, for operations that re-check the password.
 #[derive(Debug, Clone)]
 pub struct SessionAccount {
     /// `accounts.id`.
@@ -24,9 +25,41 @@ pub struct SessionAccount {
     pub credential_version: i32,
 }
 
-/// Stores a new session for the active account `account_id`, expiring `ttl_seconds` from now,
-/// if the account still has the `credential_version` whose password was just checked. False (no
-/// session) when the account was deleted, or its password changed, since the check.
+/// What an access token is made from: the session and its account as they are now.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// `sessions.id`.
+    pub session_id: i64,
+    /// `accounts.id`.
+    pub account_id: i64,
+    /// Normalized email.
+    pub email: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// `{pwd}` or `{pwd,otp}`.
+    pub amr: Vec<String>,
+    /// The database clock, seconds since the Unix epoch.
+    pub now: i64,
+}
+
+/// One of an account's sessions, for `GET /me/sessions` (times RFC 3339 UTC).
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// `sessions.id`.
+    pub id: i64,
+    /// Login time.
+    pub created_at: String,
+    /// Login or latest refresh.
+    pub last_used_at: String,
+    /// Absolute end.
+    pub expires_at: String,
+    /// As sent at login.
+    pub user_agent: Option<String>,
+}
+
+/// Creates a session and its first refresh token for the active account `account_id`, if the
+/// account still has the `credential_version` whose password was just checked (else `None`: the
+/// account was deleted or its password changed since the check).
 ///
 /// The account row is read `FOR KEY SHARE`: a concurrent `DELETE /me` either waits for this
 /// insert (and then deletes the new session with the account) or has already removed the row (no
@@ -35,44 +68,72 @@ pub fn create(
     client: &mut Connection,
     account_id: i64,
     credential_version: i32,
-    token: &SessionToken,
+    amr: &[&str],
+    user_agent: Option<&str>,
+    refresh: &RefreshToken,
     ttl_seconds: u32,
-) -> Result<bool, Error> {
-    let inserted = client.execute(
-        "INSERT INTO sessions (token_hash, account_id, credential_version, expires_at)
-         SELECT sha256($1::bytea), id, credential_version, now() + make_interval(secs => $3)
-           FROM accounts
-          WHERE id = $2 AND credential_version = $4 AND status = 'active'
-            FOR KEY SHARE",
-        &[&token.expose().as_bytes(), &account_id, &f64::from(ttl_seconds), &credential_version],
+) -> Result<Option<Issued>, Error> {
+    let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
+    let row = client.query_opt(
+        "WITH account AS (
+             SELECT id, email, role, credential_version FROM accounts
+              WHERE id = $1 AND credential_version = $2 AND status = 'active'
+                FOR KEY SHARE
+         ), session AS (
+             INSERT INTO sessions (account_id, credential_version, amr, user_agent, expires_at)
+             SELECT id, credential_version, $3, $4, now() + make_interval(secs => $6) FROM account
+             RETURNING id
+         ), token AS (
+             INSERT INTO refresh_tokens (token_hash, session_id)
+             SELECT sha256($5::bytea), id FROM session
+         )
+         SELECT session.id, account.email, account.role,
+                extract(epoch FROM now())::bigint
+           FROM session, account",
+        &[
+            &account_id,
+            &credential_version,
+            &amr,
+            &user_agent,
+            &refresh.expose().as_bytes(),
+            &f64::from(ttl_seconds),
+        ],
     )?;
-    Ok(inserted == 1)
+    Ok(row.map(|r| Issued {
+        session_id: r.get(0),
+        account_id,
+        email: r.get(1),
+        role: r.get(2),
+        amr,
+        now: r.get(3),
+    }))
 }
 
-/// The profile of the session's account; `None` for an unknown, expired or revoked token.
-pub fn profile(client: &mut Connection, token: &SessionToken) -> Result<Option<Profile>, Error> {
+/// The profile of a live session's account.
+pub fn profile(client: &mut Connection, session: &SessionRef) -> Result<Option<Profile>, Error> {
     let sql = concat!(
         "SELECT ",
         profile_columns!(),
-        " FROM sessions s JOIN accounts a ON a.id = s.account_id
-          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()
-            AND s.credential_version = a.credential_version"
+        " FROM sessions s, accounts a WHERE ",
+        live_session!()
     );
-    Ok(client.query_opt(sql, &[&token.expose().as_bytes()])?.as_ref().map(profile_from))
+    let row =
+        client.query_opt(sql, &[&session.id, &session.account_id, &(session.expires as f64)])?;
+    Ok(row.as_ref().map(profile_from))
 }
 
-/// The account behind a valid session, with its password hash.
+/// The account behind a live session, with its password hash.
 pub fn account_of(
     client: &mut Connection,
-    token: &SessionToken,
+    session: &SessionRef,
 ) -> Result<Option<SessionAccount>, Error> {
-    let row = client.query_opt(
-        "SELECT a.id, a.email, a.password_hash, a.credential_version
-           FROM sessions s JOIN accounts a ON a.id = s.account_id
-          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()
-            AND s.credential_version = a.credential_version",
-        &[&token.expose().as_bytes()],
-    )?;
+    let sql = concat!(
+        "SELECT a.id, a.email, a.password_hash, a.credential_version FROM sessions s, accounts a
+          WHERE ",
+        live_session!()
+    );
+    let row =
+        client.query_opt(sql, &[&session.id, &session.account_id, &(session.expires as f64)])?;
     Ok(row.map(|r| SessionAccount {
         account_id: r.get(0),
         email: r.get(1),
@@ -81,20 +142,160 @@ pub fn account_of(
     }))
 }
 
-/// Revokes one session (`POST /logout`). False if it was not a valid session.
-pub fn revoke(client: &mut Connection, token: &SessionToken) -> Result<bool, Error> {
-    let deleted = client.execute(
-        "DELETE FROM sessions s USING accounts a
-          WHERE s.token_hash = sha256($1::bytea) AND s.expires_at > now()
-            AND a.id = s.account_id AND s.credential_version = a.credential_version",
-        &[&token.expose().as_bytes()],
-    )?;
-    Ok(deleted > 0)
+/// True when the session is live (every Bearer request that reads nothing else checks this).
+pub fn is_live(client: &mut Connection, session: &SessionRef) -> Result<bool, Error> {
+    let sql =
+        concat!("SELECT EXISTS (SELECT 1 FROM sessions s, accounts a WHERE ", live_session!(), ")");
+    let row =
+        client.query_one(sql, &[&session.id, &session.account_id, &(session.expires as f64)])?;
+    Ok(row.get(0))
 }
 
-/// Deletes expired sessions (reaper, by the `sessions_expiry` index). Returns how many. A session
-/// of an old credential version (a login that raced a password change) already counts for nothing
-/// and goes when it expires.
+/// Revokes sessions of the live session's account: `which` = `Some(id)` that one session (it
+/// must belong to the account), `None` every session but the caller's own; `Some(session.id)`
+/// is a logout. Returns (caller live, sessions deleted).
+pub fn revoke(
+    client: &mut Connection,
+    session: &SessionRef,
+    which: Option<i64>,
+) -> Result<(bool, u64), Error> {
+    let sql = concat!(
+        "WITH caller AS (SELECT s.account_id FROM sessions s, accounts a WHERE ",
+        live_session!(),
+        "), gone AS (
+             DELETE FROM sessions o USING caller
+              WHERE o.account_id = caller.account_id
+                AND CASE WHEN $4::bigint IS NULL THEN o.id <> $1 ELSE o.id = $4 END
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM caller), (SELECT count(*) FROM gone)"
+    );
+    let params: [&(dyn postgres::types::ToSql + Sync); 4] =
+        [&session.id, &session.account_id, &(session.expires as f64), &which];
+    let row = client.query_one(sql, &params)?;
+    Ok((row.get::<_, i64>(0) == 1, u64::try_from(row.get::<_, i64>(1)).unwrap_or(0)))
+}
+
+/// The live sessions of a live session's account, oldest first; empty when the caller's own
+/// session is not live (it is always in the list otherwise).
+pub fn list(client: &mut Connection, session: &SessionRef) -> Result<Vec<SessionInfo>, Error> {
+    let sql = concat!(
+        "WITH caller AS (SELECT s.account_id, a.credential_version FROM sessions s, accounts a WHERE ",
+        live_session!(),
+        ")
+         SELECT o.id, ",
+        rfc3339!("o.created_at"),
+        ", ",
+        rfc3339!("o.last_used_at"),
+        ", ",
+        rfc3339!("o.expires_at"),
+        ", o.user_agent
+           FROM sessions o JOIN caller ON o.account_id = caller.account_id
+                AND o.credential_version = caller.credential_version
+          WHERE o.expires_at > now()
+          ORDER BY o.created_at, o.id"
+    );
+    let rows = client.query(sql, &[&session.id, &session.account_id, &(session.expires as f64)])?;
+    Ok(rows
+        .iter()
+        .map(|r| SessionInfo {
+            id: r.get(0),
+            created_at: r.get(1),
+            last_used_at: r.get(2),
+            expires_at: r.get(3),
+            user_agent: r.get(4),
+        })
+        .collect())
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug)]
+pub enum Refreshed {
+    /// It was current and its session live: spent now, `next` stored; a new access token is due.
+    Rotated(Issued),
+    /// Unknown, or its session is gone or no longer live.
+    Invalid,
+    /// Spent at most `REFRESH_REUSE_GRACE_SECONDS` ago (two tabs racing): refused, session kept.
+    SpentRecently,
+    /// Spent longer ago: someone replays it. Its session (of `account_id`) was revoked.
+    Reused {
+        /// The revoked session.
+        session_id: i64,
+        /// Its account.
+        account_id: i64,
+    },
+}
+
+/// Spends `presented` and stores `next` for the same session, in one transaction; a token spent
+/// before is told apart by how long ago (`grace_seconds`), and replaying it revokes the session.
+/// The row lock of the `UPDATE` serializes two refreshes with one token: exactly one rotates.
+pub fn refresh(
+    tx: &mut Tx<'_>,
+    presented: &RefreshToken,
+    next: &RefreshToken,
+    grace_seconds: u32,
+) -> Result<Refreshed, Error> {
+    let presented = presented.expose().as_bytes();
+    let spent = tx.query_opt(
+        "UPDATE refresh_tokens SET spent_at = now()
+          WHERE token_hash = sha256($1::bytea) AND spent_at IS NULL
+         RETURNING session_id",
+        &[&presented],
+    )?;
+    let Some(spent) = spent else {
+        return spent_before(tx, presented, grace_seconds);
+    };
+    let session_id: i64 = spent.get(0);
+    let row = tx.query_opt(
+        "UPDATE sessions s SET last_used_at = now() FROM accounts a
+          WHERE s.id = $1 AND a.id = s.account_id AND s.expires_at > now()
+            AND s.credential_version = a.credential_version AND a.status = 'active'
+         RETURNING a.id, a.email, a.role, s.amr, extract(epoch FROM now())::bigint",
+        &[&session_id],
+    )?;
+    let Some(row) = row else {
+        return Ok(Refreshed::Invalid);
+    };
+    tx.execute(
+        "INSERT INTO refresh_tokens (token_hash, session_id) VALUES (sha256($1::bytea), $2)",
+        &[&next.expose().as_bytes(), &session_id],
+    )?;
+    Ok(Refreshed::Rotated(Issued {
+        session_id,
+        account_id: row.get(0),
+        email: row.get(1),
+        role: row.get(2),
+        amr: row.get(3),
+        now: row.get(4),
+    }))
+}
+
+/// A presented refresh token that was not current: unknown, spent recently, or replayed (its
+/// session is deleted then).
+fn spent_before(tx: &mut Tx<'_>, presented: &[u8], grace: u32) -> Result<Refreshed, Error> {
+    let row = tx.query_opt(
+        "SELECT session_id, spent_at > now() - make_interval(secs => $2)
+           FROM refresh_tokens WHERE token_hash = sha256($1::bytea)",
+        &[&presented, &f64::from(grace)],
+    )?;
+    let Some(row) = row else {
+        return Ok(Refreshed::Invalid);
+    };
+    let session_id: i64 = row.get(0);
+    if row.get::<_, Option<bool>>(1) == Some(true) {
+        return Ok(Refreshed::SpentRecently);
+    }
+    let revoked =
+        tx.query_opt("DELETE FROM sessions WHERE id = $1 RETURNING account_id", &[&session_id])?;
+    Ok(match revoked {
+        Some(r) => Refreshed::Reused { session_id, account_id: r.get(0) },
+        None => Refreshed::Invalid,
+    })
+}
+
+/// Deletes expired sessions, their refresh tokens with them (reaper, by the `sessions_expiry`
+/// index). A session of an old credential version already counts for nothing and goes when it
+/// expires. Returns how many.
 pub fn reap_expired(client: &mut Connection) -> Result<u64, Error> {
     Ok(client.execute("DELETE FROM sessions WHERE expires_at <= now()", &[])?)
 }

@@ -1,6 +1,7 @@
 //! `TestApp`: a fresh PostgreSQL database, the real `beefirst` binary and a mock mail API per test.
 
-use crate::client::{self as wire, RawResponse};
+pub use crate::client::RawResponse;
+use crate::client::{self as wire};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use postgres::Client;

@@ -22,3 +22,4 @@ mod races;
 mod register;
 mod secrets;
 mod sessions;
+mod tokens;

@@ -12,16 +12,19 @@ fn login_returns_a_bearer_token_that_opens_the_profile() {
     let body = json(&response);
     assert_eq!(
         (body["token_type"].as_str(), body["expires_in"].as_u64()),
-        (Some("Bearer"), Some(3600))
+        (Some("Bearer"), Some(900))
     );
     let token = body["access_token"].as_str().unwrap();
-    assert_eq!(token.len(), 43);
-    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert_eq!(token.split('.').count(), 3, "a compact JWS");
+    let refresh = body["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh.len(), 43);
+    assert!(refresh.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     let me = app.with_token("GET", "/me", token, None);
     assert_eq!(me.status, 200);
     let profile = json(&me);
     assert_eq!(profile["email"], "ada@example.com");
     assert_eq!(profile["status"], "active");
+    assert_eq!(profile["role"], "user");
     assert!(profile["display_name"].is_null());
     for field in ["created_at", "activated_at"] {
         let at = profile[field].as_str().unwrap();
@@ -115,21 +118,29 @@ fn missing_malformed_unknown_and_expired_tokens_are_401() {
 fn tokens_are_stored_only_as_hashes_and_never_logged() {
     let app = TestApp::spawn();
     app.active_account("flo@example.com", PW);
-    let token = app.login_ok("flo@example.com", PW);
+    let login = json(&app.login("flo@example.com", PW));
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
     app.with_token("GET", "/me", &token, None);
     let stored: Vec<u8> =
-        app.sql().query_one("SELECT token_hash FROM sessions", &[]).unwrap().get(0);
+        app.sql().query_one("SELECT token_hash FROM refresh_tokens", &[]).unwrap().get(0);
     let expected: Vec<u8> =
-        app.sql().query_one("SELECT sha256($1::bytea)", &[&token.as_bytes()]).unwrap().get(0);
+        app.sql().query_one("SELECT sha256($1::bytea)", &[&refresh.as_bytes()]).unwrap().get(0);
     assert_eq!(stored, expected);
     let dump: String = app
         .sql()
-        .query_one("SELECT string_agg(row_to_json(s)::text, '') FROM sessions s", &[])
+        .query_one(
+            "SELECT concat((SELECT string_agg(row_to_json(s)::text, '') FROM sessions s),
+                           (SELECT string_agg(row_to_json(r)::text, '') FROM refresh_tokens r),
+                           (SELECT string_agg(row_to_json(k)::text, '') FROM signing_keys k))",
+            &[],
+        )
         .unwrap()
         .get(0);
-    assert!(!dump.contains(&token));
+    assert!(!dump.contains(&token) && !dump.contains(&refresh));
     app.process.wait_logged();
-    assert!(!app.process.stdout().join("\n").contains(&token));
+    let logs = app.process.stdout().join("\n");
+    assert!(!logs.contains(&token) && !logs.contains(&refresh));
 }
 
 #[test]

@@ -1,40 +1,17 @@
-//! Handlers of accounts and sessions: login, logout, profile, password change, deletion.
+//! Handlers of the account behind a session: profile, display name, password change, deletion.
 
-use crate::domain::{DisplayName, Password, Profile, SessionToken};
+use super::bearer;
+use crate::domain::{DisplayName, Password, Profile};
 use crate::error::Error;
-use crate::http::auth::parse_bearer;
-use crate::http::request::{header, json_object, read_body, string_field};
+use crate::http::request::{json_object, read_body, string_field};
 use crate::http::response::Reply;
-use crate::service::{AppState, account, sessions};
+use crate::service::{AppState, account};
 use serde_json::{Map, Value, json};
 use tiny_http::Request;
 
-/// `POST /login` `{"email", "password"}` → 200 `{"access_token", "token_type", "expires_in"}`.
-pub fn login(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
-    let body = json_object(&read_body(request)?)?;
-    let email = string_field(&body, "email")?;
-    let password = string_field(&body, "password")?;
-    let token = sessions::login(state, &email, &password)?;
-    Ok(Reply::json(
-        200,
-        json!({
-            "access_token": token.expose(),
-            "token_type": "Bearer",
-            "expires_in": state.config.session_ttl_seconds,
-        }),
-    ))
-}
-
-/// `POST /logout` (Bearer) → 204: this session is revoked.
-pub fn logout(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
-    read_body(request)?; // any body is ignored, but framing rules still apply
-    sessions::logout(state, &bearer(request)?)?;
-    Ok(Reply::no_content())
-}
-
 /// `GET /me` (Bearer) → 200 profile.
 pub fn me(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
-    let profile = account::profile(state, &bearer(request)?)?;
+    let profile = account::profile(state, &bearer(request, state)?)?;
     Ok(Reply::json(200, profile_json(&profile)))
 }
 
@@ -46,7 +23,7 @@ pub fn update_me(request: &mut Request, state: &AppState) -> Result<Reply, Error
         return Err(Error::UnknownField(field.clone()));
     }
     let change = display_name_change(&body)?;
-    let token = bearer(request)?;
+    let token = bearer(request, state)?;
     let profile = match change {
         None => account::profile(state, &token)?,
         Some(name) => account::update_display_name(state, &token, name.as_ref())?,
@@ -60,7 +37,7 @@ pub fn change_password(request: &mut Request, state: &AppState) -> Result<Reply,
     let current = string_field(&body, "current_password")?;
     let new =
         Password::parse(string_field(&body, "new_password")?).map_err(Error::InvalidPassword)?;
-    account::change_password(state, &bearer(request)?, &current, &new)?;
+    account::change_password(state, &bearer(request, state)?, &current, &new)?;
     Ok(Reply::no_content())
 }
 
@@ -68,13 +45,8 @@ pub fn change_password(request: &mut Request, state: &AppState) -> Result<Reply,
 pub fn delete_me(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let body = json_object(&read_body(request)?)?;
     let password = string_field(&body, "password")?;
-    account::delete(state, &bearer(request)?, &password)?;
+    account::delete(state, &bearer(request, state)?, &password)?;
     Ok(Reply::no_content())
-}
-
-/// The session token of a Bearer request, or 401 `invalid_token`.
-fn bearer(request: &Request) -> Result<SessionToken, Error> {
-    parse_bearer(header(request, "Authorization")).ok_or(Error::InvalidToken)
 }
 
 /// `None`: no change requested; `Some(None)`: clear; `Some(Some(name))`: set.
@@ -98,5 +70,6 @@ fn profile_json(profile: &Profile) -> Value {
         "display_name": profile.display_name,
         "created_at": profile.created_at,
         "activated_at": profile.activated_at,
+        "role": profile.role,
     })
 }

@@ -2,12 +2,23 @@
 
 pub mod account;
 pub mod registration;
+pub mod sessions;
 
+use crate::domain::SessionRef;
 use crate::error::Error;
+use crate::http::auth::parse_bearer;
+use crate::http::request::header;
 use crate::http::response::Reply;
 use crate::service::{self, AppState};
 use serde_json::json;
 use tiny_http::Request;
+
+/// The session of a Bearer request's access token (signature, key and issuer checked; liveness is
+/// checked by the statement that serves the request). Errors: 401 `invalid_token`.
+pub fn bearer(request: &Request, state: &AppState) -> Result<SessionRef, Error> {
+    let token = parse_bearer(header(request, "Authorization")).ok_or(Error::InvalidToken)?;
+    service::tokens::authenticate(state, token)
+}
 
 /// `GET /` → 200: where to start (the API's description), until a web client is served here.
 pub fn index(_: &mut Request, _: &AppState) -> Result<Reply, Error> {

@@ -1,0 +1,91 @@
+//! Handlers of login sessions and their tokens: login, refresh, logout, the session list, JWKS.
+
+use super::bearer;
+use crate::domain::RefreshToken;
+use crate::error::Error;
+use crate::http::request::{header, json_object, path_id, read_body, string_field};
+use crate::http::response::Reply;
+use crate::service::sessions::{self, TokenPair};
+use crate::service::{AppState, tokens};
+use serde_json::json;
+use tiny_http::Request;
+
+/// `POST /login` `{"email", "password"}` → 200 the token pair.
+pub fn login(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let body = json_object(&read_body(request)?)?;
+    let email = string_field(&body, "email")?;
+    let password = string_field(&body, "password")?;
+    let pair = sessions::login(state, &email, &password, user_agent(request).as_deref())?;
+    Ok(pair_reply(&pair))
+}
+
+/// `POST /token/refresh` `{"refresh_token"}` → 200 a new token pair; the presented one is spent.
+pub fn refresh(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let body = json_object(&read_body(request)?)?;
+    let presented = RefreshToken::parse(&string_field(&body, "refresh_token")?);
+    let pair = sessions::refresh(state, &presented.ok_or(Error::InvalidToken)?)?;
+    Ok(pair_reply(&pair))
+}
+
+fn pair_reply(pair: &TokenPair) -> Reply {
+    Reply::json(
+        200,
+        json!({
+            "access_token": pair.access_token,
+            "token_type": "Bearer",
+            "expires_in": pair.expires_in,
+            "refresh_token": pair.refresh_token.expose(),
+        }),
+    )
+}
+
+/// `POST /logout` (Bearer) → 204: this session is revoked.
+pub fn logout(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    read_body(request)?; // any body is ignored, but framing rules still apply
+    sessions::logout(state, &bearer(request, state)?)?;
+    Ok(Reply::no_content())
+}
+
+/// `GET /me/sessions` (Bearer) → 200 `{"sessions": [...]}`, the caller's marked `current`.
+pub fn list(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let session = bearer(request, state)?;
+    let listed: Vec<_> = sessions::list(state, &session)?
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "created_at": s.created_at, "last_used_at": s.last_used_at,
+                "expires_at": s.expires_at, "current": s.id == session.id,
+                "user_agent": s.user_agent,
+            })
+        })
+        .collect();
+    Ok(Reply::json(200, json!({ "sessions": listed })))
+}
+
+/// `DELETE /me/sessions/{id}` (Bearer) → 204; 404 if it is not one of the caller's sessions.
+pub fn revoke_one(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let id = path_id(request)?;
+    sessions::revoke(state, &bearer(request, state)?, Some(id))?;
+    Ok(Reply::no_content())
+}
+
+/// `DELETE /me/sessions` (Bearer) → 204: every session of the account but this one is revoked.
+pub fn revoke_others(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    sessions::revoke(state, &bearer(request, state)?, None)?;
+    Ok(Reply::no_content())
+}
+
+/// `GET /.well-known/jwks.json` → 200 the JWK Set of every key that may have signed a valid
+/// token; cacheable for five minutes.
+pub fn jwks(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let mut reply = Reply::json(200, tokens::jwks(state)?);
+    reply.headers.push(("Cache-Control", "public, max-age=300".into()));
+    Ok(reply)
+}
+
+/// The client's `User-Agent`, if it is printable ASCII; at most 256 characters are kept.
+fn user_agent(request: &Request) -> Option<String> {
+    let agent = header(request, "User-Agent")?.trim();
+    let printable = !agent.is_empty() && agent.bytes().all(|b| (b' '..=b'~').contains(&b));
+    printable.then(|| agent.chars().take(256).collect())
+}

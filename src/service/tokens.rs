@@ -1,0 +1,118 @@
+//! Access tokens: signing them, publishing the keys (JWKS), and authenticating a Bearer request.
+//!
+//! Keys: each process signs with one Ed25519 key, `JWT_SIGNING_KEY` or a fresh one from
+//! getrandom, and lists its public half in the database at start and every reaper interval. A
+//! key stays listed (and accepted) until every token it signed has expired, so several instances
+//! on one database accept each other's tokens, and a restart or a new `JWT_SIGNING_KEY` logs
+//! nobody out. No private key is stored anywhere.
+
+use super::AppState;
+use crate::domain::SessionRef;
+use crate::error::Error;
+use crate::jwt::{self, Claims};
+use crate::store::{self, sessions::Issued, signing_keys};
+use ed25519_dalek::VerifyingKey;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+/// This process's signing key and the verifying keys it has seen.
+pub struct Keys {
+    signing: jwt::Key,
+    known: RwLock<HashMap<String, VerifyingKey>>,
+}
+
+impl Keys {
+    /// The key of `seed` (`JWT_SIGNING_KEY`), or a fresh one. Errors: no randomness.
+    pub fn new(seed: Option<[u8; 32]>) -> Result<Keys, Error> {
+        let seed = match seed {
+            Some(seed) => seed,
+            None => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed)?;
+                seed
+            }
+        };
+        let signing = jwt::Key::from_seed(&seed);
+        let own = VerifyingKey::from_bytes(&signing.public())
+            .map_err(|_| Error::Internal("the signing key has no valid public half".into()))?;
+        let known = RwLock::new(HashMap::from([(signing.kid.clone(), own)]));
+        Ok(Keys { signing, known })
+    }
+
+    /// The `kid` this process signs with.
+    pub fn kid(&self) -> &str {
+        &self.signing.kid
+    }
+}
+
+/// How long a key stays listed after it last signed, in seconds: the life of a token it signed,
+/// plus two reaper intervals (its heartbeat) and a minute of slack.
+fn listing_window(state: &AppState) -> u32 {
+    let heartbeat = u32::try_from(state.config.reaper_interval.as_secs()).unwrap_or(u32::MAX);
+    state.config.access_token_ttl_seconds.saturating_add(heartbeat.saturating_mul(2)) + 60
+}
+
+/// Lists this process's key (at start, and from the reaper: a heartbeat while it signs) and
+/// deletes keys retired for longer than the listing window. Returns how many were deleted.
+pub fn maintain_keys(state: &AppState) -> Result<u64, Error> {
+    let mut client = store::checkout(&state.pool)?;
+    signing_keys::register(&mut client, state.keys.kid(), &state.keys.signing.public())?;
+    signing_keys::delete_retired(&mut client, listing_window(state))
+}
+
+/// The access token for a session as `issued` says it is now, and its lifetime in seconds.
+pub fn issue(state: &AppState, issued: &Issued) -> (String, u32) {
+    let ttl = state.config.access_token_ttl_seconds;
+    let claims = Claims {
+        iss: state.config.jwt_issuer.clone(),
+        sub: issued.account_id.to_string(),
+        sid: issued.session_id,
+        email: issued.email.clone(),
+        role: issued.role.clone(),
+        amr: issued.amr.clone(),
+        iat: issued.now,
+        exp: issued.now + i64::from(ttl),
+    };
+    (state.keys.signing.sign(&claims), ttl)
+}
+
+/// `GET /.well-known/jwks.json`: every key that may have signed a token still valid.
+pub fn jwks(state: &AppState) -> Result<Value, Error> {
+    let mut client = store::checkout(&state.pool)?;
+    let keys: Vec<Value> = signing_keys::listed(&mut client, listing_window(state))?
+        .into_iter()
+        .filter_map(|(kid, public)| Some(jwt::public_jwk(&kid, &public.try_into().ok()?)))
+        .collect();
+    Ok(json!({ "keys": keys }))
+}
+
+/// The session an access token names, once its header, key, signature and issuer check out.
+/// Whether the session is live (and the token unexpired, by the database clock) is checked by
+/// the statement that serves the request. Errors: 401 [`Error::InvalidToken`] for any flaw; 503
+/// when an unknown `kid` cannot be looked up.
+pub fn authenticate(state: &AppState, token: &str) -> Result<SessionRef, Error> {
+    let kid = jwt::key_id(token).map_err(|_| Error::InvalidToken)?;
+    let key = verifying_key(state, &kid)?.ok_or(Error::InvalidToken)?;
+    let claims =
+        jwt::verify(token, &state.config.jwt_issuer, &key).map_err(|_| Error::InvalidToken)?;
+    let account_id = claims.sub.parse().map_err(|_| Error::InvalidToken)?;
+    Ok(SessionRef { id: claims.sid, account_id, expires: claims.exp })
+}
+
+/// The verifying key of `kid`: from memory, else from the database (then remembered).
+fn verifying_key(state: &AppState, kid: &str) -> Result<Option<VerifyingKey>, Error> {
+    let known = &state.keys.known;
+    if let Some(key) = known.read().unwrap_or_else(PoisonError::into_inner).get(kid) {
+        return Ok(Some(*key));
+    }
+    let mut client = store::checkout(&state.pool)?;
+    let Some(public) = signing_keys::find(&mut client, kid, listing_window(state))? else {
+        return Ok(None);
+    };
+    let Some(key) = public.try_into().ok().and_then(|b| VerifyingKey::from_bytes(&b).ok()) else {
+        return Ok(None);
+    };
+    known.write().unwrap_or_else(PoisonError::into_inner).insert(kid.to_owned(), key);
+    Ok(Some(key))
+}
