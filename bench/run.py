@@ -230,7 +230,7 @@ def run_phases(proc, ceiling, startup_ms, pgbench, lines):
     pg = {}
     for c in levels:
         out = sh([pgbench, "-h", "127.0.0.1", "-U", "postgres", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
-                  "-T", str(LOAD), "-D", f"token={token}", "-f", os.path.join(ROOT, "bench", "me.sql"), DB])
+                  "-T", str(LOAD), *claims_vars(token), "-f", os.path.join(ROOT, "bench", "me.sql"), DB])
         pg[c] = float(re.search(r"tps = ([\d.]+)", out).group(1))
     r["me_vs_pgbench"] = {c: (me[c], pg[c]) for c in levels}
 
@@ -272,6 +272,13 @@ def saturated(register_rps, token, tag):
     r["sat_offered"] = rate / register_rps
     r["sat_statuses"] = {s: sum(1 for x, _ in box["res"] if x == s) for s in {x for x, _ in box["res"]}}
     return r
+
+def claims_vars(token):
+    """pgbench -D options for the sid, sub and exp claims of an access token."""
+    import base64
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return ["-D", f"sid={claims['sid']}", "-D", f"sub={claims['sub']}", "-D", f"exp={claims['exp']}"]
 
 def settle():
     """Waits until no registration is queued or running (the hashing lane is idle)."""

@@ -13,13 +13,20 @@ use crate::jwt::{self, Claims};
 use crate::store::{self, sessions::Issued, signing_keys};
 use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-/// This process's signing key and the verifying keys it has seen.
+/// Most access tokens remembered as verified; the memory is cleared when it is full.
+const VERIFIED_CAPACITY: usize = 10_000;
+
+/// This process's signing key, the verifying keys it has seen, and the access tokens it has
+/// verified (by SHA-256 of the token: a client presents the same token for up to
+/// `ACCESS_TOKEN_TTL_SECONDS`, and an Ed25519 verification costs more than the rest of a `GET /me`).
 pub struct Keys {
     signing: jwt::Key,
     known: RwLock<HashMap<String, VerifyingKey>>,
+    verified: RwLock<HashMap<[u8; 32], SessionRef>>,
 }
 
 impl Keys {
@@ -37,7 +44,7 @@ impl Keys {
         let own = VerifyingKey::from_bytes(&signing.public())
             .map_err(|_| Error::Internal("the signing key has no valid public half".into()))?;
         let known = RwLock::new(HashMap::from([(signing.kid.clone(), own)]));
-        Ok(Keys { signing, known })
+        Ok(Keys { signing, known, verified: RwLock::new(HashMap::new()) })
     }
 
     /// The `kid` this process signs with.
@@ -92,6 +99,22 @@ pub fn jwks(state: &AppState) -> Result<Value, Error> {
 /// the statement that serves the request. Errors: 401 [`Error::InvalidToken`] for any flaw; 503
 /// when an unknown `kid` cannot be looked up.
 pub fn authenticate(state: &AppState, token: &str) -> Result<SessionRef, Error> {
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let verified = &state.keys.verified;
+    if let Some(session) = verified.read().unwrap_or_else(PoisonError::into_inner).get(&digest) {
+        return Ok(*session);
+    }
+    let session = verify_token(state, token)?;
+    let mut verified = verified.write().unwrap_or_else(PoisonError::into_inner);
+    if verified.len() >= VERIFIED_CAPACITY {
+        verified.clear();
+    }
+    verified.insert(digest, session);
+    Ok(session)
+}
+
+/// [`authenticate`] without the memory of verified tokens.
+fn verify_token(state: &AppState, token: &str) -> Result<SessionRef, Error> {
     let kid = jwt::key_id(token).map_err(|_| Error::InvalidToken)?;
     let key = verifying_key(state, &kid)?.ok_or(Error::InvalidToken)?;
     let claims =
