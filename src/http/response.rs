@@ -133,7 +133,7 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
             ),
         ),
         Error::LoginFailed => (401, "invalid_credentials", text("Email or password is wrong.")),
-        Error::InvalidToken => (401, "invalid_token", text("The access token is missing, invalid or expired.")),
+        Error::InvalidToken => (401, "invalid_token", text("The token is missing, invalid, expired or revoked.")),
         Error::NotActivated => (403, "not_activated", text("This account is not activated yet: use the mailed code.")),
         Error::WrongPassword => (403, "wrong_password", text("The password is wrong.")),
         Error::InvalidDisplayName => (400, "invalid_display_name", text("The display name must be 1 to 100 characters after trimming, without control characters.")),
