@@ -104,10 +104,11 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
 CREATE INDEX IF NOT EXISTS refresh_tokens_session ON refresh_tokens (session_id);
 
 -- The public halves of the keys that sign access tokens (JWKS). Each instance signs with its own
--- key (generated at start, or JWT_SIGNING_KEY) and keeps `last_used` fresh while it runs; a key
--- stays listed until every token it signed has expired. No private key is ever stored.
+-- key (generated at start, or JWT_SIGNING_KEY) and, while it runs, keeps pushing `listed_until` to
+-- well past the expiry of any token it could sign; a key stays listed until then, whatever other
+-- instances' settings. No private key is ever stored.
 CREATE TABLE IF NOT EXISTS signing_keys (
-    kid        text        PRIMARY KEY,     -- RFC 7638 thumbprint
-    public_key bytea       NOT NULL CHECK (length(public_key) = 32),
-    last_used  timestamptz NOT NULL DEFAULT now()
+    kid          text        PRIMARY KEY,     -- RFC 7638 thumbprint
+    public_key   bytea       NOT NULL CHECK (length(public_key) = 32),
+    listed_until timestamptz NOT NULL         -- the last token it may have signed expires before
 );

@@ -102,7 +102,17 @@ pub fn key_id(token: &str) -> Result<String, TokenError> {
     if header["alg"] != "EdDSA" || header["typ"] != "JWT" {
         return Err(TokenError::Algorithm);
     }
-    header["kid"].as_str().map(str::to_owned).ok_or(TokenError::Malformed)
+    match header["kid"].as_str() {
+        // Our kids are RFC 7638 thumbprints: 43 base64url characters. Nothing else is looked up.
+        Some(kid)
+            if kid.len() == 43
+                && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
+        {
+            Ok(kid.to_owned())
+        }
+        Some(_) => Err(TokenError::UnknownKey),
+        None => Err(TokenError::Malformed),
+    }
 }
 
 /// Verifies a compact JWS with `key` (`verify_strict`: no malleable or small-order encodings)

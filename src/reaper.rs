@@ -30,7 +30,11 @@ pub fn spawn(state: Arc<AppState>) -> std::io::Result<std::thread::JoinHandle<()
 }
 
 fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
-    let keys = tokens::maintain_keys(state)?;
+    // Independent of the rest: a failed heartbeat must not stop the deletion of expired claims.
+    let keys = tokens::maintain_keys(state).unwrap_or_else(|e| {
+        crate::log::error("key_heartbeat_failed", json!({"error": e.to_string()}));
+        0
+    });
     let mut client = store::checkout(&state.pool)?;
     let claims = store::accounts::reap_expired_claims(&mut client)?;
     let counters = store::rate_limits::delete_stale(&mut client)?;

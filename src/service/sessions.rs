@@ -85,7 +85,11 @@ pub fn refresh(state: &AppState, presented: &RefreshToken) -> Result<TokenPair, 
     let mut tx = client.begin()?;
     let grace = state.config.refresh_reuse_grace_seconds;
     let outcome = store::sessions::refresh(&mut tx, presented, &next, grace)?;
-    tx.commit()?;
+    if matches!(outcome, Refreshed::Rotated(_) | Refreshed::Reused { .. }) {
+        tx.commit()?; // otherwise nothing changes: a retry is not mistaken for a replay
+    } else {
+        drop(tx); // rolled back
+    }
     drop(client);
     match outcome {
         Refreshed::Rotated(issued) => Ok(pair(state, &issued, next)),

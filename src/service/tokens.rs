@@ -53,19 +53,20 @@ impl Keys {
     }
 }
 
-/// How long a key stays listed after it last signed, in seconds: the life of a token it signed,
-/// plus two reaper intervals (its heartbeat) and a minute of slack.
+/// How long past now this process's key is listed, in seconds: the life of a token it may sign
+/// now, plus ten minutes, so heartbeats (every reaper interval) may fail for that long before a
+/// key whose tokens are still valid could drop out of the list.
 fn listing_window(state: &AppState) -> u32 {
-    let heartbeat = u32::try_from(state.config.reaper_interval.as_secs()).unwrap_or(u32::MAX);
-    state.config.access_token_ttl_seconds.saturating_add(heartbeat.saturating_mul(2)) + 60
+    state.config.access_token_ttl_seconds + 600
 }
 
 /// Lists this process's key (at start, and from the reaper: a heartbeat while it signs) and
-/// deletes keys retired for longer than the listing window. Returns how many were deleted.
+/// deletes keys retired for a day. Returns how many were deleted.
 pub fn maintain_keys(state: &AppState) -> Result<u64, Error> {
     let mut client = store::checkout(&state.pool)?;
-    signing_keys::register(&mut client, state.keys.kid(), &state.keys.signing.public())?;
-    signing_keys::delete_retired(&mut client, listing_window(state))
+    let (kid, public) = (state.keys.kid(), state.keys.signing.public());
+    signing_keys::register(&mut client, kid, &public, listing_window(state))?;
+    signing_keys::delete_retired(&mut client)
 }
 
 /// The access token for a session as `issued` says it is now, and its lifetime in seconds.
@@ -87,7 +88,7 @@ pub fn issue(state: &AppState, issued: &Issued) -> (String, u32) {
 /// `GET /.well-known/jwks.json`: every key that may have signed a token still valid.
 pub fn jwks(state: &AppState) -> Result<Value, Error> {
     let mut client = store::checkout(&state.pool)?;
-    let keys: Vec<Value> = signing_keys::listed(&mut client, listing_window(state))?
+    let keys: Vec<Value> = signing_keys::listed(&mut client)?
         .into_iter()
         .filter_map(|(kid, public)| Some(jwt::public_jwk(&kid, &public.try_into().ok()?)))
         .collect();
@@ -130,7 +131,7 @@ fn verifying_key(state: &AppState, kid: &str) -> Result<Option<VerifyingKey>, Er
         return Ok(Some(*key));
     }
     let mut client = store::checkout(&state.pool)?;
-    let Some(public) = signing_keys::find(&mut client, kid, listing_window(state))? else {
+    let Some(public) = signing_keys::find(&mut client, kid)? else {
         return Ok(None);
     };
     let Some(key) = public.try_into().ok().and_then(|b| VerifyingKey::from_bytes(&b).ok()) else {

@@ -177,13 +177,16 @@ pub fn ping(connection: &mut pool::Connection) -> Result<(), Error> {
 impl From<postgres::Error> for Error {
     /// Connection-class failures mean the database is unavailable (503): a closed connection, an
     /// I/O error, or the server's own answers of SQLSTATE class 08 (connection exception),
-    /// 57P (shutdown, restart, idle timeout) and 53300 (too many connections). Anything else is a bug or
+    /// 57P (shutdown, restart, idle timeout), 53300 (too many connections) and the transient
+    /// 40P01 and 40001 (deadlock, serialization failure: retry). Anything else is a bug or
     /// an unexpected answer: a logged 500. No side effects: a broken connection is noticed by
     /// the pool when it comes back (`pool::Manager::has_broken`).
     fn from(e: postgres::Error) -> Self {
         let server_going_away = e.code().is_some_and(|c| {
             let code = c.code();
             code.starts_with("08") || code.starts_with("57P") || code == "53300"
+                // deadlock detected, serialization failure: transient, worth a retry
+                || code == "40P01" || code == "40001"
         });
         let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         if e.is_closed() || io || server_going_away {

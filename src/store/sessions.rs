@@ -226,9 +226,12 @@ pub enum Refreshed {
     },
 }
 
-/// Spends `presented` and stores `next` for the same session, in one transaction; a token spent
-/// before is told apart by how long ago (`grace_seconds`), and replaying it revokes the session.
-/// The row lock of the `UPDATE` serializes two refreshes with one token: exactly one rotates.
+/// Spends `presented` and stores `next` for the same session, in the caller's transaction; a
+/// token spent before is told apart by how long ago (`grace_seconds`), and replaying it revokes
+/// the session. The session row is locked first, the order every deletion of a session takes
+/// (the session, then its tokens by cascade), so a refresh racing a logout or a deletion waits
+/// instead of deadlocking; two refreshes with one token queue on it and exactly one rotates.
+/// The caller commits only [`Refreshed::Rotated`] and [`Refreshed::Reused`].
 pub fn refresh(
     tx: &mut Tx<'_>,
     presented: &RefreshToken,
@@ -236,16 +239,24 @@ pub fn refresh(
     grace_seconds: u32,
 ) -> Result<Refreshed, Error> {
     let presented = presented.expose().as_bytes();
-    let spent = tx.query_opt(
-        "UPDATE refresh_tokens SET spent_at = now()
-          WHERE token_hash = sha256($1::bytea) AND spent_at IS NULL
-         RETURNING session_id",
+    let locked = tx.query_opt(
+        "SELECT id FROM sessions
+          WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = sha256($1::bytea))
+            FOR UPDATE",
         &[&presented],
     )?;
-    let Some(spent) = spent else {
-        return spent_before(tx, presented, grace_seconds);
+    let Some(locked) = locked else {
+        return Ok(Refreshed::Invalid); // unknown token, or its session is gone
     };
-    let session_id: i64 = spent.get(0);
+    let session_id: i64 = locked.get(0);
+    let spent = tx.execute(
+        "UPDATE refresh_tokens SET spent_at = now()
+          WHERE token_hash = sha256($1::bytea) AND spent_at IS NULL",
+        &[&presented],
+    )?;
+    if spent == 0 {
+        return spent_before(tx, presented, session_id, grace_seconds);
+    }
     let row = tx.query_opt(
         "UPDATE sessions s SET last_used_at = now() FROM accounts a
           WHERE s.id = $1 AND a.id = s.account_id AND s.expires_at > now()
@@ -254,7 +265,7 @@ pub fn refresh(
         &[&session_id],
     )?;
     let Some(row) = row else {
-        return Ok(Refreshed::Invalid);
+        return Ok(Refreshed::Invalid); // expired, or ended by a password change
     };
     tx.execute(
         "INSERT INTO refresh_tokens (token_hash, session_id) VALUES (sha256($1::bytea), $2)",
@@ -270,27 +281,27 @@ pub fn refresh(
     }))
 }
 
-/// A presented refresh token that was not current: unknown, spent recently, or replayed (its
-/// session is deleted then).
-fn spent_before(tx: &mut Tx<'_>, presented: &[u8], grace: u32) -> Result<Refreshed, Error> {
-    let row = tx.query_opt(
-        "SELECT session_id, spent_at > now() - make_interval(secs => $2)
-           FROM refresh_tokens WHERE token_hash = sha256($1::bytea)",
-        &[&presented, &f64::from(grace)],
-    )?;
-    let Some(row) = row else {
-        return Ok(Refreshed::Invalid);
-    };
-    let session_id: i64 = row.get(0);
-    if row.get::<_, Option<bool>>(1) == Some(true) {
+/// A presented token of the locked session `session_id` that was spent already: recently (two
+/// tabs racing), or long enough ago to be a replay: then the session is deleted.
+fn spent_before(
+    tx: &mut Tx<'_>,
+    presented: &[u8],
+    session_id: i64,
+    grace: u32,
+) -> Result<Refreshed, Error> {
+    let recent: bool = tx
+        .query_one(
+            "SELECT spent_at > now() - make_interval(secs => $2)
+               FROM refresh_tokens WHERE token_hash = sha256($1::bytea)",
+            &[&presented, &f64::from(grace)],
+        )?
+        .get(0);
+    if recent {
         return Ok(Refreshed::SpentRecently);
     }
     let revoked =
-        tx.query_opt("DELETE FROM sessions WHERE id = $1 RETURNING account_id", &[&session_id])?;
-    Ok(match revoked {
-        Some(r) => Refreshed::Reused { session_id, account_id: r.get(0) },
-        None => Refreshed::Invalid,
-    })
+        tx.query_one("DELETE FROM sessions WHERE id = $1 RETURNING account_id", &[&session_id])?;
+    Ok(Refreshed::Reused { session_id, account_id: revoked.get(0) })
 }
 
 /// Deletes expired sessions, their refresh tokens with them (reaper, by the `sessions_expiry`

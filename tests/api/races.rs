@@ -129,3 +129,31 @@ fn of_two_password_changes_confirmed_with_one_password_only_one_lands() {
         app.login_ok(email, &password);
     }
 }
+
+#[test]
+fn a_refresh_racing_a_logout_or_a_second_refresh_never_fails_with_500() {
+    let app = racing_app();
+    app.active_account("twin@example.com", PW);
+    for trial in 0..20u64 {
+        let login = json(&app.login("twin@example.com", PW));
+        let access = login["access_token"].as_str().unwrap().to_owned();
+        let refresh = serde_json::json!({"refresh_token": login["refresh_token"]}).to_string();
+        let (a, b, again) = (Arc::clone(&app), Arc::clone(&app), refresh.clone());
+        let (refreshed, other) = race(
+            move || a.post_json("/token/refresh", &refresh).status,
+            Duration::from_micros(trial * 300),
+            move || {
+                if trial % 2 == 0 {
+                    b.with_token("POST", "/logout", &access, None).status
+                } else {
+                    b.post_json("/token/refresh", &again).status
+                }
+            },
+        );
+        assert!([200, 401].contains(&refreshed), "trial {trial}: {refreshed}");
+        assert!([200, 204, 401].contains(&other), "trial {trial}: {other}");
+        if trial % 2 == 1 {
+            assert_eq!([refreshed, other].iter().filter(|s| **s == 200).count(), 1, "one rotates");
+        }
+    }
+}

@@ -92,6 +92,10 @@ fn the_whole_life_of_a_session_login_refresh_reuse_and_revocation() {
     assert_error(&refresh(&app, "not-a-token"), 401, "invalid_token");
 }
 
+fn kid_header(kid: &str) -> Value {
+    json!({"alg": "EdDSA", "typ": "JWT", "kid": kid})
+}
+
 /// A compact JWS with the given header and claims, signed with `key` (EdDSA).
 fn forge(key: &SigningKey, header: Value, claims: Value) -> String {
     let input = format!(
@@ -153,6 +157,8 @@ fn every_forged_expired_or_orphaned_token_is_401() {
             forge(&key, json!({"alg":"EdDSA","typ":"JWT","kid":"nope"}), claims.clone()),
         ),
         ("not a JWT", "abc.def".into()),
+        ("a kid of the right shape", forge(&key, kid_header(&"A".repeat(43)), claims.clone())),
+        ("a kid with NUL", forge(&key, kid_header("\u{0}"), claims.clone())),
     ];
     for (what, token) in cases {
         let response = app.with_token("GET", "/me", &token, None);
