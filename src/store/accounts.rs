@@ -310,8 +310,8 @@ pub fn update_display_name(
         " RETURNING ",
         profile_columns!()
     );
-    let params: [&(dyn postgres::types::ToSql + Sync); 4] =
-        [&session.id, &session.account_id, &(session.expires as f64), &display_name];
+    let [id, account, expires] = super::live_params(session);
+    let params: [&(dyn postgres::types::ToSql + Sync); 4] = [id, account, expires, &display_name];
     Ok(client.query_opt(sql, &params)?.as_ref().map(profile_from))
 }
 

@@ -30,7 +30,7 @@ macro_rules! profile_columns {
 macro_rules! live_session {
     () => {
         "s.id = $1 AND s.account_id = $2 AND a.id = s.account_id AND s.expires_at > now()
-         AND to_timestamp($3) > now() AND s.credential_version = a.credential_version"
+         AND to_timestamp($3::bigint) > now() AND s.credential_version = a.credential_version"
     };
 }
 
@@ -41,7 +41,7 @@ pub mod sessions;
 pub mod signing_keys;
 
 use crate::config::Config;
-use crate::domain::Profile;
+use crate::domain::{Profile, SessionRef};
 use crate::error::Error;
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::postgres::{Client, NoTls};
@@ -56,6 +56,11 @@ fn profile_from(row: &postgres::Row) -> Profile {
         activated_at: row.get(3),
         role: row.get(4),
     }
+}
+
+/// `$1`, `$2`, `$3` of `live_session!`: the session id, its account id and the token's `exp`.
+fn live_params(session: &SessionRef) -> [&(dyn postgres::types::ToSql + Sync); 3] {
+    [&session.id, &session.account_id, &session.expires]
 }
 
 /// The connection pool shared by all workers and the reaper.

@@ -117,8 +117,7 @@ pub fn profile(client: &mut Connection, session: &SessionRef) -> Result<Option<P
         " FROM sessions s, accounts a WHERE ",
         live_session!()
     );
-    let row =
-        client.query_opt(sql, &[&session.id, &session.account_id, &(session.expires as f64)])?;
+    let row = client.query_opt(sql, &super::live_params(session))?;
     Ok(row.as_ref().map(profile_from))
 }
 
@@ -132,23 +131,13 @@ pub fn account_of(
           WHERE ",
         live_session!()
     );
-    let row =
-        client.query_opt(sql, &[&session.id, &session.account_id, &(session.expires as f64)])?;
+    let row = client.query_opt(sql, &super::live_params(session))?;
     Ok(row.map(|r| SessionAccount {
         account_id: r.get(0),
         email: r.get(1),
         password_hash: r.get(2),
         credential_version: r.get(3),
     }))
-}
-
-/// True when the session is live (every Bearer request that reads nothing else checks this).
-pub fn is_live(client: &mut Connection, session: &SessionRef) -> Result<bool, Error> {
-    let sql =
-        concat!("SELECT EXISTS (SELECT 1 FROM sessions s, accounts a WHERE ", live_session!(), ")");
-    let row =
-        client.query_one(sql, &[&session.id, &session.account_id, &(session.expires as f64)])?;
-    Ok(row.get(0))
 }
 
 /// Revokes sessions of the live session's account: `which` = `Some(id)` that one session (it
@@ -170,8 +159,8 @@ pub fn revoke(
          )
          SELECT (SELECT count(*) FROM caller), (SELECT count(*) FROM gone)"
     );
-    let params: [&(dyn postgres::types::ToSql + Sync); 4] =
-        [&session.id, &session.account_id, &(session.expires as f64), &which];
+    let [id, account, expires] = super::live_params(session);
+    let params: [&(dyn postgres::types::ToSql + Sync); 4] = [id, account, expires, &which];
     let row = client.query_one(sql, &params)?;
     Ok((row.get::<_, i64>(0) == 1, u64::try_from(row.get::<_, i64>(1)).unwrap_or(0)))
 }
@@ -195,7 +184,7 @@ pub fn list(client: &mut Connection, session: &SessionRef) -> Result<Vec<Session
           WHERE o.expires_at > now()
           ORDER BY o.created_at, o.id"
     );
-    let rows = client.query(sql, &[&session.id, &session.account_id, &(session.expires as f64)])?;
+    let rows = client.query(sql, &super::live_params(session))?;
     Ok(rows
         .iter()
         .map(|r| SessionInfo {
