@@ -112,3 +112,64 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     public_key   bytea       NOT NULL CHECK (length(public_key) = 32),
     listed_until timestamptz NOT NULL         -- the last token it may have signed expires before
 );
+
+-- Password resets (POST /password/forgot, POST /password/reset): at most one per account, a newer
+-- request replaces the older code. The code is stored as sha256(code_salt || code). A reset is
+-- valid only while the account keeps the credential version it was made for, so any password
+-- change (which also deletes the row) or an earlier reset kills it. The reaper deletes expired
+-- rows; they go with their account.
+CREATE TABLE IF NOT EXISTS password_resets (
+    account_id         bigint      PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    code_hash          bytea       NOT NULL,
+    code_salt          bytea       NOT NULL,
+    credential_version integer     NOT NULL,
+    wrong_attempts     integer     NOT NULL DEFAULT 0 CHECK (wrong_attempts >= 0),
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    expires_at         timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS password_resets_expiry ON password_resets (expires_at);
+
+-- Requests of POST /password/forgot, whatever the email: the request path only inserts here, so
+-- it does the same work for an active account, a pending claim and an unknown address. The
+-- background worker turns each into a reset (active accounts only) and deletes it, within a
+-- second; until then the row holds the address as typed (normalized).
+CREATE TABLE IF NOT EXISTS reset_requests (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email        text        NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- A pending change of address (POST /me/email): the new address proves itself with a code, like a
+-- claim. At most one per account; a newer request replaces it. The swap itself is one UPDATE of
+-- accounts.email, so the UNIQUE constraint decides a race with a registration of the same address.
+CREATE TABLE IF NOT EXISTS email_changes (
+    account_id     bigint      PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    new_email      text        NOT NULL,
+    code_hash      bytea       NOT NULL,
+    code_salt      bytea       NOT NULL,
+    wrong_attempts integer     NOT NULL DEFAULT 0 CHECK (wrong_attempts >= 0),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    expires_at     timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS email_changes_expiry ON email_changes (expires_at);
+
+-- The transactional outbox: mail that must not sit on a request path (reset codes, notices) is
+-- inserted here in the same transaction as the change it reports, and a background sender in
+-- every instance delivers it (FOR UPDATE SKIP LOCKED, so instances share the work). Delivery is
+-- at least once: a row is deleted after the mail API accepted it, retried with growing pauses
+-- after a failure, and given up (logged) after MAIL_MAX_ATTEMPTS. `expires_at` bounds mail whose
+-- code would be useless by then. A row holds the mail's text, codes included, until it is sent:
+-- the one place a code exists in plaintext, for seconds normally.
+CREATE TABLE IF NOT EXISTS outbox (
+    id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind            text        NOT NULL,   -- password_reset_code, password_reset, ...
+    recipient       text        NOT NULL,
+    subject         text        NOT NULL,
+    body            text        NOT NULL,
+    attempts        integer     NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    expires_at      timestamptz,
+    last_error      text,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at);

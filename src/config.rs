@@ -55,6 +55,11 @@ pub const SETTINGS: &[Setting] = &[
     s("REFRESH_REUSE_GRACE_SECONDS", "10", "a spent refresh token presented again within this many seconds is refused without revoking its session (two tabs racing); later, the session is revoked (0-300)"),
     s("JWT_ISSUER", "beefirst", "the iss claim of access tokens"),
     s("JWT_SIGNING_KEY", "unset", "unset: a fresh Ed25519 key per process (only its public half is stored, in the database); set: base64url of a 32-byte Ed25519 seed"),
+    s("RESET_CODE_DIGITS", "8", "length of password-reset and email-change codes (6-10)"),
+    s("RESET_CODE_TTL_SECONDS", "900", "lifetime of a password-reset code, seconds (60-86400)"),
+    s("MAX_RESET_ATTEMPTS", "5", "wrong codes that kill a password-reset or email-change code (1-100)"),
+    s("EMAIL_CHANGE_TTL_SECONDS", "900", "lifetime of an email-change code, seconds (60-86400)"),
+    s("MAIL_MAX_ATTEMPTS", "12", "delivery attempts of a queued mail (reset codes, notices) before it is given up; pauses double from 1 s to 5 min (1-100)"),
     s("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "10", "failed logins per email per rolling hour before 429 (also wrong passwords at /me); 0: off"),
 ];
 
@@ -123,6 +128,16 @@ pub struct Config {
     pub jwt_signing_key: Option<[u8; 32]>,
     /// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` (0: off).
     pub login_failures_per_hour: u32,
+    /// `RESET_CODE_DIGITS`: length of reset and email-change codes.
+    pub reset_code_digits: u32,
+    /// `RESET_CODE_TTL_SECONDS`.
+    pub reset_code_ttl_seconds: u32,
+    /// `MAX_RESET_ATTEMPTS`.
+    pub max_reset_attempts: u32,
+    /// `EMAIL_CHANGE_TTL_SECONDS`.
+    pub email_change_ttl_seconds: u32,
+    /// `MAIL_MAX_ATTEMPTS`: delivery attempts of an outbox mail.
+    pub mail_max_attempts: u32,
 }
 
 /// An invalid setting: the variable and what is wrong with it. The process exits with code 2.
@@ -206,6 +221,11 @@ impl Config {
             },
             login_failures_per_hour: get("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR")
                 .number(0..=1_000_000)?,
+            reset_code_digits: get("RESET_CODE_DIGITS").number(6..=10)?,
+            reset_code_ttl_seconds: get("RESET_CODE_TTL_SECONDS").number(60..=86_400)?,
+            max_reset_attempts: get("MAX_RESET_ATTEMPTS").number(1..=100)?,
+            email_change_ttl_seconds: get("EMAIL_CHANGE_TTL_SECONDS").number(60..=86_400)?,
+            mail_max_attempts: get("MAIL_MAX_ATTEMPTS").number(1..=100)?,
         })
     }
 }
@@ -330,6 +350,11 @@ mod tests {
         assert_eq!((c.access_token_ttl_seconds, c.refresh_reuse_grace_seconds), (900, 10));
         assert_eq!((c.jwt_issuer.as_str(), c.jwt_signing_key), ("beefirst", None));
         assert_eq!(c.login_failures_per_hour, 10);
+        assert_eq!(
+            (c.reset_code_digits, c.reset_code_ttl_seconds, c.max_reset_attempts),
+            (8, 900, 5)
+        );
+        assert_eq!((c.email_change_ttl_seconds, c.mail_max_attempts), (900, 12));
     }
 
     #[test]
@@ -360,6 +385,11 @@ mod tests {
             ("HASH_QUEUE_DEPTH", "0"),
             ("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "x"),
             ("HARDENED_CODE_DIGITS", "11"),
+            ("RESET_CODE_DIGITS", "5"),
+            ("RESET_CODE_TTL_SECONDS", "59"),
+            ("MAX_RESET_ATTEMPTS", "0"),
+            ("EMAIL_CHANGE_TTL_SECONDS", "86401"),
+            ("MAIL_MAX_ATTEMPTS", "0"),
         ];
         for (var, value) in cases {
             let err =

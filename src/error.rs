@@ -46,6 +46,19 @@ pub enum Error {
     AttemptsExhausted,
     /// 410: the window passed (database clock); the claim was deleted (seed truths #3, #6).
     CodeExpired,
+    /// 401 with a Bearer challenge: `POST /password/reset` with an email and code that do not
+    /// match a live reset (unknown email, no code, wrong, expired or used up: one body for all).
+    InvalidCode,
+    /// 400: a reset or email-change code that is not exactly `RESET_CODE_DIGITS` ASCII digits.
+    InvalidResetCodeFormat { digits: u32 },
+    /// 400: `POST /me/email` with the address the account already has.
+    SameEmail,
+    /// 409: `POST /me/email/confirm` without a pending change of address.
+    NoPendingChange,
+    /// 410: the last allowed wrong email-change code; the pending change was cancelled.
+    ChangeAttemptsExhausted,
+    /// 410: the email-change code expired (database clock); the pending change was cancelled.
+    ChangeCodeExpired,
     /// 409: `POST /resend` for an account that is already active.
     AlreadyActive,
     /// 429: a rate limit is exhausted; retry after the given seconds.

@@ -16,6 +16,7 @@ pub mod http;
 pub mod jwt;
 pub mod log;
 pub mod mail;
+pub mod outbox;
 pub mod reaper;
 pub mod service;
 pub mod store;
@@ -45,6 +46,7 @@ pub fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot bind {}: {e}", state.config.bind_addr))?;
     let addr = server.server_addr().to_ip().ok_or("bound to a non-IP address")?;
     reaper::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the reaper: {e}"))?;
+    outbox::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the mail sender: {e}"))?;
     match http::server::serve(server, addr, state)? {
         http::server::Stopped::Gracefully => log::info("stopped", json!({"graceful": true})),
         http::server::Stopped::GraceExpired { still_running } => log::error(

@@ -2,7 +2,8 @@
 //! - deletes expired claims, password hash and code hash included (seed truth #6, "release on
 //!   expiration": unverified credentials are never hoarded). Expired claims are also replaced
 //!   lazily by `POST /register` and deleted by `POST /activate` and `POST /resend`;
-//! - deletes rate-limit counters whose window has passed, and expired sessions;
+//! - deletes rate-limit counters whose window has passed, expired sessions, expired reset and
+//!   email-change codes, and queued mail whose code expired before it could be delivered;
 //! - keeps this process's signing key listed (a heartbeat) and deletes retired keys.
 
 use crate::error::Error;
@@ -39,5 +40,10 @@ fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
     let claims = store::accounts::reap_expired_claims(&mut client)?;
     let counters = store::rate_limits::delete_stale(&mut client)?;
     let sessions = store::sessions::reap_expired(&mut client)?;
-    Ok((claims, counters + sessions + keys))
+    let codes = store::resets::reap_expired(&mut client)?;
+    let mail = store::outbox::delete_expired(&mut client)?;
+    if mail > 0 {
+        crate::log::info("expired_mail_deleted", json!({"count": mail}));
+    }
+    Ok((claims, counters + sessions + keys + codes + mail))
 }

@@ -55,6 +55,16 @@ impl VerificationCode {
         }
     }
 
+    /// Accepts exactly `digits` ASCII digits, nothing else: the shape of password-reset and
+    /// email-change codes (`RESET_CODE_DIGITS`). A malformed code never counts as a wrong attempt.
+    pub fn parse_exact(raw: &str, digits: u32) -> Result<VerificationCode, CodeError> {
+        if raw.len() == digits as usize && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(VerificationCode(raw.to_owned()))
+        } else {
+            Err(CodeError::Format)
+        }
+    }
+
     /// A uniformly distributed code from the operating system's CSPRNG (getrandom).
     ///
     /// Errors: the OS random source failed (never silently falls back to a weak generator).
@@ -135,6 +145,15 @@ mod tests {
             "123456789",
         ] {
             assert_eq!(VerificationCode::parse(bad, LENGTHS), Err(CodeError::Format), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reset_codes_have_exactly_one_length() {
+        assert!(VerificationCode::parse_exact("01234567", 8).is_ok());
+        for bad in ["1234567", "123456789", "1234 678", "+1234567", "１２３４５６７８", ""]
+        {
+            assert_eq!(VerificationCode::parse_exact(bad, 8), Err(CodeError::Format), "{bad:?}");
         }
     }
 

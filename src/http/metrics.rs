@@ -29,6 +29,17 @@ impl Lane {
     }
 }
 
+/// What became of one delivery attempt of an outbox mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailOutcome {
+    /// The mail API accepted it.
+    Sent = 0,
+    /// Refused or unreachable; it will be tried again.
+    Failed = 1,
+    /// Refused on its last allowed attempt (`MAIL_MAX_ATTEMPTS`): dropped.
+    GivenUp = 2,
+}
+
 #[derive(Default)]
 struct Histogram {
     counts: [u64; BUCKETS.len()],
@@ -42,6 +53,7 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
     queued: [AtomicUsize; 2],
     shed: [AtomicU64; 2],
+    mail: [AtomicU64; 3],
 }
 
 /// The one instance.
@@ -50,6 +62,7 @@ pub static METRICS: Metrics = Metrics {
     latency: Mutex::new(BTreeMap::new()),
     queued: [AtomicUsize::new(0), AtomicUsize::new(0)],
     shed: [AtomicU64::new(0), AtomicU64::new(0)],
+    mail: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
 };
 
 impl Metrics {
@@ -85,8 +98,14 @@ impl Metrics {
         self.shed[lane as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition, with the pool's figures passed in.
-    pub fn render(&self, pool_in_use: u32, pool_idle: u32) -> String {
+    /// One delivery attempt of an outbox mail ended with `outcome`.
+    pub fn mail(&self, outcome: MailOutcome) {
+        self.mail[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition, with the pool's figures and the outbox backlog (if the
+    /// database answered) passed in.
+    pub fn render(&self, pool_in_use: u32, pool_idle: u32, outbox_backlog: Option<i64>) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP beefirst_requests_total Requests answered, by route and status.\n");
         out.push_str("# TYPE beefirst_requests_total counter\n");
@@ -141,6 +160,23 @@ impl Metrics {
         out.push_str("# TYPE beefirst_db_pool_connections gauge\n");
         let _ = writeln!(out, "beefirst_db_pool_connections{{state=\"in_use\"}} {pool_in_use}");
         let _ = writeln!(out, "beefirst_db_pool_connections{{state=\"idle\"}} {pool_idle}");
+        out.push_str(
+            "# HELP beefirst_mail_attempts_total Delivery attempts of queued mail, by outcome.\n",
+        );
+        out.push_str("# TYPE beefirst_mail_attempts_total counter\n");
+        for (outcome, name) in [
+            (MailOutcome::Sent, "sent"),
+            (MailOutcome::Failed, "failed"),
+            (MailOutcome::GivenUp, "given_up"),
+        ] {
+            let count = self.mail[outcome as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "beefirst_mail_attempts_total{{outcome=\"{name}\"}} {count}");
+        }
+        if let Some(backlog) = outbox_backlog {
+            out.push_str("# HELP beefirst_outbox_backlog Mail queued and not yet delivered (all instances).\n");
+            out.push_str("# TYPE beefirst_outbox_backlog gauge\n");
+            let _ = writeln!(out, "beefirst_outbox_backlog {backlog}");
+        }
         out
     }
 }
@@ -156,12 +192,16 @@ mod tests {
             latency: Mutex::new(BTreeMap::new()),
             queued: [AtomicUsize::new(0), AtomicUsize::new(0)],
             shed: [AtomicU64::new(0), AtomicU64::new(0)],
+            mail: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
         };
         metrics.observe("/health", 200, 0.0004);
         metrics.observe("/health", 200, 0.02);
         metrics.shed(Lane::Hashing);
         metrics.enqueued(Lane::Requests);
-        let text = metrics.render(3, 17);
+        metrics.mail(MailOutcome::Failed);
+        let text = metrics.render(3, 17, Some(4));
+        assert!(text.contains("beefirst_mail_attempts_total{outcome=\"failed\"} 1"));
+        assert!(text.contains("beefirst_outbox_backlog 4"));
         assert!(text.contains("beefirst_requests_total{route=\"/health\",status=\"200\"} 2"));
         assert!(text.contains(
             "beefirst_request_duration_seconds_bucket{route=\"/health\",le=\"0.001\"} 1"

@@ -87,7 +87,7 @@ impl From<&Error> for Reply {
             Error::InvalidCredentials | Error::BasicAuthRequired => {
                 headers.push(("WWW-Authenticate", BASIC_CHALLENGE.into()))
             }
-            Error::LoginFailed | Error::InvalidToken => {
+            Error::LoginFailed | Error::InvalidToken | Error::InvalidCode => {
                 headers.push(("WWW-Authenticate", BEARER_CHALLENGE.into()))
             }
             Error::MethodNotAllowed { allow } => headers.push(("Allow", allow.clone())),
@@ -148,6 +148,12 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
         Error::WrongCode { .. } => (422, "wrong_code", text("The code is wrong.")),
         Error::AttemptsExhausted => (410, "attempts_exhausted", text("Too many wrong codes: the registration was cancelled. Register again.")),
         Error::CodeExpired => (410, "code_expired", text("The code has expired: the registration was cancelled. Register again.")),
+        Error::InvalidCode => (401, "invalid_code", text("The email or the code is wrong, expired or used up. Ask for a new code if in doubt.")),
+        Error::InvalidResetCodeFormat { digits } => (400, "invalid_code_format", format!("The code must be a string of exactly {digits} digits.")),
+        Error::SameEmail => (400, "same_email", text("That is already this account's email.")),
+        Error::NoPendingChange => (409, "no_pending_change", text("No change of email is pending: ask for one with POST /me/email.")),
+        Error::ChangeAttemptsExhausted => (410, "attempts_exhausted", text("Too many wrong codes: the change of email was cancelled. Ask for a new one.")),
+        Error::ChangeCodeExpired => (410, "code_expired", text("The code has expired: the change of email was cancelled. Ask for a new one.")),
         Error::AlreadyActive => (409, "already_active", text("This account is already active.")),
         Error::RateLimited { .. } => (429, "rate_limited", text("Too many requests. Try again later.")),
         Error::TooManyResends { .. } => (429, "too_many_resends", text("No more codes can be sent for this registration. Register again once it expires.")),
@@ -193,6 +199,12 @@ mod tests {
             (Error::AttemptsExhausted, 410, "attempts_exhausted"),
             (Error::CodeExpired, 410, "code_expired"),
             (Error::AlreadyActive, 409, "already_active"),
+            (Error::InvalidCode, 401, "invalid_code"),
+            (Error::InvalidResetCodeFormat { digits: 8 }, 400, "invalid_code_format"),
+            (Error::SameEmail, 400, "same_email"),
+            (Error::NoPendingChange, 409, "no_pending_change"),
+            (Error::ChangeAttemptsExhausted, 410, "attempts_exhausted"),
+            (Error::ChangeCodeExpired, 410, "code_expired"),
             (Error::LoginFailed, 401, "invalid_credentials"),
             (Error::InvalidToken, 401, "invalid_token"),
             (Error::NotActivated, 403, "not_activated"),
@@ -222,7 +234,7 @@ mod tests {
     fn required_headers_and_fields_are_present() {
         let (_, _, headers) = reply(Error::InvalidCredentials);
         assert!(headers.contains(&("WWW-Authenticate", BASIC_CHALLENGE.to_owned())));
-        for error in [Error::LoginFailed, Error::InvalidToken] {
+        for error in [Error::LoginFailed, Error::InvalidToken, Error::InvalidCode] {
             let (_, _, headers) = reply(error);
             assert!(headers.contains(&("WWW-Authenticate", BEARER_CHALLENGE.to_owned())));
         }

@@ -2,7 +2,7 @@
 //! `Allow` header of a 405, the lane a request waits in, the per-IP limit on POSTs and the metric
 //! labels, so an endpoint is added with one row.
 
-use super::handlers::{self, account, registration, sessions};
+use super::handlers::{self, account, recovery, registration, sessions};
 use super::metrics::Lane;
 use super::response::Reply;
 use crate::domain::CodeLengths;
@@ -33,7 +33,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 18] = {
+pub static ROUTES: [Route; 22] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -47,6 +47,10 @@ pub static ROUTES: [Route; 18] = {
         route(Patch, "/me", Requests, account::update_me),
         route(Delete, "/me", Hashing, account::delete_me),
         route(Post, "/me/password", Hashing, account::change_password),
+        route(Post, "/me/email", Hashing, recovery::change_email),
+        route(Post, "/me/email/confirm", Requests, recovery::confirm_email),
+        route(Post, "/password/forgot", Requests, recovery::forgot),
+        route(Post, "/password/reset", Hashing, recovery::reset),
         route(Get, "/me/sessions", Requests, sessions::list),
         route(Delete, "/me/sessions", Requests, sessions::revoke_others),
         route(Delete, "/me/sessions/{id}", Requests, sessions::revoke_one),

@@ -5,8 +5,10 @@
 //!   `MAIL_TIMEOUT_MS`; any 2xx is success.
 
 mod endpoint;
+mod messages;
 
 pub use endpoint::HttpEndpoint;
+pub use messages::*;
 
 use crate::domain::Email;
 use serde_json::json;
@@ -78,47 +80,5 @@ impl Mailer {
                 }
             }
         }
-    }
-}
-
-/// The notice after a password change (contract: mailed after the commit).
-pub fn password_changed_message(to: &Email) -> Message {
-    Message {
-        to: to.clone(),
-        subject: "Your beefirst password was changed".into(),
-        text: "The password of your beefirst account was just changed, and every other session \
-               was signed out. If this was not you, someone knows your password: contact \
-               support at once."
-            .into(),
-    }
-}
-
-/// The confirmation after an account was deleted.
-pub fn account_deleted_message(to: &Email) -> Message {
-    Message {
-        to: to.clone(),
-        subject: "Your beefirst account was deleted".into(),
-        text: "Your beefirst account and all its sessions were deleted. This address can be \
-               registered again at any time."
-            .into(),
-    }
-}
-
-/// The verification mail for a fresh code. The code is the first digits in the text; a hardened
-/// code comes with the reason it is longer.
-pub fn verification_message(to: &Email, code: &str, ttl_seconds: u32, hardened: bool) -> Message {
-    let why_long = if hardened {
-        " It is longer than usual because wrong codes were entered for this address many times \
-         today; if that was not you, someone may be trying to claim it."
-    } else {
-        ""
-    };
-    Message {
-        to: to.clone(),
-        subject: "Your beefirst verification code".into(),
-        text: format!(
-            "Your beefirst code is {code}. It expires in {ttl_seconds} seconds.{why_long} \
-             If you did not register, ignore this mail."
-        ),
     }
 }

@@ -63,7 +63,7 @@ pub fn delete(state: &AppState, session: &SessionRef, password: &str) -> Result<
 
 /// The session's account, once its password is confirmed. A wrong password counts against the
 /// same budget as failed logins (a stolen token must not become a password oracle).
-fn confirm(
+pub(super) fn confirm(
     state: &AppState,
     session: &SessionRef,
     password: &str,

@@ -4,7 +4,9 @@
 pub mod account;
 pub mod activate;
 pub mod credentials;
+pub mod email_change;
 pub mod limits;
+pub mod recovery;
 pub mod register;
 pub mod resend;
 pub mod sessions;
@@ -32,6 +34,8 @@ pub struct AppState {
     /// against when an identity is unknown, so unknown and known emails cost the same time
     /// (failure scenarios 7 and 10).
     pub dummy_hash: String,
+    /// Wakes the outbox sender after a commit that queued mail.
+    pub outbox: crate::outbox::Signal,
 }
 
 impl AppState {
@@ -49,7 +53,7 @@ impl AppState {
                 timeout: config.mail_timeout,
             },
         };
-        Ok(AppState { config, pool, keys, mailer, dummy_hash })
+        Ok(AppState { config, pool, keys, mailer, dummy_hash, outbox: Default::default() })
     }
 }
 
@@ -62,6 +66,13 @@ pub fn check_database(state: &AppState) -> Result<(), Error> {
 pub fn pool_connections(state: &AppState) -> (u32, u32) {
     let pool = state.pool.state();
     (pool.connections - pool.idle_connections, pool.idle_connections)
+}
+
+/// Mail queued in the outbox, or `None` when the database does not answer (`GET /metrics` still
+/// answers then).
+pub fn outbox_backlog(state: &AppState) -> Option<i64> {
+    let mut client = crate::store::checkout(&state.pool).ok()?;
+    crate::store::outbox::backlog(&mut client).ok()
 }
 
 /// A bcrypt hash string with cost `cost` that no password matches, made in about a millisecond.

@@ -316,7 +316,9 @@ pub fn update_display_name(
 }
 
 /// Sets a new password hash and a new credential version, keeps the session `keep` (moved to the
-/// new version) and deletes every other session of the account, in one statement. Any session made
+/// new version) and deletes every other session of the account, a pending password reset (a code
+/// must not outlive the password it was meant to replace) and a pending change of email, in one
+/// statement. Any session made
 /// under the old password, even one a racing login inserts after this statement, no longer counts.
 ///
 /// Applies only while the account still has `version`, the one whose password was confirmed:
@@ -340,6 +342,10 @@ pub fn change_password(
               WHERE s.account_id = changed.id AND s.id = $3
          ), others AS (
              DELETE FROM sessions WHERE account_id IN (SELECT id FROM changed) AND id <> $3
+         ), reset_gone AS (
+             DELETE FROM password_resets WHERE account_id IN (SELECT id FROM changed)
+         ), change_gone AS (
+             DELETE FROM email_changes WHERE account_id IN (SELECT id FROM changed)
          )
          SELECT count(*) FROM changed",
         &[&account_id, &new_hash, &keep_session, &version],

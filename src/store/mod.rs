@@ -35,8 +35,11 @@ macro_rules! live_session {
 }
 
 pub mod accounts;
+pub mod email_changes;
+pub mod outbox;
 pub mod pool;
 pub mod rate_limits;
+pub mod resets;
 pub mod sessions;
 pub mod signing_keys;
 

@@ -2,7 +2,7 @@
 
 use postgres::{Client, NoTls};
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Admin connection used to create and drop per-test databases.
@@ -53,11 +53,13 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A Mailpit-compatible send API that records every message; can be told to fail.
+/// A Mailpit-compatible send API that records every message; can be told to fail, or to take
+/// its time (`delay_ms`) before it answers.
 pub struct MockMail {
     pub url: String,
     pub messages: Arc<Mutex<Vec<Value>>>,
     pub fail: Arc<AtomicBool>,
+    pub delay_ms: Arc<AtomicU64>,
     server: Arc<tiny_http::Server>,
 }
 
@@ -67,9 +69,12 @@ impl MockMail {
         let port = server.server_addr().to_ip().unwrap().port();
         let messages = Arc::new(Mutex::new(Vec::new()));
         let fail = Arc::new(AtomicBool::new(false));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let (srv, msgs, fl) = (Arc::clone(&server), Arc::clone(&messages), Arc::clone(&fail));
+        let delay = Arc::clone(&delay_ms);
         std::thread::spawn(move || {
             while let Ok(mut request) = srv.recv() {
+                std::thread::sleep(std::time::Duration::from_millis(delay.load(Ordering::SeqCst)));
                 let mut body = String::new();
                 let _ = request.as_reader().read_to_string(&mut body);
                 let status = if fl.load(Ordering::SeqCst) {
@@ -82,7 +87,8 @@ impl MockMail {
                     .respond(tiny_http::Response::from_string("{}").with_status_code(status));
             }
         });
-        MockMail { url: format!("http://127.0.0.1:{port}/api/v1/send"), messages, fail, server }
+        let url = format!("http://127.0.0.1:{port}/api/v1/send");
+        MockMail { url, messages, fail, delay_ms, server }
     }
 }
 

@@ -306,28 +306,46 @@ impl TestApp {
     pub fn last_code_for(&self, email: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let texts: Vec<String> = match &self.mail {
-                Some(mail) => mail
-                    .messages
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .filter(|m| m["To"][0]["Email"] == email)
-                    .filter_map(|m| m["Text"].as_str().map(String::from))
-                    .collect(),
-                None => self
-                    .process
-                    .stdout()
-                    .iter()
-                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                    .filter(|l| l["event"] == "mail" && l["to"] == email)
-                    .filter_map(|l| l["text"].as_str().map(String::from))
-                    .collect(),
-            };
-            if let Some(text) = texts.last() {
+            if let Some(text) = self.mail_texts_to(email).last() {
                 return first_digits(text);
             }
             assert!(Instant::now() < deadline, "no mail to {email}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The texts of every mail to `email` so far, oldest first (mock API, or console lines).
+    pub fn mail_texts_to(&self, email: &str) -> Vec<String> {
+        match &self.mail {
+            Some(mail) => mail
+                .messages
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|m| m["To"][0]["Email"] == email)
+                .filter_map(|m| m["Text"].as_str().map(String::from))
+                .collect(),
+            None => self
+                .process
+                .stdout()
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|l| l["event"] == "mail" && l["to"] == email)
+                .filter_map(|l| l["text"].as_str().map(String::from))
+                .collect(),
+        }
+    }
+
+    /// Waits (up to 10 s) for mail number `n` (1-based) to `email` and returns its text: mail
+    /// queued in the outbox arrives shortly after the answer.
+    #[track_caller]
+    pub fn nth_mail_to(&self, email: &str, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(text) = self.mail_texts_to(email).get(n - 1) {
+                return text.clone();
+            }
+            assert!(Instant::now() < deadline, "mail number {n} to {email} never came");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -63,7 +63,7 @@ fn display_name_change(body: &Map<String, Value>) -> Result<Option<Option<Displa
     }
 }
 
-fn profile_json(profile: &Profile) -> Value {
+pub(super) fn profile_json(profile: &Profile) -> Value {
     json!({
         "email": profile.email,
         "status": "active",

@@ -1,6 +1,7 @@
 //! Endpoint handlers: turn a request into domain values once, call the use case, render JSON.
 
 pub mod account;
+pub mod recovery;
 pub mod registration;
 pub mod sessions;
 
@@ -43,7 +44,8 @@ pub fn health(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
 /// `GET /metrics` → 200 in the Prometheus text format (the one response that is not JSON).
 pub fn metrics(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let (in_use, idle) = service::pool_connections(state);
-    let text = crate::http::metrics::METRICS.render(in_use, idle);
+    let backlog = service::outbox_backlog(state);
+    let text = crate::http::metrics::METRICS.render(in_use, idle, backlog);
     Ok(Reply {
         status: 200,
         body: crate::http::response::Body::Prometheus(text),

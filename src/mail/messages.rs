@@ -1,0 +1,140 @@
+//! The text of every mail. A mail that carries a code starts its text with the code, so the first
+//! run of digits in it is the code (contract "Mail").
+
+use super::Message;
+use crate::domain::Email;
+
+/// The notice after a password change (contract: mailed after the commit).
+pub fn password_changed_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst password was changed".into(),
+        text: "The password of your beefirst account was just changed, and every other session \
+               was signed out. If this was not you, someone knows your password: contact \
+               support at once."
+            .into(),
+    }
+}
+
+/// The confirmation after an account was deleted.
+pub fn account_deleted_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst account was deleted".into(),
+        text: "Your beefirst account and all its sessions were deleted. This address can be \
+               registered again at any time."
+            .into(),
+    }
+}
+
+/// The verification mail for a fresh code. The code is the first digits in the text; a hardened
+/// code comes with the reason it is longer.
+pub fn verification_message(to: &Email, code: &str, ttl_seconds: u32, hardened: bool) -> Message {
+    let why_long = if hardened {
+        " It is longer than usual because wrong codes were entered for this address many times \
+         today; if that was not you, someone may be trying to claim it."
+    } else {
+        ""
+    };
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst verification code".into(),
+        text: format!(
+            "Your beefirst code is {code}. It expires in {ttl_seconds} seconds.{why_long} \
+             If you did not register, ignore this mail."
+        ),
+    }
+}
+
+/// The password-reset code (`POST /password/forgot`), queued in the outbox.
+pub fn reset_code_message(to: &Email, code: &str, ttl_seconds: u32) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst password reset code".into(),
+        text: format!(
+            "Your beefirst password reset code is {code}. It expires in {}. If you did not ask \
+             to reset your password, ignore this mail: your password stays as it is.",
+            duration(ttl_seconds)
+        ),
+    }
+}
+
+/// The notice after a password reset: every session was signed out.
+pub fn password_reset_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst password was reset".into(),
+        text: "The password of your beefirst account was just reset with a code mailed to this \
+               address, and every session was signed out. If this was not you, someone can read \
+               your mail: secure your mailbox, then reset your password again."
+            .into(),
+    }
+}
+
+/// The code that proves the new address of a change of email (`POST /me/email`).
+pub fn email_change_code_message(to: &Email, code: &str, ttl_seconds: u32) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Confirm your new beefirst email".into(),
+        text: format!(
+            "Your beefirst code is {code}. Enter it to make this address the email of your \
+             account. It expires in {}. If you did not ask for this, ignore this mail.",
+            duration(ttl_seconds)
+        ),
+    }
+}
+
+/// The notice to the current address that a change to `new` was asked for.
+pub fn email_change_requested_message(to: &Email, new: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "A change of your beefirst email was requested".into(),
+        text: format!(
+            "Someone signed in to your beefirst account asked to change its email to {}. It \
+             takes effect only once a code mailed there is entered. If this was not you, change \
+             your password now: that cancels nothing by itself, but signs out every other session.",
+            new.as_str()
+        ),
+    }
+}
+
+/// The notice to the old address after the change took effect.
+pub fn email_changed_message(to: &Email, new: &str) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst email was changed".into(),
+        text: format!(
+            "The email of your beefirst account was changed to {new}. This address is no longer \
+             linked to it. If this was not you, contact support at once."
+        ),
+    }
+}
+
+/// `900` → "15 minutes", `90` → "90 seconds".
+fn duration(seconds: u32) -> String {
+    match seconds {
+        60 => "1 minute".into(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_come_first_and_durations_read_well() {
+        let to = Email::parse("ann@example.com").unwrap();
+        let text = reset_code_message(&to, "01234567", 900).text;
+        let first: String = text
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        assert_eq!(first, "01234567");
+        assert!(text.contains("15 minutes"), "{text}");
+        assert!(email_change_code_message(&to, "7", 90).text.contains("90 seconds"));
+        assert_eq!(duration(60), "1 minute");
+    }
+}

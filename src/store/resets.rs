@@ -1,0 +1,157 @@
+//! SQL of the `password_resets` table (`POST /password/forgot`, `POST /password/reset`).
+
+use super::pool::{Connection, Queries, Tx};
+use crate::domain::{ClaimSnapshot, Email, VerificationCode};
+use crate::error::Error;
+use crate::mail::Message;
+
+/// Records a `POST /password/forgot` for `email`, whatever it is: one insert, the only work the
+/// request does in the database besides its rate limit, so the answer's timing cannot tell an
+/// active account from anything else. The background worker turns it into a reset
+/// ([`claim_requests`], [`start`]).
+pub fn queue_request(client: &mut Connection, email: &Email) -> Result<(), Error> {
+    client.execute("INSERT INTO reset_requests (email) VALUES ($1)", &[&email.as_str()])?;
+    Ok(())
+}
+
+/// Takes (deletes) up to `limit` queued requests, oldest first, inside the caller's transaction;
+/// `SKIP LOCKED` lets the workers of several instances share them. Returns their emails.
+pub fn claim_requests(tx: &mut Tx<'_>, limit: i64) -> Result<Vec<String>, Error> {
+    let rows = tx.query(
+        "DELETE FROM reset_requests
+          WHERE id IN (SELECT id FROM reset_requests ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING id, email",
+        &[&limit],
+    )?;
+    let mut requests: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    requests.sort_unstable_by_key(|(id, _)| *id);
+    Ok(requests.into_iter().map(|(_, email)| email).collect())
+}
+
+/// Stores a reset code for `email` and queues its mail, in one statement, if and only if `email`
+/// is an active account; returns whether it did. A newer request replaces the older code (and
+/// its wrong attempts). The code is stored as `sha256(salt || code)`; the mail (code inside) waits
+/// in the outbox.
+pub fn start(
+    tx: &mut Tx<'_>,
+    email: &str,
+    code: &VerificationCode,
+    salt: &[u8],
+    ttl_seconds: u32,
+    mail: &Message,
+) -> Result<bool, Error> {
+    let row = tx.query_one(
+        "WITH target AS (
+             SELECT id, credential_version FROM accounts WHERE email = $1 AND status = 'active'
+         ), reset AS (
+             INSERT INTO password_resets
+                    (account_id, code_hash, code_salt, credential_version, expires_at)
+             SELECT id, sha256($3::bytea || $2::bytea), $3, credential_version,
+                    now() + make_interval(secs => $4)
+               FROM target
+             ON CONFLICT (account_id) DO UPDATE
+                SET code_hash = EXCLUDED.code_hash, code_salt = EXCLUDED.code_salt,
+                    credential_version = EXCLUDED.credential_version, wrong_attempts = 0,
+                    created_at = now(), expires_at = EXCLUDED.expires_at
+             RETURNING account_id
+         ), mail AS (
+             INSERT INTO outbox (kind, recipient, subject, body, expires_at)
+             SELECT 'password_reset_code', $1, $5, $6, now() + make_interval(secs => $4)
+               FROM reset
+         )
+         SELECT count(*) FROM reset",
+        &[
+            &email,
+            &code.expose().as_bytes(),
+            &salt,
+            &f64::from(ttl_seconds),
+            &mail.subject,
+            &mail.text,
+        ],
+    )?;
+    Ok(row.get::<_, i64>(0) == 1)
+}
+
+/// Locks the reset of `email` (`FOR UPDATE`, so parallel guesses queue and each sees the attempts
+/// recorded before it) and evaluates `code` with the database clock. A reset made before the
+/// latest password change counts as expired. `None`: no reset for that email.
+pub fn lock(
+    tx: &mut Tx<'_>,
+    email: &Email,
+    code: &VerificationCode,
+) -> Result<Option<(i64, ClaimSnapshot)>, Error> {
+    let row = tx.query_opt(
+        "SELECT r.account_id,
+                r.expires_at <= now() OR r.credential_version <> a.credential_version,
+                r.code_hash = sha256(r.code_salt || $2::bytea),
+                r.wrong_attempts
+           FROM accounts a JOIN password_resets r ON r.account_id = a.id
+          WHERE a.email = $1
+            FOR UPDATE OF r",
+        &[&email.as_str(), &code.expose().as_bytes()],
+    )?;
+    Ok(row.map(|r| {
+        let snapshot = ClaimSnapshot {
+            expired: r.get(1),
+            code_matches: r.get(2),
+            wrong_attempts: u32::try_from(r.get::<_, i32>(3)).unwrap_or(u32::MAX),
+        };
+        (r.get(0), snapshot)
+    }))
+}
+
+/// Counts one wrong code against the locked reset.
+pub fn record_wrong_attempt(tx: &mut Tx<'_>, account_id: i64) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE password_resets SET wrong_attempts = wrong_attempts + 1 WHERE account_id = $1",
+        &[&account_id],
+    )?;
+    Ok(())
+}
+
+/// Deletes the locked reset (expired, or its last wrong attempt).
+pub fn delete(tx: &mut Tx<'_>, account_id: i64) -> Result<(), Error> {
+    tx.execute("DELETE FROM password_resets WHERE account_id = $1", &[&account_id])?;
+    Ok(())
+}
+
+/// Completes a reset whose code matched, in one statement: the new password hash and a new
+/// credential version, every session deleted (tokens signed before die at once), the reset
+/// consumed, any pending change of email cancelled, and `notice` queued to the account's address.
+pub fn complete(
+    tx: &mut Tx<'_>,
+    account_id: i64,
+    new_hash: &str,
+    notice: &Message,
+) -> Result<(), Error> {
+    tx.query_one(
+        "WITH changed AS (
+             UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1
+              WHERE id = $1 AND status = 'active'
+             RETURNING id, email
+         ), sessions_gone AS (
+             DELETE FROM sessions WHERE account_id = $1
+         ), reset_gone AS (
+             DELETE FROM password_resets WHERE account_id = $1
+         ), change_gone AS (
+             DELETE FROM email_changes WHERE account_id = $1
+         ), notice AS (
+             INSERT INTO outbox (kind, recipient, subject, body)
+             SELECT 'password_reset', email, $3, $4 FROM changed
+         )
+         SELECT count(*) FROM changed",
+        &[&account_id, &new_hash, &notice.subject, &notice.text],
+    )?;
+    Ok(())
+}
+
+/// Deletes expired resets and expired pending changes of email (reaper). Returns how many.
+pub fn reap_expired(client: &mut Connection) -> Result<u64, Error> {
+    let row = client.query_one(
+        "WITH resets AS (DELETE FROM password_resets WHERE expires_at <= now() RETURNING 1),
+              changes AS (DELETE FROM email_changes WHERE expires_at <= now() RETURNING 1)
+         SELECT (SELECT count(*) FROM resets) + (SELECT count(*) FROM changes)",
+        &[],
+    )?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}

@@ -1,0 +1,249 @@
+//! Forgot password and reset by mailed code: one answer for every email, codes that die with a
+//! newer request, a password change or their last wrong guess, and resets that end every session.
+
+use crate::helpers::*;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PW: &str = "correct horse";
+const NEW_PW: &str = "battery staple";
+
+fn forgot(app: &TestApp, email: &str) -> RawResponse {
+    app.post_json("/password/forgot", &json!({ "email": email }).to_string())
+}
+
+fn reset(app: &TestApp, email: &str, code: &str, new_password: &str) -> RawResponse {
+    let body = json!({"email": email, "code": code, "new_password": new_password});
+    app.post_json("/password/reset", &body.to_string())
+}
+
+/// Asks for a reset of an account that has had `mails_before` mails and returns the code.
+fn reset_code(app: &TestApp, email: &str, mails_before: usize) -> String {
+    assert_eq!(forgot(app, email).status, 202);
+    let code = first_digits(&app.nth_mail_to(email, mails_before + 1));
+    assert_eq!(code.len(), 8, "RESET_CODE_DIGITS");
+    code
+}
+
+#[test]
+fn a_forgotten_password_is_reset_with_the_mailed_code_and_every_session_ends() {
+    let app = TestApp::spawn();
+    app.active_account("ann@example.com", PW);
+    let login = json(&app.login("ann@example.com", PW));
+    let (access, refresh) =
+        (login["access_token"].as_str().unwrap(), login["refresh_token"].clone());
+    let answer = forgot(&app, " Ann@Example.com ");
+    assert_eq!((answer.status, json(&answer)), (202, json!({"status": "accepted"})));
+    let code = first_digits(&app.nth_mail_to("ann@example.com", 2));
+    assert_eq!(code.len(), 8);
+    assert_eq!(reset(&app, "ann@example.com", &code, NEW_PW).status, 204);
+
+    assert_error(&app.with_token("GET", "/me", access, None), 401, "invalid_token");
+    let refreshed =
+        app.post_json("/token/refresh", &json!({ "refresh_token": refresh }).to_string());
+    assert_error(&refreshed, 401, "invalid_token");
+    assert_error(&app.login("ann@example.com", PW), 401, "invalid_credentials");
+    app.login_ok("ann@example.com", NEW_PW);
+    let notice = app.nth_mail_to("ann@example.com", 3);
+    assert!(notice.contains("reset") && !notice.contains(&code), "{notice}");
+    let again = reset(&app, "ann@example.com", &code, "another password");
+    assert_error(&again, 401, "invalid_code");
+    assert_eq!(again.header("WWW-Authenticate"), Some(r#"Bearer realm="beefirst""#));
+
+    app.process.wait_logged();
+    let logs = app.process.stdout().join("\n");
+    for secret in [code.as_str(), PW, NEW_PW] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+    let stored: i64 =
+        app.sql().query_one("SELECT count(*) FROM password_resets", &[]).unwrap().get(0);
+    assert_eq!(stored, 0, "the code is consumed");
+}
+
+#[test]
+fn forgot_answers_alike_for_every_email_and_mails_only_active_accounts() {
+    let app = TestApp::spawn();
+    app.active_account("act@example.com", PW);
+    app.register_ok("pen@example.com", PW);
+    let answers: Vec<RawResponse> = ["pen@example.com", "unk@example.com", "act@example.com"]
+        .iter()
+        .map(|e| forgot(&app, e))
+        .collect();
+    for answer in &answers {
+        assert_eq!((answer.status, &answer.body), (202, &answers[0].body));
+        let mut names: Vec<String> =
+            answer.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+        names.sort();
+        let mut first: Vec<String> =
+            answers[0].headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+        first.sort();
+        assert_eq!(names, first);
+    }
+    app.nth_mail_to("act@example.com", 2); // the active account's code arrives...
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(app.mail_texts_to("pen@example.com").len(), 1, "...a pending claim gets none");
+    assert!(app.mail_texts_to("unk@example.com").is_empty(), "...nor does an unknown email");
+    assert_error(&forgot(&app, "not an email"), 400, "invalid_email");
+    assert_error(&app.post_json("/password/forgot", "{}"), 400, "invalid_request");
+}
+
+#[test]
+fn every_failure_of_email_and_code_gets_one_body_and_bad_shapes_get_400() {
+    let app = TestApp::spawn();
+    app.active_account("bo@example.com", PW);
+    app.active_account("cy@example.com", PW);
+    let no_code_yet = reset(&app, "bo@example.com", "12345678", NEW_PW);
+    let unknown = reset(&app, "nobody@example.com", "12345678", NEW_PW);
+    let code = reset_code(&app, "cy@example.com", 1);
+    let wrong = reset(&app, "cy@example.com", &other_code(&code), NEW_PW);
+    app.sql()
+        .execute("UPDATE password_resets SET expires_at = now() - interval '1 second'", &[])
+        .unwrap();
+    let expired = reset(&app, "cy@example.com", &code, NEW_PW);
+    let used_up = reset(&app, "cy@example.com", &code, NEW_PW);
+    for answer in [&no_code_yet, &unknown, &wrong, &expired, &used_up] {
+        assert_error(answer, 401, "invalid_code");
+        assert_eq!(answer.body, no_code_yet.body);
+    }
+    assert_error(&reset(&app, "cy@example.com", "1234", NEW_PW), 400, "invalid_code_format");
+    assert_error(&reset(&app, "cy@example.com", "1234567a", NEW_PW), 400, "invalid_code_format");
+    assert_error(&reset(&app, "cy@example.com", "12345678", "short"), 400, "invalid_password");
+    assert_error(&reset(&app, "cy@", "12345678", NEW_PW), 400, "invalid_email");
+    assert_error(
+        &app.post_json("/password/reset", r#"{"email":"cy@example.com"}"#),
+        400,
+        "invalid_request",
+    );
+    app.login_ok("cy@example.com", PW);
+}
+
+#[test]
+fn the_last_allowed_wrong_code_kills_the_reset() {
+    let app = TestApp::with().env("MAX_RESET_ATTEMPTS", "3").start();
+    for (email, wrong_guesses, then) in [("dee@example.com", 2, 204), ("eve@example.com", 3, 401)] {
+        app.active_account(email, PW);
+        let code = reset_code(&app, email, 1);
+        for _ in 0..wrong_guesses {
+            assert_error(&reset(&app, email, &other_code(&code), NEW_PW), 401, "invalid_code");
+        }
+        assert_eq!(reset(&app, email, &code, NEW_PW).status, then, "{email}");
+    }
+}
+
+#[test]
+fn a_newer_request_or_a_password_change_kills_the_older_code() {
+    let app = TestApp::spawn();
+    app.active_account("fay@example.com", PW);
+    let older = reset_code(&app, "fay@example.com", 1);
+    let newer = reset_code(&app, "fay@example.com", 2);
+    if older != newer {
+        assert_error(&reset(&app, "fay@example.com", &older, NEW_PW), 401, "invalid_code");
+    }
+    let pending = reset_code(&app, "fay@example.com", 3);
+    let token = app.login_ok("fay@example.com", PW);
+    let change = json!({"current_password": PW, "new_password": "changed by the owner"});
+    assert_eq!(
+        app.with_token("POST", "/me/password", &token, Some(&change.to_string())).status,
+        204
+    );
+    assert_error(&reset(&app, "fay@example.com", &pending, NEW_PW), 401, "invalid_code");
+    let _ = newer;
+    app.login_ok("fay@example.com", "changed by the owner");
+}
+
+#[test]
+fn parallel_wrong_guesses_never_exceed_the_attempt_limit() {
+    // Were two guesses to read the same count of wrong attempts, fewer would be recorded than
+    // made, and the right code would still work after MAX_RESET_ATTEMPTS wrong ones.
+    let app = Arc::new(
+        TestApp::with().env("MAX_RESET_ATTEMPTS", "3").env("RATE_LIMIT_IP_PER_MINUTE", "0").start(),
+    );
+    app.active_account("gil@example.com", PW);
+    let code = reset_code(&app, "gil@example.com", 1);
+    let (shared, wrong) = (Arc::clone(&app), other_code(&code));
+    let statuses =
+        in_parallel(8, move |_| reset(&shared, "gil@example.com", &wrong, NEW_PW).status);
+    assert_eq!(count(&statuses, 401), 8, "{statuses:?}");
+    assert_error(&reset(&app, "gil@example.com", &code, NEW_PW), 401, "invalid_code");
+    app.login_ok("gil@example.com", PW);
+}
+
+#[test]
+fn forgot_is_limited_per_mailbox_for_unknown_emails_too() {
+    let app = TestApp::with().env("RATE_LIMIT_EMAIL_PER_HOUR", "2").start();
+    app.active_account("hal@example.com", PW); // one mail spent on the registration code
+    assert_eq!(forgot(&app, "hal@example.com").status, 202);
+    let limited = forgot(&app, "hal+other@example.com");
+    assert_error(&limited, 429, "rate_limited");
+    assert!(limited.header("Retry-After").is_some_and(|v| v.parse::<u32>().unwrap() >= 1));
+    for _ in 0..2 {
+        assert_eq!(forgot(&app, "ida@example.com").status, 202);
+    }
+    assert_error(&forgot(&app, "ida@example.com"), 429, "rate_limited");
+}
+
+#[test]
+fn forgot_takes_as_long_for_every_email_even_when_the_mail_api_is_slow() {
+    // Were the mail sent on the request path, an active account's answer would take the mail
+    // API's 250 ms more than the others'. 30 requests of each kind, interleaved.
+    let app = TestApp::with()
+        .env("RATE_LIMIT_EMAIL_PER_HOUR", "0")
+        .env("RATE_LIMIT_IP_PER_MINUTE", "0")
+        .start();
+    app.active_account("jan@example.com", PW);
+    app.register_ok("kim@example.com", PW);
+    app.mail.as_ref().unwrap().delay_ms.store(250, std::sync::atomic::Ordering::SeqCst);
+    let kinds = ["jan@example.com", "kim@example.com", "unknown@example.com"];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    for _ in 0..300 {
+        for (i, email) in kinds.iter().enumerate() {
+            let started = Instant::now();
+            assert_eq!(forgot(&app, email).status, 202);
+            times[i].push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let medians: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect();
+    let means: Vec<f64> = times.iter().map(|t| t.iter().sum::<f64>() / t.len() as f64).collect();
+    println!(
+        "forgot timing, ms (active, pending, unknown): medians {medians:.2?}, means {means:.2?}"
+    );
+    let spread = medians.iter().copied().fold(f64::MIN, f64::max)
+        - medians.iter().copied().fold(f64::MAX, f64::min);
+    assert!(spread < 25.0, "medians differ by {spread:.1} ms: {medians:?}");
+    app.nth_mail_to("jan@example.com", 2); // and the mail did go out
+}
+
+#[test]
+fn queued_mail_is_retried_until_the_mail_api_takes_it_or_given_up() {
+    let app = TestApp::with().env("MAIL_MAX_ATTEMPTS", "3").start();
+    app.active_account("lou@example.com", PW);
+    app.active_account("max@example.com", PW);
+    let mail = app.mail.as_ref().unwrap();
+    mail.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(forgot(&app, "lou@example.com").status, 202);
+    eventually("a failed attempt is logged", || {
+        app.process.stdout().iter().any(|l| l.contains("\"mail_failed\""))
+    });
+    mail.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    let code = first_digits(&app.nth_mail_to("lou@example.com", 2));
+    assert_eq!(reset(&app, "lou@example.com", &code, NEW_PW).status, 204);
+    app.nth_mail_to("lou@example.com", 3); // the notice
+
+    mail.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(forgot(&app, "max@example.com").status, 202);
+    eventually("the mail is given up after MAIL_MAX_ATTEMPTS", || {
+        app.process.stdout().iter().any(|l| l.contains("\"mail_given_up\""))
+    });
+    let left: i64 = app.sql().query_one("SELECT count(*) FROM outbox", &[]).unwrap().get(0);
+    let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
+    assert!(metrics.contains("beefirst_mail_attempts_total{outcome=\"given_up\"} 1"), "{metrics}");
+    assert!(metrics.contains(&format!("beefirst_outbox_backlog {left}")), "{metrics}");
+    assert_eq!(left, 0);
+}
