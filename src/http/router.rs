@@ -131,16 +131,18 @@ pub fn route_label(path: &str) -> &'static str {
     ROUTES.iter().find(|r| matches(r.path, path)).map_or("unmatched", |r| r.path)
 }
 
-/// The OpenAPI 3.1 document as written, for `CODE_DIGITS=4` and `HARDENED_CODE_DIGITS=8`.
+/// The OpenAPI 3.1 document as written, for `CODE_DIGITS=4`, `HARDENED_CODE_DIGITS=8` and
+/// `RESET_CODE_DIGITS=8`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The document served at `GET /openapi.json`: [`OPENAPI`] with the configured code lengths, so
 /// it stays true when they change. Rendered once per process.
-pub fn openapi_document(lengths: CodeLengths) -> &'static str {
+pub fn openapi_document(lengths: CodeLengths, reset_digits: u32) -> &'static str {
     static RENDERED: OnceLock<String> = OnceLock::new();
     RENDERED.get_or_init(|| {
         let pattern = format!("^([0-9]{{{}}}|[0-9]{{{}}})$", lengths.normal, lengths.hardened);
-        OPENAPI.replace("^([0-9]{4}|[0-9]{8})$", &pattern)
+        let reset = format!("^[0-9]{{{reset_digits}}}$");
+        OPENAPI.replace("^([0-9]{4}|[0-9]{8})$", &pattern).replace("^[0-9]{8}$", &reset)
     })
 }
 
@@ -166,5 +168,15 @@ mod tests {
         paths.sort();
         paths.dedup();
         assert_eq!(paths.len(), ROUTES.len(), "one row per method and path");
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        for route in &ROUTES {
+            let method = route.method.as_str().to_ascii_lowercase();
+            let operation = &doc["paths"][route.path][method.as_str()];
+            assert!(operation.is_object(), "{} {} is not documented", route.method, route.path);
+        }
     }
 }

@@ -115,8 +115,16 @@ fn the_openapi_document_describes_every_endpoint() {
 
 #[test]
 fn the_openapi_document_states_the_configured_code_lengths() {
-    let app = TestApp::with().env("CODE_DIGITS", "6").env("HARDENED_CODE_DIGITS", "9").start();
+    let app = TestApp::with()
+        .env("CODE_DIGITS", "6")
+        .env("HARDENED_CODE_DIGITS", "9")
+        .env("RESET_CODE_DIGITS", "7")
+        .start();
     let doc = json(&app.process.send("GET", "/openapi.json", &[], None));
-    let pattern = &doc["components"]["schemas"]["ActivateRequest"]["properties"]["code"]["pattern"];
+    let schemas = &doc["components"]["schemas"];
+    let pattern = &schemas["ActivateRequest"]["properties"]["code"]["pattern"];
     assert_eq!(pattern, "^([0-9]{6}|[0-9]{9})$");
+    for schema in ["ResetRequest", "CodeRequest"] {
+        assert_eq!(schemas[schema]["properties"]["code"]["pattern"], "^[0-9]{7}$", "{schema}");
+    }
 }

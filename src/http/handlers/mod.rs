@@ -59,6 +59,7 @@ pub fn openapi(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
         status: 200,
         body: crate::http::response::Body::Static(super::router::openapi_document(
             state.config.code_lengths,
+            state.config.reset_code_digits,
         )),
         headers: Vec::new(),
     })
