@@ -92,7 +92,7 @@ pub fn email_change_requested_message(to: &Email, new: &Email) -> Message {
         text: format!(
             "Someone signed in to your beefirst account asked to change its email to {}. It \
              takes effect only once a code mailed there is entered. If this was not you, change \
-             your password now: that cancels nothing by itself, but signs out every other session.",
+             your password now: that cancels the change and signs out every other session.",
             new.as_str()
         ),
     }

@@ -71,18 +71,7 @@ fn a_registration_racing_an_activation_cannot_reclaim_the_email() {
     let a = Arc::clone(&app);
     let registration =
         std::thread::spawn(move || a.register("tie@example.com", "squatter password"));
-    eventually("the registration to wait for the row lock", || {
-        let waiting: i64 = app
-            .sql()
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        waiting == 1
-    });
+    eventually("the registration to wait for the row lock", || app.waiting_for_locks() == 1);
     assert!(!registration.is_finished());
     tx.commit().unwrap();
     assert_error(&registration.join().unwrap(), 409, "email_taken");

@@ -71,7 +71,7 @@ fn collect_lines(source: impl Read + Send + 'static, into: Vec<String>) -> Arc<M
 
 /// Polls `done` until it holds, for at most 10 seconds; panics naming `what` otherwise.
 #[track_caller]
-pub fn eventually(what: &str, done: impl Fn() -> bool) {
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -358,6 +358,18 @@ impl TestApp {
     /// Runs SQL against this test's database (to backdate rows or inspect them).
     pub fn sql(&self) -> Client {
         self.db.client()
+    }
+
+    /// Connections to this test's database that are waiting for a lock right now.
+    pub fn waiting_for_locks(&self) -> i64 {
+        self.sql()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
     }
 
     /// Rows for `email`: (status, wrong_attempts).

@@ -154,16 +154,31 @@ fn a_newer_request_or_a_password_change_kills_the_older_code() {
 
 #[test]
 fn parallel_wrong_guesses_never_exceed_the_attempt_limit() {
-    // Were two guesses to read the same count of wrong attempts, fewer would be recorded than
-    // made, and the right code would still work after MAX_RESET_ATTEMPTS wrong ones.
+    // The test holds the reset row's lock while 8 wrong guesses arrive, so all of them are in
+    // flight at once. Were a guess to read the count of wrong attempts without waiting for the
+    // lock, all 8 would read 0, none would be the last allowed one, the reset would survive 8
+    // wrong guesses with MAX_RESET_ATTEMPTS=2, and the right code would still work afterwards.
     let app = Arc::new(
-        TestApp::with().env("MAX_RESET_ATTEMPTS", "3").env("RATE_LIMIT_IP_PER_MINUTE", "0").start(),
+        TestApp::with()
+            .env("MAX_RESET_ATTEMPTS", "2")
+            .env("HASH_THREADS", "8")
+            .env("RATE_LIMIT_IP_PER_MINUTE", "0")
+            .start(),
     );
     app.active_account("gil@example.com", PW);
     let code = reset_code(&app, "gil@example.com", 1);
-    let (shared, wrong) = (Arc::clone(&app), other_code(&code));
-    let statuses =
-        in_parallel(8, move |_| reset(&shared, "gil@example.com", &wrong, NEW_PW).status);
+    let mut holder = app.sql();
+    let mut lock = holder.transaction().unwrap();
+    lock.execute("SELECT 1 FROM password_resets FOR UPDATE", &[]).unwrap();
+    let guesses: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, wrong) = (Arc::clone(&app), other_code(&code));
+            std::thread::spawn(move || reset(&app, "gil@example.com", &wrong, NEW_PW).status)
+        })
+        .collect();
+    eventually("all 8 guesses wait on the row lock", || app.waiting_for_locks() == 8);
+    lock.commit().unwrap();
+    let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
     assert_eq!(count(&statuses, 401), 8, "{statuses:?}");
     assert_error(&reset(&app, "gil@example.com", &code, NEW_PW), 401, "invalid_code");
     app.login_ok("gil@example.com", PW);
