@@ -173,3 +173,38 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at);
+
+-- The second factor (TOTP, RFC 6238). The secret is stored sealed (XChaCha20-Poly1305 under
+-- TOTP_ENCRYPTION_KEY, bound to the account id), so a dump of the database alone does not yield
+-- it. `confirmed_at` NULL: enrolment started but not confirmed with a code; such a factor is not
+-- asked for at login and is replaced by a new enrolment. `last_used_step` is the newest 30-second
+-- step whose code was accepted: a code is accepted once and never an older one (no replay).
+CREATE TABLE IF NOT EXISTS totp_factors (
+    account_id     bigint      PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    secret_sealed  bytea       NOT NULL,
+    confirmed_at   timestamptz,
+    last_used_step bigint,
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- Recovery codes: 50 random bits each, shown once at enrolment, stored as SHA-256 (enough for a
+-- random secret of that size, as for tokens); deleted when used, so each works once.
+CREATE TABLE IF NOT EXISTS recovery_codes (
+    account_id bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    code_hash  bytea  NOT NULL,
+    PRIMARY KEY (account_id, code_hash)
+);
+
+-- The step between a right password and the second factor of a login: the mfa_token (32 random
+-- bytes) is stored as SHA-256, dies after 5 wrong codes or MFA_TOKEN_TTL_SECONDS, and counts only
+-- while the account keeps the credential version whose password was checked.
+CREATE TABLE IF NOT EXISTS mfa_challenges (
+    token_hash         bytea       PRIMARY KEY,
+    account_id         bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    credential_version integer     NOT NULL,
+    user_agent         text,
+    wrong_attempts     integer     NOT NULL DEFAULT 0,
+    expires_at         timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mfa_challenges_account ON mfa_challenges (account_id);
+CREATE INDEX IF NOT EXISTS mfa_challenges_expiry ON mfa_challenges (expires_at);

@@ -59,6 +59,19 @@ pub enum Error {
     ChangeAttemptsExhausted,
     /// 410: the email-change code expired (database clock); the pending change was cancelled.
     ChangeCodeExpired,
+    /// 401 with a Bearer challenge: `POST /login/mfa` with an unknown, expired or used-up
+    /// mfa_token, or a wrong code (one body for every failure).
+    MfaFailed,
+    /// 400: a second-factor code that is neither 6 digits nor a recovery code's shape.
+    InvalidMfaCodeFormat,
+    /// 422: a wrong TOTP (or recovery) code at `POST /me/totp/confirm` or `DELETE /me/totp`.
+    WrongTotpCode,
+    /// 409: `POST /me/totp` or `/me/totp/confirm` while a second factor is already on.
+    TotpAlreadyEnabled,
+    /// 409: `DELETE /me/totp` without a second factor on.
+    TotpNotEnabled,
+    /// 409: `POST /me/totp/confirm` without an enrolment started by `POST /me/totp`.
+    NoPendingTotp,
     /// 409: `POST /resend` for an account that is already active.
     AlreadyActive,
     /// 429: a rate limit is exhausted; retry after the given seconds.

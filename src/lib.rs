@@ -18,6 +18,7 @@ pub mod log;
 pub mod mail;
 pub mod outbox;
 pub mod reaper;
+pub mod sealing;
 pub mod service;
 pub mod store;
 

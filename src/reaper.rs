@@ -40,7 +40,7 @@ fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
     let claims = store::accounts::reap_expired_claims(&mut client)?;
     let counters = store::rate_limits::delete_stale(&mut client)?;
     let sessions = store::sessions::reap_expired(&mut client)?;
-    let codes = store::resets::reap_expired(&mut client)?;
+    let codes = store::resets::reap_expired(&mut client)? + store::totp::reap_expired(&mut client)?;
     let mail = store::outbox::delete_expired(&mut client)?;
     if mail > 0 {
         crate::log::info("expired_mail_deleted", json!({"count": mail}));

@@ -88,6 +88,12 @@ pub struct Config {
     pub email_change_ttl_seconds: u32,
     /// `MAIL_MAX_ATTEMPTS`: delivery attempts of an outbox mail.
     pub mail_max_attempts: u32,
+    /// `TOTP_ISSUER`.
+    pub totp_issuer: String,
+    /// `TOTP_ENCRYPTION_KEY`; `None`: the public development key.
+    pub totp_encryption_key: Option<[u8; 32]>,
+    /// `MFA_TOKEN_TTL_SECONDS`.
+    pub mfa_token_ttl_seconds: u32,
 }
 
 /// An invalid setting: the variable and what is wrong with it. The process exits with code 2.
@@ -162,13 +168,7 @@ impl Config {
             access_token_ttl_seconds: get("ACCESS_TOKEN_TTL_SECONDS").number(30..=86_400)?,
             refresh_reuse_grace_seconds: get("REFRESH_REUSE_GRACE_SECONDS").number(0..=300)?,
             jwt_issuer: get("JWT_ISSUER").with(|v| Some(v.to_owned()), "must not be empty")?,
-            jwt_signing_key: match get("JWT_SIGNING_KEY").value {
-                None => None,
-                Some(key) => Some(parse_seed(key.trim()).ok_or_else(|| ConfigError {
-                    var: "JWT_SIGNING_KEY",
-                    message: "must be 32 bytes in base64url (43 characters, no padding)".into(),
-                })?),
-            },
+            jwt_signing_key: key(get("JWT_SIGNING_KEY"))?,
             login_failures_per_hour: get("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR")
                 .number(0..=1_000_000)?,
             reset_code_digits: get("RESET_CODE_DIGITS").number(6..=10)?,
@@ -176,6 +176,9 @@ impl Config {
             max_reset_attempts: get("MAX_RESET_ATTEMPTS").number(1..=100)?,
             email_change_ttl_seconds: get("EMAIL_CHANGE_TTL_SECONDS").number(60..=86_400)?,
             mail_max_attempts: get("MAIL_MAX_ATTEMPTS").number(1..=100)?,
+            totp_issuer: get("TOTP_ISSUER").with(|v| Some(v.to_owned()), "must not be empty")?,
+            totp_encryption_key: key(get("TOTP_ENCRYPTION_KEY"))?,
+            mfa_token_ttl_seconds: get("MFA_TOKEN_TTL_SECONDS").number(30..=3600)?,
         })
     }
 }
@@ -193,7 +196,18 @@ fn code_lengths(get: &impl Fn(&'static str) -> Var) -> Result<CodeLengths, Confi
     Ok(CodeLengths { normal, hardened })
 }
 
-/// A 32-byte Ed25519 seed written in base64url without padding.
+/// An optional 32-byte key (`JWT_SIGNING_KEY`, `TOTP_ENCRYPTION_KEY`).
+fn key(var: Var) -> Result<Option<[u8; 32]>, ConfigError> {
+    match &var.value {
+        None => Ok(None),
+        Some(value) => parse_seed(value.trim()).map(Some).ok_or_else(|| ConfigError {
+            var: var.name,
+            message: "must be 32 bytes in base64url (43 characters, no padding)".into(),
+        }),
+    }
+}
+
+/// 32 bytes written in base64url without padding.
 fn parse_seed(value: &str) -> Option<[u8; 32]> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).ok()?;
@@ -281,6 +295,8 @@ mod tests {
             (8, 900, 5)
         );
         assert_eq!((c.email_change_ttl_seconds, c.mail_max_attempts), (900, 12));
+        assert_eq!((c.totp_issuer.as_str(), c.totp_encryption_key), ("beefirst", None));
+        assert_eq!(c.mfa_token_ttl_seconds, 300);
     }
 
     #[test]
@@ -316,6 +332,8 @@ mod tests {
             ("MAX_RESET_ATTEMPTS", "0"),
             ("EMAIL_CHANGE_TTL_SECONDS", "86401"),
             ("MAIL_MAX_ATTEMPTS", "0"),
+            ("TOTP_ENCRYPTION_KEY", "short"),
+            ("MFA_TOKEN_TTL_SECONDS", "29"),
         ];
         for (var, value) in cases {
             let err =

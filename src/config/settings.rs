@@ -47,6 +47,9 @@ pub const SETTINGS: &[Setting] = &[
     s("MAX_RESET_ATTEMPTS", "5", "wrong codes that kill a password-reset or email-change code (1-100)"),
     s("EMAIL_CHANGE_TTL_SECONDS", "900", "lifetime of an email-change code, seconds (60-86400)"),
     s("MAIL_MAX_ATTEMPTS", "12", "delivery attempts of a queued mail (reset codes, notices) before it is given up; pauses double from 1 s to 5 min (1-100)"),
+    s("TOTP_ISSUER", "beefirst", "the issuer an authenticator app shows next to the account"),
+    s("TOTP_ENCRYPTION_KEY", "unset", "base64url of 32 random bytes that encrypt TOTP secrets at rest; unset: a public development key (logged at start; never in production)"),
+    s("MFA_TOKEN_TTL_SECONDS", "300", "lifetime of the token between the password step and the second-factor step of a login, seconds (30-3600)"),
     s("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "10", "failed logins per email per rolling hour before 429 (also wrong passwords at /me); 0: off"),
 ];
 

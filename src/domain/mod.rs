@@ -10,10 +10,12 @@ pub mod email;
 pub mod password;
 pub mod rate_limit;
 pub mod session;
+pub mod totp;
 
 pub use account::{DisplayName, Profile};
 pub use activation::{ActivationOutcome, ClaimSnapshot, ResendOutcome};
 pub use code::{CodeError, CodeLengths, VerificationCode};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};
-pub use session::{RefreshToken, SessionRef};
+pub use session::{MfaToken, OpaqueToken, RefreshToken, SessionRef};
+pub use totp::{FactorCode, RecoveryCode, TotpCode, TotpSecret};

@@ -10,27 +10,34 @@ pub const TOKEN_BYTES: usize = 32;
 /// Length of a token as text: 32 bytes in base64url without padding.
 pub const TOKEN_CHARS: usize = 43;
 
-/// An opaque refresh token: 32 bytes from the OS CSPRNG, base64url without padding. The service
+/// An opaque bearer secret: 32 bytes from the OS CSPRNG, base64url without padding. The service
 /// stores only its SHA-256; the text exists in a response once and in the client's hands.
 /// `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RefreshToken(String);
+pub struct OpaqueToken(String);
 
-impl RefreshToken {
+/// The refresh token of a session (`POST /token/refresh`).
+pub type RefreshToken = OpaqueToken;
+
+/// The token that carries a login from the password step to the second-factor step
+/// (`POST /login/mfa`).
+pub type MfaToken = OpaqueToken;
+
+impl OpaqueToken {
     /// A fresh token. Errors: the OS random source failed.
-    pub fn generate() -> Result<RefreshToken, getrandom::Error> {
+    pub fn generate() -> Result<OpaqueToken, getrandom::Error> {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes)?;
-        Ok(RefreshToken(URL_SAFE_NO_PAD.encode(bytes)))
+        Ok(OpaqueToken(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     /// Accepts exactly the shape [`generate`](Self::generate) produces (43 base64url characters);
     /// anything else cannot be a token and is refused before the database is asked.
-    pub fn parse(raw: &str) -> Option<RefreshToken> {
+    pub fn parse(raw: &str) -> Option<OpaqueToken> {
         let shaped = raw.len() == TOKEN_CHARS
             && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         (shaped && URL_SAFE_NO_PAD.decode(raw).is_ok_and(|b| b.len() == TOKEN_BYTES))
-            .then(|| RefreshToken(raw.to_owned()))
+            .then(|| OpaqueToken(raw.to_owned()))
     }
 
     /// The token text, for the response and for hashing.
@@ -39,9 +46,9 @@ impl RefreshToken {
     }
 }
 
-impl fmt::Debug for RefreshToken {
+impl fmt::Debug for OpaqueToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RefreshToken(<redacted>)")
+        f.write_str("OpaqueToken(<redacted>)")
     }
 }
 

@@ -87,7 +87,7 @@ impl From<&Error> for Reply {
             Error::InvalidCredentials | Error::BasicAuthRequired => {
                 headers.push(("WWW-Authenticate", BASIC_CHALLENGE.into()))
             }
-            Error::LoginFailed | Error::InvalidToken | Error::InvalidCode => {
+            Error::LoginFailed | Error::InvalidToken | Error::InvalidCode | Error::MfaFailed => {
                 headers.push(("WWW-Authenticate", BEARER_CHALLENGE.into()))
             }
             Error::MethodNotAllowed { allow } => headers.push(("Allow", allow.clone())),
@@ -154,6 +154,12 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
         Error::NoPendingChange => (409, "no_pending_change", text("No change of email is pending: ask for one with POST /me/email.")),
         Error::ChangeAttemptsExhausted => (410, "attempts_exhausted", text("Too many wrong codes: the change of email was cancelled. Ask for a new one.")),
         Error::ChangeCodeExpired => (410, "code_expired", text("The code has expired: the change of email was cancelled. Ask for a new one.")),
+        Error::MfaFailed => (401, "invalid_code", text("The code is wrong, or the mfa_token is unknown, expired or used up. Log in again if in doubt.")),
+        Error::InvalidMfaCodeFormat => (400, "invalid_code_format", text("The code must be 6 digits from the authenticator app, or a recovery code like abcde-fghij.")),
+        Error::WrongTotpCode => (422, "wrong_code", text("The code is wrong: use the current code from the authenticator app, or a recovery code.")),
+        Error::TotpAlreadyEnabled => (409, "totp_already_enabled", text("Two-factor authentication is already on. Turn it off first to enrol again.")),
+        Error::TotpNotEnabled => (409, "totp_not_enabled", text("Two-factor authentication is not on.")),
+        Error::NoPendingTotp => (409, "no_pending_totp", text("No enrolment is waiting for a code: start one with POST /me/totp.")),
         Error::AlreadyActive => (409, "already_active", text("This account is already active.")),
         Error::RateLimited { .. } => (429, "rate_limited", text("Too many requests. Try again later.")),
         Error::TooManyResends { .. } => (429, "too_many_resends", text("No more codes can be sent for this registration. Register again once it expires.")),
@@ -200,6 +206,12 @@ mod tests {
             (Error::CodeExpired, 410, "code_expired"),
             (Error::AlreadyActive, 409, "already_active"),
             (Error::InvalidCode, 401, "invalid_code"),
+            (Error::MfaFailed, 401, "invalid_code"),
+            (Error::InvalidMfaCodeFormat, 400, "invalid_code_format"),
+            (Error::WrongTotpCode, 422, "wrong_code"),
+            (Error::TotpAlreadyEnabled, 409, "totp_already_enabled"),
+            (Error::TotpNotEnabled, 409, "totp_not_enabled"),
+            (Error::NoPendingTotp, 409, "no_pending_totp"),
             (Error::InvalidResetCodeFormat { digits: 8 }, 400, "invalid_code_format"),
             (Error::SameEmail, 400, "same_email"),
             (Error::NoPendingChange, 409, "no_pending_change"),
@@ -234,7 +246,8 @@ mod tests {
     fn required_headers_and_fields_are_present() {
         let (_, _, headers) = reply(Error::InvalidCredentials);
         assert!(headers.contains(&("WWW-Authenticate", BASIC_CHALLENGE.to_owned())));
-        for error in [Error::LoginFailed, Error::InvalidToken, Error::InvalidCode] {
+        for error in [Error::LoginFailed, Error::InvalidToken, Error::InvalidCode, Error::MfaFailed]
+        {
             let (_, _, headers) = reply(error);
             assert!(headers.contains(&("WWW-Authenticate", BEARER_CHALLENGE.to_owned())));
         }

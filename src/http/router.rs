@@ -2,7 +2,7 @@
 //! `Allow` header of a 405, the lane a request waits in, the per-IP limit on POSTs and the metric
 //! labels, so an endpoint is added with one row.
 
-use super::handlers::{self, account, recovery, registration, sessions};
+use super::handlers::{self, account, recovery, registration, sessions, totp};
 use super::metrics::Lane;
 use super::response::Reply;
 use crate::domain::CodeLengths;
@@ -33,7 +33,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 22] = {
+pub static ROUTES: [Route; 26] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -41,6 +41,7 @@ pub static ROUTES: [Route; 22] = {
         route(Post, "/activate", Hashing, registration::activate),
         route(Post, "/resend", Hashing, registration::resend),
         route(Post, "/login", Hashing, sessions::login),
+        route(Post, "/login/mfa", Requests, sessions::login_mfa),
         route(Post, "/token/refresh", Requests, sessions::refresh),
         route(Post, "/logout", Requests, sessions::logout),
         route(Get, "/me", Requests, account::me),
@@ -49,6 +50,9 @@ pub static ROUTES: [Route; 22] = {
         route(Post, "/me/password", Hashing, account::change_password),
         route(Post, "/me/email", Hashing, recovery::change_email),
         route(Post, "/me/email/confirm", Requests, recovery::confirm_email),
+        route(Post, "/me/totp", Hashing, totp::enroll),
+        route(Delete, "/me/totp", Hashing, totp::disable),
+        route(Post, "/me/totp/confirm", Requests, totp::confirm),
         route(Post, "/password/forgot", Requests, recovery::forgot),
         route(Post, "/password/reset", Hashing, recovery::reset),
         route(Get, "/me/sessions", Requests, sessions::list),

@@ -82,6 +82,9 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
         "listening",
         json!({"addr": addr.to_string(), "open_files_limit": open_files}),
     );
+    for (event, hint) in crate::service::startup_warnings(config) {
+        crate::log::line("warn", event, json!({ "hint": hint }));
+    }
 
     let failure = outcome_rx.recv().unwrap_or_else(|_| Some("every worker has stopped".into()));
     requests.close();

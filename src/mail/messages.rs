@@ -110,6 +110,42 @@ pub fn email_changed_message(to: &Email, new: &str) -> Message {
     }
 }
 
+/// The notice that a second factor was turned on.
+pub fn totp_enabled_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Two-factor authentication is on".into(),
+        text: "Signing in to your beefirst account now takes a code from your authenticator app \
+               after the password. Keep your recovery codes somewhere safe: each works once if \
+               you lose the phone. If this was not you, reset your password at once."
+            .into(),
+    }
+}
+
+/// The notice that a second factor was turned off.
+pub fn totp_disabled_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Two-factor authentication is off".into(),
+        text: "Two-factor authentication was turned off for your beefirst account: the password \
+               alone signs in now. If this was not you, reset your password at once."
+            .into(),
+    }
+}
+
+/// The notice that a recovery code was used to sign in.
+pub fn recovery_code_used_message(to: &Email, left: i64) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "A recovery code was used".into(),
+        text: format!(
+            "Someone signed in to your beefirst account with a recovery code; {left} of them \
+             are left. If this was not you, reset your password and turn two-factor \
+             authentication off and on again for a new set of codes."
+        ),
+    }
+}
+
 /// `900` → "15 minutes", `90` → "90 seconds".
 fn duration(seconds: u32) -> String {
     match seconds {

@@ -6,11 +6,13 @@ pub mod activate;
 pub mod credentials;
 pub mod email_change;
 pub mod limits;
+pub mod mfa;
 pub mod recovery;
 pub mod register;
 pub mod resend;
 pub mod sessions;
 pub mod tokens;
+pub mod totp;
 
 use crate::config::Config;
 use crate::domain::{Email, VerificationCode};
@@ -36,6 +38,8 @@ pub struct AppState {
     pub dummy_hash: String,
     /// Wakes the outbox sender after a commit that queued mail.
     pub outbox: crate::outbox::Signal,
+    /// Seals TOTP secrets at rest (`TOTP_ENCRYPTION_KEY`).
+    pub sealing: crate::sealing::SealingKey,
 }
 
 impl AppState {
@@ -53,8 +57,26 @@ impl AppState {
                 timeout: config.mail_timeout,
             },
         };
-        Ok(AppState { config, pool, keys, mailer, dummy_hash, outbox: Default::default() })
+        let sealing = crate::sealing::SealingKey::new(
+            &config.totp_encryption_key.unwrap_or(crate::sealing::DEVELOPMENT_KEY),
+        );
+        let outbox = Default::default();
+        Ok(AppState { config, pool, keys, mailer, dummy_hash, outbox, sealing })
     }
+}
+
+/// Settings an operator should know are unsafe for production, as (event, hint) pairs logged
+/// with level `warn` right after the `listening` line.
+pub fn startup_warnings(config: &Config) -> Vec<(&'static str, &'static str)> {
+    let mut warnings = Vec::new();
+    if config.totp_encryption_key.is_none() {
+        warnings.push((
+            "totp_key_is_the_development_default",
+            "TOTP secrets are sealed with a public development key; set TOTP_ENCRYPTION_KEY \
+             (base64url of 32 random bytes) before real users enrol",
+        ));
+    }
+    warnings
 }
 
 /// `GET /health`: one round trip to PostgreSQL. Errors: 503 [`Error::Unavailable`].

@@ -1,7 +1,7 @@
 //! Login sessions: `POST /login`, `POST /token/refresh`, `POST /logout` and the session list.
 
 use super::{AppState, credentials, limits, tokens};
-use crate::domain::{Email, RefreshToken, SessionRef};
+use crate::domain::{Email, MfaToken, RefreshToken, SessionRef};
 use crate::error::Error;
 use crate::store::sessions::{Issued, Refreshed, SessionInfo};
 use crate::store::{self, accounts::Status};
@@ -18,7 +18,17 @@ pub struct TokenPair {
     pub refresh_token: RefreshToken,
 }
 
-/// Logs in with email and password: a new session (`amr` `["pwd"]`) and its first token pair.
+/// What a right password gets.
+pub enum Login {
+    /// A new session and its first token pair.
+    Tokens(TokenPair),
+    /// The account has a second factor on: the code comes next, with this token
+    /// (`POST /login/mfa`).
+    MfaRequired(MfaToken),
+}
+
+/// Logs in with email and password: a new session (`amr` `["pwd"]`) and its first token pair,
+/// or, with a second factor on, the mfa_token for the next step.
 ///
 /// Order: the email's failure budget (429, even for the right password) → bcrypt verification →
 /// state. Unknown email, malformed input, wrong password and an expired claim are one answer,
@@ -31,7 +41,7 @@ pub fn login(
     email: &str,
     password: &str,
     user_agent: Option<&str>,
-) -> Result<TokenPair, Error> {
+) -> Result<Login, Error> {
     let parsed = Email::parse(email).ok();
     if let Some(email) = &parsed {
         limits::ensure_login_budget(state, email)?;
@@ -50,6 +60,11 @@ pub fn login(
     match stored.status {
         Status::Pending if stored.claim_expired => Err(failed(state)),
         Status::Pending => Err(Error::NotActivated),
+        Status::Active if stored.second_factor => {
+            let token =
+                super::mfa::challenge(state, stored.id, stored.credential_version, user_agent)?;
+            Ok(Login::MfaRequired(token))
+        }
         Status::Active => {
             let refresh_token = RefreshToken::generate()?;
             let issued = store::sessions::create(
@@ -63,12 +78,12 @@ pub fn login(
             )?;
             // Deleted, or given a new password, since the check: that password opens nothing.
             let issued = issued.ok_or(Error::LoginFailed)?;
-            Ok(pair(state, &issued, refresh_token))
+            Ok(Login::Tokens(pair(state, &issued, refresh_token)))
         }
     }
 }
 
-fn pair(state: &AppState, issued: &Issued, refresh_token: RefreshToken) -> TokenPair {
+pub(super) fn pair(state: &AppState, issued: &Issued, refresh_token: RefreshToken) -> TokenPair {
     let (access_token, expires_in) = tokens::issue(state, issued);
     TokenPair { access_token, expires_in, refresh_token }
 }

@@ -40,6 +40,8 @@ pub struct StoredCredentials {
     /// `credential_version`: changes with every new password or replaced claim, so later
     /// statements can tell that the row is still the one whose password was checked.
     pub credential_version: i32,
+    /// A confirmed TOTP factor: a login needs a code after the password.
+    pub second_factor: bool,
 }
 
 /// True when an active account or an unexpired claim holds `email` (a cheap pre-check that lets
@@ -108,7 +110,9 @@ pub fn find_credentials(
 ) -> Result<Option<StoredCredentials>, Error> {
     let row = client.query_opt(
         "SELECT id, password_hash, status, coalesce(code_expires_at <= now(), false),
-                credential_version
+                credential_version,
+                EXISTS (SELECT 1 FROM totp_factors t
+                         WHERE t.account_id = accounts.id AND t.confirmed_at IS NOT NULL)
            FROM accounts WHERE email = $1",
         &[&email.as_str()],
     )?;
@@ -119,6 +123,7 @@ pub fn find_credentials(
             status: Status::from_db(r.get(2))?,
             claim_expired: r.get(3),
             credential_version: r.get(4),
+            second_factor: r.get(5),
         })
     })
     .transpose()

@@ -42,6 +42,7 @@ pub mod rate_limits;
 pub mod resets;
 pub mod sessions;
 pub mod signing_keys;
+pub mod totp;
 
 use crate::config::Config;
 use crate::domain::{Profile, SessionRef};

@@ -3,8 +3,9 @@
 //! make those changes (see `resets` and `email_changes`); this module hands them out and retires
 //! them.
 
-use super::pool::{Connection, Queries};
+use super::pool::{Connection, Queries, Tx};
 use crate::error::Error;
+use crate::mail::Message;
 
 /// One queued mail, handed to a sender.
 #[derive(Debug)]
@@ -78,4 +79,13 @@ pub fn backlog(client: &mut Connection) -> Result<i64, Error> {
 /// Deletes mail whose code expired before it could be delivered (reaper). Returns how many.
 pub fn delete_expired(client: &mut Connection) -> Result<u64, Error> {
     Ok(client.execute("DELETE FROM outbox WHERE expires_at <= now()", &[])?)
+}
+
+/// Queues `message` inside the caller's transaction (committed with the change it reports).
+pub fn enqueue(tx: &mut Tx<'_>, kind: &str, message: &Message) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO outbox (kind, recipient, subject, body) VALUES ($1, $2, $3, $4)",
+        &[&kind, &message.to.as_str(), &message.subject, &message.text],
+    )?;
+    Ok(())
 }

@@ -65,7 +65,7 @@ pub struct SessionInfo {
 /// insert (and then deletes the new session with the account) or has already removed the row (no
 /// insert, and no foreign-key violation).
 pub fn create(
-    client: &mut Connection,
+    client: &mut impl Queries,
     account_id: i64,
     credential_version: i32,
     amr: &[&str],

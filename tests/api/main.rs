@@ -25,3 +25,4 @@ mod register;
 mod secrets;
 mod sessions;
 mod tokens;
+mod totp;

@@ -4,6 +4,7 @@ pub mod account;
 pub mod recovery;
 pub mod registration;
 pub mod sessions;
+pub mod totp;
 
 use crate::domain::SessionRef;
 use crate::error::Error;

@@ -1,22 +1,44 @@
 //! Handlers of login sessions and their tokens: login, refresh, logout, the session list, JWKS.
 
 use super::bearer;
-use crate::domain::RefreshToken;
+use crate::domain::{FactorCode, MfaToken, RefreshToken};
 use crate::error::Error;
 use crate::http::request::{header, json_object, path_id, read_body, string_field};
 use crate::http::response::Reply;
-use crate::service::sessions::{self, TokenPair};
+use crate::service::mfa;
+use crate::service::sessions::{self, Login, TokenPair};
 use crate::service::{AppState, tokens};
 use serde_json::json;
 use tiny_http::Request;
 
-/// `POST /login` `{"email", "password"}` → 200 the token pair.
+/// `POST /login` `{"email", "password"}` → 200 the token pair, or with a second factor on, 200
+/// `{"mfa_required": true, "mfa_token", "expires_in"}`.
 pub fn login(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let body = json_object(&read_body(request)?)?;
     let email = string_field(&body, "email")?;
     let password = string_field(&body, "password")?;
-    let pair = sessions::login(state, &email, &password, user_agent(request).as_deref())?;
-    Ok(pair_reply(&pair))
+    match sessions::login(state, &email, &password, user_agent(request).as_deref())? {
+        Login::Tokens(pair) => Ok(pair_reply(&pair)),
+        Login::MfaRequired(token) => Ok(Reply::json(
+            200,
+            json!({
+                "mfa_required": true,
+                "mfa_token": token.expose(),
+                "expires_in": state.config.mfa_token_ttl_seconds,
+            }),
+        )),
+    }
+}
+
+/// `POST /login/mfa` `{"mfa_token", "code"}` → 200 the token pair (`amr` `["pwd","otp"]`). The
+/// code is a TOTP code or a recovery code; a malformed one is 400, every other failure 401.
+pub fn login_mfa(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let body = json_object(&read_body(request)?)?;
+    let token = string_field(&body, "mfa_token")?;
+    let code =
+        FactorCode::parse(&string_field(&body, "code")?).ok_or(Error::InvalidMfaCodeFormat)?;
+    let token = MfaToken::parse(&token).ok_or(Error::MfaFailed)?;
+    Ok(pair_reply(&mfa::verify(state, &token, &code)?))
 }
 
 /// `POST /token/refresh` `{"refresh_token"}` → 200 a new token pair; the presented one is spent.

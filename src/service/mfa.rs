@@ -1,0 +1,68 @@
+//! The second step of a login with a second factor on: `POST /login` answered `mfa_required` and
+//! an mfa_token; `POST /login/mfa` exchanges it and a code for the token pair.
+
+use super::sessions::{TokenPair, pair};
+use super::{AppState, limits, totp::check_code};
+use crate::domain::{Email, FactorCode, MfaToken, RefreshToken};
+use crate::error::Error;
+use crate::store::{self, totp};
+
+/// Wrong codes an mfa_token survives (the 5th kills it).
+pub const MAX_MFA_ATTEMPTS: u32 = 5;
+
+/// Starts the second step for an account whose password was just checked: a fresh mfa_token,
+/// valid `MFA_TOKEN_TTL_SECONDS`, stored as SHA-256.
+pub fn challenge(
+    state: &AppState,
+    account_id: i64,
+    credential_version: i32,
+    user_agent: Option<&str>,
+) -> Result<MfaToken, Error> {
+    let token = MfaToken::generate()?;
+    let ttl = state.config.mfa_token_ttl_seconds;
+    let mut client = store::checkout(&state.pool)?;
+    totp::create_challenge(&mut client, account_id, credential_version, &token, user_agent, ttl)?;
+    Ok(token)
+}
+
+/// Finishes a login with the second factor: a new session with `amr` `["pwd","otp"]` and its
+/// first token pair.
+///
+/// One transaction locks the challenge and the account's factor, so two logins can never both
+/// accept one TOTP code and a recovery code works once. While the email's login-failure budget is
+/// spent, even the right code gets 429. A wrong code counts against the challenge (the
+/// [`MAX_MFA_ATTEMPTS`]th kills it) and as a failed login.
+///
+/// Errors: 401 [`Error::MfaFailed`] for every failure of token and code, 429, 503.
+pub fn verify(state: &AppState, token: &MfaToken, code: &FactorCode) -> Result<TokenPair, Error> {
+    let mut client = store::checkout(&state.pool)?;
+    let mut tx = client.begin()?;
+    let challenge = totp::lock_challenge(&mut tx, token)?.ok_or(Error::MfaFailed)?;
+    let factor = &challenge.factor;
+    let email = Email::parse(&factor.email)
+        .map_err(|_| Error::Internal("stored email does not parse".into()))?;
+    limits::ensure_login_budget(state, &email)?;
+    if !check_code(state, &mut tx, factor, code)? {
+        let last = challenge.wrong_attempts + 1 >= MAX_MFA_ATTEMPTS;
+        totp::fail_challenge(&mut tx, token, last)?;
+        tx.commit()?;
+        drop(client);
+        limits::count_login_failure(state, &email)?;
+        return Err(Error::MfaFailed);
+    }
+    totp::delete_challenge(&mut tx, token)?;
+    let refresh_token = RefreshToken::generate()?;
+    let issued = store::sessions::create(
+        &mut tx,
+        factor.account_id,
+        factor.credential_version,
+        &["pwd", "otp"],
+        challenge.user_agent.as_deref(),
+        &refresh_token,
+        state.config.session_ttl_seconds,
+    )?
+    .ok_or(Error::MfaFailed)?;
+    tx.commit()?;
+    state.outbox.wake();
+    Ok(pair(state, &issued, refresh_token))
+}

@@ -1,0 +1,221 @@
+//! SQL of the second factor: `totp_factors`, `recovery_codes` and `mfa_challenges`.
+
+use super::pool::{Connection, Queries, Tx};
+use crate::domain::{MfaToken, RecoveryCode, SessionRef};
+use crate::error::Error;
+
+/// What `POST /me/totp` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrollment {
+    /// A new unconfirmed secret is stored (replacing an unconfirmed one).
+    Started,
+    /// A confirmed factor exists: nothing changed.
+    AlreadyEnabled,
+    /// The account's password changed since it was checked: nothing changed.
+    Stale,
+}
+
+/// Stores `sealed` as the account's unconfirmed TOTP secret, in one statement, unless a confirmed
+/// factor exists or the account no longer has credential `version`.
+pub fn start_enrollment(
+    client: &mut Connection,
+    account_id: i64,
+    version: i32,
+    sealed: &[u8],
+) -> Result<Enrollment, Error> {
+    let row = client.query_one(
+        "WITH account AS (
+             SELECT id FROM accounts WHERE id = $1 AND credential_version = $2 AND status = 'active'
+         ), factor AS (
+             INSERT INTO totp_factors (account_id, secret_sealed) SELECT id, $3 FROM account
+             ON CONFLICT (account_id) DO UPDATE
+                SET secret_sealed = EXCLUDED.secret_sealed, created_at = now(), last_used_step = NULL
+              WHERE totp_factors.confirmed_at IS NULL
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM account), (SELECT count(*) FROM factor)",
+        &[&account_id, &version, &sealed],
+    )?;
+    Ok(match (row.get::<_, i64>(0), row.get::<_, i64>(1)) {
+        (0, _) => Enrollment::Stale,
+        (_, 0) => Enrollment::AlreadyEnabled,
+        _ => Enrollment::Started,
+    })
+}
+
+/// A TOTP factor locked for checking a code.
+#[derive(Debug)]
+pub struct LockedFactor {
+    /// Owner.
+    pub account_id: i64,
+    /// The owner's address (for notices and the login-failure limit).
+    pub email: String,
+    /// Credential version of the owner.
+    pub credential_version: i32,
+    /// The sealed secret.
+    pub sealed: Vec<u8>,
+    /// Confirmed (on) or only enrolled.
+    pub confirmed: bool,
+    /// Newest accepted step.
+    pub last_used_step: Option<i64>,
+    /// The database clock, seconds since the Unix epoch.
+    pub now: i64,
+}
+
+fn locked_factor(row: &postgres::Row) -> LockedFactor {
+    LockedFactor {
+        account_id: row.get(0),
+        email: row.get(1),
+        credential_version: row.get(2),
+        sealed: row.get(3),
+        confirmed: row.get(4),
+        last_used_step: row.get(5),
+        now: row.get(6),
+    }
+}
+
+/// Locks the TOTP factor of a live session's account (`FOR UPDATE`). `None`: the session is not
+/// live or the account has no factor.
+pub fn lock_factor(tx: &mut Tx<'_>, session: &SessionRef) -> Result<Option<LockedFactor>, Error> {
+    let sql = concat!(
+        "SELECT a.id, a.email, a.credential_version, t.secret_sealed, t.confirmed_at IS NOT NULL,
+                t.last_used_step, extract(epoch FROM now())::bigint
+           FROM sessions s, accounts a, totp_factors t
+          WHERE t.account_id = a.id AND ",
+        live_session!(),
+        " FOR UPDATE OF t"
+    );
+    Ok(tx.query_opt(sql, &super::live_params(session))?.as_ref().map(locked_factor))
+}
+
+/// Turns the locked factor on: confirmed now, `step` used, a fresh set of recovery codes (stored as
+/// SHA-256; earlier ones deleted).
+pub fn confirm(
+    tx: &mut Tx<'_>,
+    account_id: i64,
+    step: i64,
+    codes: &[RecoveryCode],
+) -> Result<(), Error> {
+    let codes: Vec<&str> = codes.iter().map(RecoveryCode::expose).collect();
+    tx.execute(
+        "WITH factor AS (
+             UPDATE totp_factors SET confirmed_at = now(), last_used_step = $2 WHERE account_id = $1
+         ), old AS (
+             DELETE FROM recovery_codes WHERE account_id = $1
+         )
+         INSERT INTO recovery_codes (account_id, code_hash)
+         SELECT $1, sha256(convert_to(code, 'UTF8')) FROM unnest($3::text[]) AS code",
+        &[&account_id, &step, &codes],
+    )?;
+    Ok(())
+}
+
+/// Records `step` as the newest accepted one (no replay of it or anything older).
+pub fn accept_step(tx: &mut Tx<'_>, account_id: i64, step: i64) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE totp_factors SET last_used_step = $2 WHERE account_id = $1",
+        &[&account_id, &step],
+    )?;
+    Ok(())
+}
+
+/// Spends a recovery code: deleted if it is one of the account's, so it works once even when two
+/// requests present it at the same moment (one `DELETE` wins). Returns the codes left, or `None`
+/// if it was not one.
+pub fn use_recovery_code(
+    tx: &mut Tx<'_>,
+    account_id: i64,
+    code: &RecoveryCode,
+) -> Result<Option<i64>, Error> {
+    let row = tx.query_opt(
+        "DELETE FROM recovery_codes WHERE account_id = $1 AND code_hash = sha256(convert_to($2, 'UTF8'))
+         RETURNING (SELECT count(*) - 1 FROM recovery_codes WHERE account_id = $1)",
+        &[&account_id, &code.expose()],
+    )?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Turns the factor off: the secret, the recovery codes and pending login challenges go.
+pub fn disable(tx: &mut Tx<'_>, account_id: i64) -> Result<(), Error> {
+    tx.execute(
+        "WITH codes AS (
+             DELETE FROM recovery_codes WHERE account_id = $1
+         ), challenges AS (
+             DELETE FROM mfa_challenges WHERE account_id = $1
+         )
+         DELETE FROM totp_factors WHERE account_id = $1",
+        &[&account_id],
+    )?;
+    Ok(())
+}
+
+/// Stores the challenge of a login whose password was right, for `ttl_seconds`.
+pub fn create_challenge(
+    client: &mut Connection,
+    account_id: i64,
+    version: i32,
+    token: &MfaToken,
+    user_agent: Option<&str>,
+    ttl_seconds: u32,
+) -> Result<(), Error> {
+    client.execute(
+        "INSERT INTO mfa_challenges (token_hash, account_id, credential_version, user_agent, expires_at)
+         VALUES (sha256($1::bytea), $2, $3, $4, now() + make_interval(secs => $5))",
+        &[&token.expose().as_bytes(), &account_id, &version, &user_agent, &f64::from(ttl_seconds)],
+    )?;
+    Ok(())
+}
+
+/// A live challenge, locked with its account's factor.
+#[derive(Debug)]
+pub struct Challenge {
+    /// The factor (locked too, so two logins cannot accept one code).
+    pub factor: LockedFactor,
+    /// Wrong codes so far.
+    pub wrong_attempts: u32,
+    /// As sent at the password step.
+    pub user_agent: Option<String>,
+}
+
+/// Locks the challenge of `token` and its account's factor (`FOR UPDATE`), if the challenge is
+/// unexpired (database clock), the account keeps the credential version it was made for, and the
+/// factor is on.
+pub fn lock_challenge(tx: &mut Tx<'_>, token: &MfaToken) -> Result<Option<Challenge>, Error> {
+    let row = tx.query_opt(
+        "SELECT a.id, a.email, a.credential_version, t.secret_sealed, true, t.last_used_step,
+                extract(epoch FROM now())::bigint, c.wrong_attempts, c.user_agent
+           FROM mfa_challenges c
+           JOIN accounts a ON a.id = c.account_id AND a.credential_version = c.credential_version
+           JOIN totp_factors t ON t.account_id = c.account_id AND t.confirmed_at IS NOT NULL
+          WHERE c.token_hash = sha256($1::bytea) AND c.expires_at > now()
+            FOR UPDATE OF c, t",
+        &[&token.expose().as_bytes()],
+    )?;
+    Ok(row.map(|r| Challenge {
+        factor: locked_factor(&r),
+        wrong_attempts: u32::try_from(r.get::<_, i32>(7)).unwrap_or(u32::MAX),
+        user_agent: r.get(8),
+    }))
+}
+
+/// Counts a wrong code against the locked challenge, or deletes it when that was its last.
+pub fn fail_challenge(tx: &mut Tx<'_>, token: &MfaToken, last: bool) -> Result<(), Error> {
+    let sql = if last {
+        "DELETE FROM mfa_challenges WHERE token_hash = sha256($1::bytea)"
+    } else {
+        "UPDATE mfa_challenges SET wrong_attempts = wrong_attempts + 1
+          WHERE token_hash = sha256($1::bytea)"
+    };
+    tx.execute(sql, &[&token.expose().as_bytes()])?;
+    Ok(())
+}
+
+/// Deletes a used challenge.
+pub fn delete_challenge(tx: &mut Tx<'_>, token: &MfaToken) -> Result<(), Error> {
+    fail_challenge(tx, token, true)
+}
+
+/// Deletes expired challenges (reaper). Returns how many.
+pub fn reap_expired(client: &mut Connection) -> Result<u64, Error> {
+    Ok(client.execute("DELETE FROM mfa_challenges WHERE expires_at <= now()", &[])?)
+}
