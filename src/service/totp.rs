@@ -57,7 +57,13 @@ pub fn confirm(
 ) -> Result<Vec<RecoveryCode>, Error> {
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let factor = totp::lock_factor(&mut tx, session)?.ok_or(Error::NoPendingTotp)?;
+    let Some(factor) = totp::lock_factor(&mut tx, session)? else {
+        drop(tx);
+        return match store::sessions::account_of(&mut client, session)? {
+            None => Err(Error::InvalidToken),
+            Some(_) => Err(Error::NoPendingTotp),
+        };
+    };
     if factor.confirmed {
         return Err(Error::TotpAlreadyEnabled);
     }

@@ -124,6 +124,10 @@ fn enrolment_then_a_two_step_login_with_the_app_s_code() {
     let confirm = |code: String| post(&app, "/me/totp/confirm", &token, json!({ "code": code }));
     assert_error(&confirm(code_at(&replaced, now)), 422, "wrong_code");
     assert_error(&confirm("12345".into()), 400, "invalid_code_format");
+    let other = app.login_ok("ann@example.com", PW);
+    assert_eq!(app.with_token("POST", "/logout", &other, None).status, 204);
+    let revoked = post(&app, "/me/totp/confirm", &other, json!({"code": code_at(&secret, now)}));
+    assert_error(&revoked, 401, "invalid_token");
     let confirmed = confirm(code_at(&secret, now));
     assert_eq!(confirmed.status, 200, "{}", body_text(&confirmed));
     let codes: Vec<String> =
