@@ -118,8 +118,31 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 -- valid only while the account keeps the credential version it was made for, so any password
 -- change (which also deletes the row) or an earlier reset kills it. The reaper deletes expired
 -- rows; they go with their account.
+-- `email` is the address the code was mailed to: the reset works only while the account still
+-- has it, so a code mailed to an old address never opens the account under its new one.
+-- Tables of short-lived codes made by an earlier build without these columns are dropped and made
+-- again (their codes die: people ask again).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.tables
+                WHERE table_schema = current_schema() AND table_name = 'password_resets')
+       AND NOT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema() AND table_name = 'password_resets'
+                          AND column_name = 'email') THEN
+        DROP TABLE password_resets;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.tables
+                WHERE table_schema = current_schema() AND table_name = 'email_changes')
+       AND NOT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema() AND table_name = 'email_changes'
+                          AND column_name = 'credential_version') THEN
+        DROP TABLE email_changes;
+    END IF;
+END $$;
+
 CREATE TABLE IF NOT EXISTS password_resets (
     account_id         bigint      PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    email              text        NOT NULL,
     code_hash          bytea       NOT NULL,
     code_salt          bytea       NOT NULL,
     credential_version integer     NOT NULL,
@@ -142,14 +165,17 @@ CREATE TABLE IF NOT EXISTS reset_requests (
 -- A pending change of address (POST /me/email): the new address proves itself with a code, like a
 -- claim. At most one per account; a newer request replaces it. The swap itself is one UPDATE of
 -- accounts.email, so the UNIQUE constraint decides a race with a registration of the same address.
+-- Like a reset, it counts only while the account keeps the credential version it was asked
+-- under: a password change or reset committing at the same moment still cancels it.
 CREATE TABLE IF NOT EXISTS email_changes (
-    account_id     bigint      PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
-    new_email      text        NOT NULL,
-    code_hash      bytea       NOT NULL,
-    code_salt      bytea       NOT NULL,
-    wrong_attempts integer     NOT NULL DEFAULT 0 CHECK (wrong_attempts >= 0),
-    created_at     timestamptz NOT NULL DEFAULT now(),
-    expires_at     timestamptz NOT NULL
+    account_id         bigint      PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    credential_version integer     NOT NULL,
+    new_email          text        NOT NULL,
+    code_hash          bytea       NOT NULL,
+    code_salt          bytea       NOT NULL,
+    wrong_attempts     integer     NOT NULL DEFAULT 0 CHECK (wrong_attempts >= 0),
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    expires_at         timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS email_changes_expiry ON email_changes (expires_at);
 

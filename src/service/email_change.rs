@@ -86,13 +86,8 @@ pub fn confirm(
 ) -> Result<Profile, Error> {
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let Some(change) = email_changes::lock(&mut tx, session, code)? else {
-        drop(tx);
-        return match store::sessions::account_of(&mut client, session)? {
-            None => Err(Error::InvalidToken),
-            Some(_) => Err(Error::NoPendingChange),
-        };
-    };
+    let account = store::sessions::lock_account(&mut tx, session)?.ok_or(Error::InvalidToken)?;
+    let change = email_changes::lock(&mut tx, account, code)?.ok_or(Error::NoPendingChange)?;
     let id = change.account_id;
     let result = match decide(change.snapshot, state.config.max_reset_attempts) {
         ActivationOutcome::Activate => {

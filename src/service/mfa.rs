@@ -21,7 +21,16 @@ pub fn challenge(
     let token = MfaToken::generate()?;
     let ttl = state.config.mfa_token_ttl_seconds;
     let mut client = store::checkout(&state.pool)?;
-    totp::create_challenge(&mut client, account_id, credential_version, &token, user_agent, ttl)?;
+    if !totp::create_challenge(
+        &mut client,
+        account_id,
+        credential_version,
+        &token,
+        user_agent,
+        ttl,
+    )? {
+        return Err(Error::LoginFailed); // deleted, or given a new password, since the check
+    }
     Ok(token)
 }
 
@@ -37,6 +46,9 @@ pub fn challenge(
 pub fn verify(state: &AppState, token: &MfaToken, code: &FactorCode) -> Result<TokenPair, Error> {
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
+    if !totp::lock_challenge_account(&mut tx, token)? {
+        return Err(Error::MfaFailed);
+    }
     let challenge = totp::lock_challenge(&mut tx, token)?.ok_or(Error::MfaFailed)?;
     let factor = &challenge.factor;
     let email = Email::parse(&factor.email)

@@ -66,7 +66,10 @@ pub fn reset(
     let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let Some((account_id, snapshot)) = resets::lock(&mut tx, email, code)? else {
+    let Some(account_id) = store::accounts::lock_active(&mut tx, email)? else {
+        return Err(Error::InvalidCode);
+    };
+    let Some(snapshot) = resets::lock(&mut tx, account_id, code)? else {
         return Err(Error::InvalidCode);
     };
     let outcome = decide(snapshot, state.config.max_reset_attempts);

@@ -57,13 +57,8 @@ pub fn confirm(
 ) -> Result<Vec<RecoveryCode>, Error> {
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let Some(factor) = totp::lock_factor(&mut tx, session)? else {
-        drop(tx);
-        return match store::sessions::account_of(&mut client, session)? {
-            None => Err(Error::InvalidToken),
-            Some(_) => Err(Error::NoPendingTotp),
-        };
-    };
+    let account = store::sessions::lock_account(&mut tx, session)?.ok_or(Error::InvalidToken)?;
+    let factor = totp::lock_factor(&mut tx, account)?.ok_or(Error::NoPendingTotp)?;
     if factor.confirmed {
         return Err(Error::TotpAlreadyEnabled);
     }
@@ -91,7 +86,8 @@ pub fn disable(
     let (_, email) = account::confirm(state, session, password)?;
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let factor = match totp::lock_factor(&mut tx, session)? {
+    let account = store::sessions::lock_account(&mut tx, session)?.ok_or(Error::InvalidToken)?;
+    let factor = match totp::lock_factor(&mut tx, account)? {
         Some(factor) if factor.confirmed => factor,
         _ => return Err(Error::TotpNotEnabled),
     };

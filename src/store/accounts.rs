@@ -288,6 +288,17 @@ pub fn upgrade_hash(
     Ok(())
 }
 
+/// Locks the active account of `email` (`FOR NO KEY UPDATE`) and returns its id: the first step
+/// of every transaction that changes an account together with rows that hang off it, so two such
+/// transactions queue on the account instead of locking those rows in opposite orders.
+pub fn lock_active(tx: &mut Tx<'_>, email: &Email) -> Result<Option<i64>, Error> {
+    let row = tx.query_opt(
+        "SELECT id FROM accounts WHERE email = $1 AND status = 'active' FOR NO KEY UPDATE",
+        &[&email.as_str()],
+    )?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// Deletes one claim (an expired claim found by `POST /resend`).
 pub fn delete_claim(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
     tx.execute("DELETE FROM accounts WHERE id = $1 AND status = 'pending'", &[&id])?;

@@ -2,14 +2,15 @@
 
 use super::pool::{Connection, Queries, Tx};
 use super::profile_from;
-use crate::domain::{ClaimSnapshot, Email, Profile, SessionRef, VerificationCode};
+use crate::domain::{ClaimSnapshot, Email, Profile, VerificationCode};
 use crate::error::Error;
 use crate::mail::Message;
 
 /// Stores a pending change of account `account_id` to `new_email` and queues `code_mail` (to the
 /// new address, expiring with the code) and `notice` (to the current one), in one statement. A
-/// newer request replaces the older one. Applies only while the account still has credential
-/// `version`, the one whose password was just confirmed; false otherwise.
+/// newer request replaces the older one (wrong attempts already made stay). Applies only while
+/// the account still has credential `version`, the one whose password was just confirmed (read
+/// `FOR KEY SHARE`: a concurrent deletion waits or leaves nothing); false otherwise.
 #[allow(clippy::too_many_arguments)] // one statement, one parameter per column it writes
 pub fn request(
     client: &mut Connection,
@@ -24,12 +25,16 @@ pub fn request(
 ) -> Result<bool, Error> {
     let row = client.query_one(
         "WITH change AS (
-             INSERT INTO email_changes (account_id, new_email, code_hash, code_salt, expires_at)
-             SELECT id, $3, sha256($5::bytea || $4::bytea), $5, now() + make_interval(secs => $6)
+             INSERT INTO email_changes
+                    (account_id, credential_version, new_email, code_hash, code_salt, expires_at)
+             SELECT id, credential_version, $3, sha256($5::bytea || $4::bytea), $5,
+                    now() + make_interval(secs => $6)
                FROM accounts WHERE id = $1 AND credential_version = $2 AND status = 'active'
+                FOR KEY SHARE
              ON CONFLICT (account_id) DO UPDATE
-                SET new_email = EXCLUDED.new_email, code_hash = EXCLUDED.code_hash,
-                    code_salt = EXCLUDED.code_salt, wrong_attempts = 0, created_at = now(),
+                SET credential_version = EXCLUDED.credential_version,
+                    new_email = EXCLUDED.new_email, code_hash = EXCLUDED.code_hash,
+                    code_salt = EXCLUDED.code_salt, created_at = now(),
                     expires_at = EXCLUDED.expires_at
              RETURNING account_id, expires_at
          ), mail AS (
@@ -71,26 +76,25 @@ pub struct LockedChange {
     pub snapshot: ClaimSnapshot,
 }
 
-/// Locks the pending change of the live session's account (`FOR UPDATE`: parallel guesses queue
-/// and each sees the attempts recorded before it) and evaluates `code` with the database clock.
-/// `None`: the session is not live, or no change is pending.
+/// Locks the pending change of account `account_id` (whose row the caller locked first) and
+/// evaluates `code` with the database clock. `FOR UPDATE`: parallel guesses queue and each sees the
+/// attempts recorded before it. A change asked for under an earlier password counts as expired.
+/// `None`: no change is pending.
 pub fn lock(
     tx: &mut Tx<'_>,
-    session: &SessionRef,
+    account_id: i64,
     code: &VerificationCode,
 ) -> Result<Option<LockedChange>, Error> {
-    let sql = concat!(
-        "SELECT a.id, a.email, c.new_email, c.expires_at <= now(),
-                c.code_hash = sha256(c.code_salt || $4::bytea), c.wrong_attempts
-           FROM sessions s, accounts a, email_changes c
-          WHERE c.account_id = a.id AND ",
-        live_session!(),
-        " FOR UPDATE OF c"
-    );
-    let [id, account, expires] = super::live_params(session);
-    let params: [&(dyn postgres::types::ToSql + Sync); 4] =
-        [id, account, expires, &code.expose().as_bytes()];
-    Ok(tx.query_opt(sql, &params)?.map(|r| LockedChange {
+    let row = tx.query_opt(
+        "SELECT a.id, a.email, c.new_email,
+                c.expires_at <= now() OR c.credential_version <> a.credential_version,
+                c.code_hash = sha256(c.code_salt || $2::bytea), c.wrong_attempts
+           FROM accounts a JOIN email_changes c ON c.account_id = a.id
+          WHERE a.id = $1
+            FOR UPDATE OF c",
+        &[&account_id, &code.expose().as_bytes()],
+    )?;
+    Ok(row.map(|r| LockedChange {
         account_id: r.get(0),
         email: r.get(1),
         new_email: r.get(2),

@@ -25,13 +25,23 @@ pub fn claim_requests(tx: &mut Tx<'_>, limit: i64) -> Result<Vec<String>, Error>
     )?;
     let mut requests: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     requests.sort_unstable_by_key(|(id, _)| *id);
-    Ok(requests.into_iter().map(|(_, email)| email).collect())
+    // One code per email and pass: a second request in the same batch would only replace the
+    // first code before anyone could use it, and mail twice.
+    let mut emails: Vec<String> = Vec::with_capacity(requests.len());
+    for (_, email) in requests {
+        if !emails.contains(&email) {
+            emails.push(email);
+        }
+    }
+    Ok(emails)
 }
 
 /// Stores a reset code for `email` and queues its mail, in one statement, if and only if `email`
-/// is an active account; returns whether it did. A newer request replaces the older code (and
-/// its wrong attempts). The code is stored as `sha256(salt || code)`; the mail (code inside) waits
-/// in the outbox.
+/// is an active account; returns whether it did. A newer request replaces the older code; the
+/// wrong attempts already made stay (NIST SP 800-63B: a new secret does not reset the failure
+/// count). The code is stored as `sha256(salt || code)` with the address it is mailed to; the
+/// mail (code inside) waits in the outbox. The account is read `FOR KEY SHARE`, so a concurrent
+/// deletion either waits or leaves nothing to insert for (never a foreign-key error).
 pub fn start(
     tx: &mut Tx<'_>,
     email: &str,
@@ -43,15 +53,17 @@ pub fn start(
     let row = tx.query_one(
         "WITH target AS (
              SELECT id, credential_version FROM accounts WHERE email = $1 AND status = 'active'
+                FOR KEY SHARE
          ), reset AS (
              INSERT INTO password_resets
-                    (account_id, code_hash, code_salt, credential_version, expires_at)
-             SELECT id, sha256($3::bytea || $2::bytea), $3, credential_version,
+                    (account_id, email, code_hash, code_salt, credential_version, expires_at)
+             SELECT id, $1, sha256($3::bytea || $2::bytea), $3, credential_version,
                     now() + make_interval(secs => $4)
                FROM target
              ON CONFLICT (account_id) DO UPDATE
-                SET code_hash = EXCLUDED.code_hash, code_salt = EXCLUDED.code_salt,
-                    credential_version = EXCLUDED.credential_version, wrong_attempts = 0,
+                SET email = EXCLUDED.email, code_hash = EXCLUDED.code_hash,
+                    code_salt = EXCLUDED.code_salt,
+                    credential_version = EXCLUDED.credential_version,
                     created_at = now(), expires_at = EXCLUDED.expires_at
              RETURNING account_id
          ), mail AS (
@@ -72,31 +84,30 @@ pub fn start(
     Ok(row.get::<_, i64>(0) == 1)
 }
 
-/// Locks the reset of `email` (`FOR UPDATE`, so parallel guesses queue and each sees the attempts
-/// recorded before it) and evaluates `code` with the database clock. A reset made before the
-/// latest password change counts as expired. `None`: no reset for that email.
+/// Locks the reset of account `account_id` (whose row the caller has locked first, as every
+/// flow that changes an account's rows does, so they never deadlock) and evaluates `code` with
+/// the database clock. `FOR UPDATE`: parallel guesses queue and each sees the attempts recorded
+/// before it. A reset counts as expired once the account has another password (credential
+/// version) or another address than the one the code was mailed to. `None`: no reset.
 pub fn lock(
     tx: &mut Tx<'_>,
-    email: &Email,
+    account_id: i64,
     code: &VerificationCode,
-) -> Result<Option<(i64, ClaimSnapshot)>, Error> {
+) -> Result<Option<ClaimSnapshot>, Error> {
     let row = tx.query_opt(
-        "SELECT r.account_id,
-                r.expires_at <= now() OR r.credential_version <> a.credential_version,
+        "SELECT r.expires_at <= now() OR r.credential_version <> a.credential_version
+                    OR r.email <> a.email,
                 r.code_hash = sha256(r.code_salt || $2::bytea),
                 r.wrong_attempts
            FROM accounts a JOIN password_resets r ON r.account_id = a.id
-          WHERE a.email = $1
+          WHERE a.id = $1
             FOR UPDATE OF r",
-        &[&email.as_str(), &code.expose().as_bytes()],
+        &[&account_id, &code.expose().as_bytes()],
     )?;
-    Ok(row.map(|r| {
-        let snapshot = ClaimSnapshot {
-            expired: r.get(1),
-            code_matches: r.get(2),
-            wrong_attempts: u32::try_from(r.get::<_, i32>(3)).unwrap_or(u32::MAX),
-        };
-        (r.get(0), snapshot)
+    Ok(row.map(|r| ClaimSnapshot {
+        expired: r.get(0),
+        code_matches: r.get(1),
+        wrong_attempts: u32::try_from(r.get::<_, i32>(2)).unwrap_or(u32::MAX),
     }))
 }
 

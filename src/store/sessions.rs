@@ -109,6 +109,18 @@ pub fn create(
     }))
 }
 
+/// Locks the account of a live session (`FOR UPDATE`: strong enough for a change of its email) and
+/// returns its id; the first step of the transactions that change a signed-in account's rows, so
+/// they queue on the account rather than deadlock on the rows that hang off it.
+pub fn lock_account(tx: &mut Tx<'_>, session: &SessionRef) -> Result<Option<i64>, Error> {
+    let sql = concat!(
+        "SELECT a.id FROM sessions s, accounts a WHERE ",
+        live_session!(),
+        " FOR UPDATE OF a"
+    );
+    Ok(tx.query_opt(sql, &super::live_params(session))?.map(|r| r.get(0)))
+}
+
 /// The profile of a live session's account.
 pub fn profile(client: &mut Connection, session: &SessionRef) -> Result<Option<Profile>, Error> {
     let sql = concat!(

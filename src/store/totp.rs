@@ -1,7 +1,7 @@
 //! SQL of the second factor: `totp_factors`, `recovery_codes` and `mfa_challenges`.
 
 use super::pool::{Connection, Queries, Tx};
-use crate::domain::{MfaToken, RecoveryCode, SessionRef};
+use crate::domain::{MfaToken, RecoveryCode};
 use crate::error::Error;
 
 /// What `POST /me/totp` found.
@@ -26,6 +26,7 @@ pub fn start_enrollment(
     let row = client.query_one(
         "WITH account AS (
              SELECT id FROM accounts WHERE id = $1 AND credential_version = $2 AND status = 'active'
+                FOR KEY SHARE
          ), factor AS (
              INSERT INTO totp_factors (account_id, secret_sealed) SELECT id, $3 FROM account
              ON CONFLICT (account_id) DO UPDATE
@@ -74,18 +75,18 @@ fn locked_factor(row: &postgres::Row) -> LockedFactor {
     }
 }
 
-/// Locks the TOTP factor of a live session's account (`FOR UPDATE`). `None`: the session is not
-/// live or the account has no factor.
-pub fn lock_factor(tx: &mut Tx<'_>, session: &SessionRef) -> Result<Option<LockedFactor>, Error> {
-    let sql = concat!(
+/// Locks the TOTP factor of account `account_id` (whose row the caller locked first). `None`: no
+/// factor.
+pub fn lock_factor(tx: &mut Tx<'_>, account_id: i64) -> Result<Option<LockedFactor>, Error> {
+    let row = tx.query_opt(
         "SELECT a.id, a.email, a.credential_version, t.secret_sealed, t.confirmed_at IS NOT NULL,
                 t.last_used_step, extract(epoch FROM now())::bigint
-           FROM sessions s, accounts a, totp_factors t
-          WHERE t.account_id = a.id AND ",
-        live_session!(),
-        " FOR UPDATE OF t"
-    );
-    Ok(tx.query_opt(sql, &super::live_params(session))?.as_ref().map(locked_factor))
+           FROM accounts a JOIN totp_factors t ON t.account_id = a.id
+          WHERE a.id = $1
+            FOR UPDATE OF t",
+        &[&account_id],
+    )?;
+    Ok(row.as_ref().map(locked_factor))
 }
 
 /// Turns the locked factor on: confirmed now, `step` used, a fresh set of recovery codes (stored as
@@ -149,7 +150,8 @@ pub fn disable(tx: &mut Tx<'_>, account_id: i64) -> Result<(), Error> {
     Ok(())
 }
 
-/// Stores the challenge of a login whose password was right, for `ttl_seconds`.
+/// Stores the challenge of a login whose password was right, for `ttl_seconds`, if the account
+/// still has credential `version` (read `FOR KEY SHARE`, as a session insert does); false if not.
 pub fn create_challenge(
     client: &mut Connection,
     account_id: i64,
@@ -157,13 +159,27 @@ pub fn create_challenge(
     token: &MfaToken,
     user_agent: Option<&str>,
     ttl_seconds: u32,
-) -> Result<(), Error> {
-    client.execute(
+) -> Result<bool, Error> {
+    let inserted = client.execute(
         "INSERT INTO mfa_challenges (token_hash, account_id, credential_version, user_agent, expires_at)
-         VALUES (sha256($1::bytea), $2, $3, $4, now() + make_interval(secs => $5))",
+         SELECT sha256($1::bytea), id, credential_version, $4, now() + make_interval(secs => $5)
+           FROM accounts WHERE id = $2 AND credential_version = $3 AND status = 'active'
+            FOR KEY SHARE",
         &[&token.expose().as_bytes(), &account_id, &version, &user_agent, &f64::from(ttl_seconds)],
     )?;
-    Ok(())
+    Ok(inserted == 1)
+}
+
+/// Locks the account a challenge belongs to (`FOR NO KEY UPDATE`), before the challenge and the
+/// factor themselves: every transaction that changes an account's rows locks the account first.
+pub fn lock_challenge_account(tx: &mut Tx<'_>, token: &MfaToken) -> Result<bool, Error> {
+    let row = tx.query_opt(
+        "SELECT a.id FROM mfa_challenges c JOIN accounts a ON a.id = c.account_id
+          WHERE c.token_hash = sha256($1::bytea)
+            FOR NO KEY UPDATE OF a",
+        &[&token.expose().as_bytes()],
+    )?;
+    Ok(row.is_some())
 }
 
 /// A live challenge, locked with its account's factor.

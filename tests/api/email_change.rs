@@ -131,45 +131,131 @@ fn an_address_registered_meanwhile_makes_the_confirmation_409_and_cancels_it() {
     assert_eq!(confirm(&app, &access, &code).status, 200);
 }
 
+/// Starts a change of `email`'s account (signed in with `access`) to `target`; returns the code.
+fn pending_change(app: &TestApp, access: &str, target: &str) -> String {
+    assert_eq!(request_change(app, access, target, PW).status, 202);
+    first_digits(&app.nth_mail_to(target, 1))
+}
+
 #[test]
-fn a_registration_racing_the_confirmation_of_one_address_one_wins() {
-    let app = Arc::new(TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "0").start());
+fn a_registration_that_passed_its_checks_loses_to_a_confirmation_that_committed_first() {
+    // The registration is held just before its INSERT (the test holds the row its code-length
+    // check upserts), so its pre-check has passed and only the database can refuse it.
+    let app = Arc::new(TestApp::spawn());
     let (access, _) = signed_in(&app, "sam@example.com");
-    let mut winners = [0, 0];
-    for round in 0..8u64 {
-        let target = format!("race{round}@example.com");
-        assert_eq!(request_change(&app, &access, &target, PW).status, 202);
-        let code = first_digits(&app.nth_mail_to(&target, 1));
-        let statuses = in_parallel(2, {
-            let (app, access, target) = (Arc::clone(&app), access.clone(), target.clone());
-            move |i| match i {
-                0 => {
-                    // Staggered so that each side wins some rounds.
-                    std::thread::sleep(std::time::Duration::from_millis(round * 2));
-                    confirm(&app, &access, &code).status
-                }
-                _ => app.register(&target, "another password").status,
+    let code = pending_change(&app, &access, "race@example.com");
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute(
+        "INSERT INTO rate_limits VALUES ('wrong_code', encode(sha256('race@example.com'), 'hex'),
+                86400, now(), 0, 0, true)",
+        &[],
+    )
+    .unwrap();
+    let shared = Arc::clone(&app);
+    let registration =
+        std::thread::spawn(move || shared.register("race@example.com", "another password"));
+    eventually("the registration waits", || app.waiting_for_locks() == 1);
+    assert_eq!(confirm(&app, &access, &code).status, 200);
+    hold.rollback().unwrap();
+    assert_error(&registration.join().unwrap(), 409, "email_taken");
+    let rows: i64 = app
+        .sql()
+        .query_one("SELECT count(*) FROM accounts WHERE email = 'race@example.com'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+}
+
+#[test]
+fn a_confirmation_that_comes_second_to_a_registration_gets_409_from_the_unique_constraint() {
+    // The confirmation is held at its first lock (the account row), the registration commits, then
+    // the confirmation's UPDATE meets the UNIQUE constraint.
+    let app = Arc::new(TestApp::spawn());
+    let (access, _) = signed_in(&app, "tom@example.com");
+    let code = pending_change(&app, &access, "race@example.com");
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM accounts WHERE email = 'tom@example.com' FOR UPDATE", &[]).unwrap();
+    let (shared, token) = (Arc::clone(&app), access.clone());
+    let confirmation = std::thread::spawn(move || confirm(&shared, &token, &code));
+    eventually("the confirmation waits", || app.waiting_for_locks() == 1);
+    assert_eq!(app.register("race@example.com", "another password").status, 201);
+    hold.rollback().unwrap();
+    assert_error(&confirmation.join().unwrap(), 409, "email_taken");
+    assert_eq!(json(&app.with_token("GET", "/me", &access, None))["email"], "tom@example.com");
+}
+
+#[test]
+fn parallel_wrong_codes_never_exceed_the_attempt_limit() {
+    let app = Arc::new(
+        TestApp::with().env("MAX_RESET_ATTEMPTS", "2").env("RATE_LIMIT_IP_PER_MINUTE", "0").start(),
+    );
+    let (access, _) = signed_in(&app, "uma@example.com");
+    let code = pending_change(&app, &access, "uma2@example.com");
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM accounts WHERE email = 'uma@example.com' FOR UPDATE", &[]).unwrap();
+    let guesses: Vec<_> = (0..6)
+        .map(|_| {
+            let (app, token, wrong) = (Arc::clone(&app), access.clone(), other_code(&code));
+            std::thread::spawn(move || confirm(&app, &token, &wrong).status)
+        })
+        .collect();
+    eventually("all 6 guesses wait", || app.waiting_for_locks() == 6);
+    hold.commit().unwrap();
+    let mut statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [409, 409, 409, 409, 410, 422],
+        "one wrong code, the last allowed, the rest find nothing"
+    );
+    assert_error(&confirm(&app, &access, &code), 409, "no_pending_change");
+}
+
+#[test]
+fn a_confirmation_racing_a_password_change_or_a_reset_never_fails_with_5xx() {
+    let app = Arc::new(TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "0").start());
+    for round in 0..2 {
+        let email = format!("vic{round}@example.com");
+        let (access, _) = signed_in(&app, &email);
+        let code = pending_change(&app, &access, &format!("vic{round}-new@example.com"));
+        assert_eq!(
+            app.post_json("/password/forgot", &json!({ "email": email }).to_string()).status,
+            202
+        );
+        eventually("the reset code", || {
+            app.mail_texts_to(&email).iter().any(|t| t.contains("reset code"))
+        });
+        let texts = app.mail_texts_to(&email);
+        let reset_code = first_digits(texts.iter().find(|t| t.contains("reset code")).unwrap());
+        let mut holder = app.sql();
+        let mut hold = holder.transaction().unwrap();
+        hold.execute("SELECT 1 FROM accounts WHERE email = $1 FOR UPDATE", &[&email]).unwrap();
+        let (a, token) = (Arc::clone(&app), access.clone());
+        let confirmation = std::thread::spawn(move || confirm(&a, &token, &code).status);
+        let (a, token, who) = (Arc::clone(&app), access.clone(), email.clone());
+        let other = std::thread::spawn(move || match round {
+            0 => {
+                let body = json!({"current_password": PW, "new_password": "changed meanwhile"});
+                a.with_token("POST", "/me/password", &token, Some(&body.to_string())).status
+            }
+            _ => {
+                let body =
+                    json!({"email": who, "code": reset_code, "new_password": "reset meanwhile"});
+                a.post_json("/password/reset", &body.to_string()).status
             }
         });
-        let rows: i64 = app
-            .sql()
-            .query_one("SELECT count(*) FROM accounts WHERE email = $1", &[&target])
-            .unwrap()
-            .get(0);
-        assert_eq!(rows, 1, "round {round}: {statuses:?}");
-        match (statuses[0], statuses[1]) {
-            (200, 409) => winners[0] += 1,
-            (409, 201) => winners[1] += 1,
-            other => panic!("round {round}: exactly one must win, got {other:?}"),
-        }
-        if statuses[0] == 200 {
-            let back = format!("sam{round}@example.com");
-            assert_eq!(request_change(&app, &access, &back, PW).status, 202);
-            let code = first_digits(&app.nth_mail_to(&back, 1));
-            assert_eq!(confirm(&app, &access, &code).status, 200);
-        }
+        eventually("both wait for the account", || app.waiting_for_locks() == 2);
+        hold.commit().unwrap();
+        let statuses = (confirmation.join().unwrap(), other.join().unwrap());
+        let allowed = match round {
+            0 => [(200, 204), (409, 204)], // confirmed first, or cancelled by the change
+            _ => [(200, 401), (401, 204)], // confirmed first (the code went to the old address), or signed out by the reset
+        };
+        assert!(allowed.contains(&statuses), "round {round}: {statuses:?}");
     }
-    println!("confirmation won {} rounds, registration {}", winners[0], winners[1]);
 }
 
 #[test]
@@ -197,4 +283,60 @@ fn a_reset_or_a_password_change_cancels_a_pending_change() {
     assert_eq!(app.post_json("/password/reset", &body.to_string()).status, 204);
     let fresh = app.login_ok("tia@example.com", "reset password");
     assert_error(&confirm(&app, &fresh, &code), 409, "no_pending_change");
+}
+
+#[test]
+fn a_change_of_email_kills_a_reset_code_mailed_to_the_old_address() {
+    let app = TestApp::spawn();
+    let (access, _) = signed_in(&app, "wes@example.com");
+    let reset = |email: &str, code: &str| {
+        let body = json!({"email": email, "code": code, "new_password": "a new password"});
+        app.post_json("/password/reset", &body.to_string())
+    };
+    assert_eq!(app.post_json("/password/forgot", r#"{"email":"wes@example.com"}"#).status, 202);
+    let reset_code = first_digits(&app.nth_mail_to("wes@example.com", 2));
+    let code = pending_change(&app, &access, "wes2@example.com");
+    assert_eq!(confirm(&app, &access, &code).status, 200);
+    assert_error(&reset("wes2@example.com", &reset_code), 401, "invalid_code");
+    assert_error(&reset("wes@example.com", &reset_code), 401, "invalid_code");
+
+    // A reset row that outlived a change of address (as a worker racing the change could leave)
+    // still does not open the account: the code is bound to the address it was mailed to.
+    assert_eq!(app.post_json("/password/forgot", r#"{"email":"wes2@example.com"}"#).status, 202);
+    eventually("the second reset code", || {
+        app.mail_texts_to("wes2@example.com").iter().any(|t| t.contains("reset code"))
+    });
+    let texts = app.mail_texts_to("wes2@example.com");
+    let reset_code = first_digits(texts.iter().find(|t| t.contains("reset code")).unwrap());
+    app.sql()
+        .execute(
+            "UPDATE accounts SET email = 'wes3@example.com' WHERE email = 'wes2@example.com'",
+            &[],
+        )
+        .unwrap();
+    assert_error(&reset("wes3@example.com", &reset_code), 401, "invalid_code");
+}
+
+#[test]
+fn a_change_of_email_racing_the_deletion_of_the_account_is_401_never_500() {
+    // The test holds the account row; the deletion queues first, the change of email second. Were
+    // the change to insert without waiting for the deletion, its row would point at a deleted
+    // account: a foreign-key error, 500.
+    let app = Arc::new(TestApp::spawn());
+    let (access, _) = signed_in(&app, "xia@example.com");
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM accounts WHERE email = 'xia@example.com' FOR UPDATE", &[]).unwrap();
+    let (a, token) = (Arc::clone(&app), access.clone());
+    let deletion = std::thread::spawn(move || {
+        let body = json!({ "password": PW }).to_string();
+        a.with_token("DELETE", "/me", &token, Some(&body)).status
+    });
+    eventually("the deletion waits", || app.waiting_for_locks() == 1);
+    let (a, token) = (Arc::clone(&app), access.clone());
+    let change = std::thread::spawn(move || request_change(&a, &token, "xia2@example.com", PW));
+    eventually("the change waits too", || app.waiting_for_locks() == 2);
+    hold.rollback().unwrap();
+    assert_eq!(deletion.join().unwrap(), 204);
+    assert_error(&change.join().unwrap(), 401, "invalid_token");
 }

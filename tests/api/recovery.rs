@@ -262,3 +262,31 @@ fn queued_mail_is_retried_until_the_mail_api_takes_it_or_given_up() {
     assert!(metrics.contains(&format!("beefirst_outbox_backlog {left}")), "{metrics}");
     assert_eq!(left, 0);
 }
+
+#[test]
+fn forgot_and_reset_count_against_the_client_ip() {
+    let app = TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "2").start();
+    assert_eq!(forgot(&app, "xan@example.com").status, 202);
+    assert_error(&reset(&app, "xan@example.com", "12345678", NEW_PW), 401, "invalid_code");
+    assert_error(&forgot(&app, "yul@example.com"), 429, "rate_limited");
+    assert_error(&reset(&app, "xan@example.com", "12345678", NEW_PW), 429, "rate_limited");
+}
+
+#[test]
+fn a_code_mail_that_could_not_go_out_before_its_code_expired_is_never_sent() {
+    let app = TestApp::with().env("REAPER_INTERVAL_SECONDS", "1").start();
+    app.active_account("zed@example.com", PW);
+    let mail = app.mail.as_ref().unwrap();
+    mail.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(forgot(&app, "zed@example.com").status, 202);
+    eventually("a failed attempt", || {
+        app.process.stdout().iter().any(|l| l.contains("\"mail_failed\""))
+    });
+    app.sql().execute("UPDATE outbox SET expires_at = now()", &[]).unwrap();
+    mail.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    eventually("the reaper deletes it", || {
+        app.sql().query_one("SELECT count(*) FROM outbox", &[]).unwrap().get::<_, i64>(0) == 0
+    });
+    std::thread::sleep(Duration::from_secs(2)); // past the retry that was due after 1 s
+    assert_eq!(app.mail_texts_to("zed@example.com").len(), 1, "only the registration code");
+}
