@@ -133,6 +133,18 @@ pub fn totp_disabled_message(to: &Email) -> Message {
     }
 }
 
+/// The warning after an mfa_token died of wrong codes: the password was right.
+pub fn mfa_failures_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Someone knows your beefirst password".into(),
+        text: "Someone signed in to your beefirst account with the right password, then entered \
+               five wrong two-factor codes. If this was not you, change your password now: your \
+               second factor stopped them, but it should not be the only thing left."
+            .into(),
+    }
+}
+
 /// The notice that a recovery code was used to sign in.
 pub fn recovery_code_used_message(to: &Email, left: i64) -> Message {
     Message {

@@ -5,7 +5,8 @@ use super::sessions::{TokenPair, pair};
 use super::{AppState, limits, totp::check_code};
 use crate::domain::{Email, FactorCode, MfaToken, RefreshToken};
 use crate::error::Error;
-use crate::store::{self, totp};
+use crate::mail::mfa_failures_message;
+use crate::store::{self, outbox, totp};
 
 /// Wrong codes an mfa_token survives (the 5th kills it).
 pub const MAX_MFA_ATTEMPTS: u32 = 5;
@@ -40,7 +41,8 @@ pub fn challenge(
 /// One transaction locks the challenge and the account's factor, so two logins can never both
 /// accept one TOTP code and a recovery code works once. While the email's login-failure budget is
 /// spent, even the right code gets 429. A wrong code counts against the challenge (the
-/// [`MAX_MFA_ATTEMPTS`]th kills it) and as a failed login.
+/// [`MAX_MFA_ATTEMPTS`]th kills it and mails the owner a warning: the password was right) and as
+/// a failed login.
 ///
 /// Errors: 401 [`Error::MfaFailed`] for every failure of token and code, 429, 503.
 pub fn verify(state: &AppState, token: &MfaToken, code: &FactorCode) -> Result<TokenPair, Error> {
@@ -57,7 +59,11 @@ pub fn verify(state: &AppState, token: &MfaToken, code: &FactorCode) -> Result<T
     if !check_code(state, &mut tx, factor, code)? {
         let last = challenge.wrong_attempts + 1 >= MAX_MFA_ATTEMPTS;
         totp::fail_challenge(&mut tx, token, last)?;
+        if last {
+            outbox::enqueue(&mut tx, "mfa_failures", &mfa_failures_message(&email))?;
+        }
         tx.commit()?;
+        state.outbox.wake();
         drop(client);
         limits::count_login_failure(state, &email)?;
         return Err(Error::MfaFailed);

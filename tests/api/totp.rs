@@ -212,6 +212,11 @@ fn an_mfa_token_dies_after_five_wrong_codes_or_its_ttl_and_wrong_codes_count_as_
         assert_error(&mfa(&app, &mfa_token, "000000"), 401, "invalid_code");
     }
     assert_error(&mfa(&app, &mfa_token, &code_at(&secret, now + 1)), 401, "invalid_code");
+    eventually("the owner is warned", || {
+        app.mail_texts_to("dan@example.com")
+            .iter()
+            .any(|t| t.contains("five wrong two-factor codes"))
+    });
     let mfa_token = password_step(&app, "dan@example.com");
     app.sql().execute("UPDATE mfa_challenges SET expires_at = now()", &[]).unwrap();
     assert_error(&mfa(&app, &mfa_token, &code_at(&secret, now + 1)), 401, "invalid_code");
