@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS rate_limits (
 -- password that proves the identity changes (password change, a replaced claim); a session records
 -- the version it was created under and counts only while the two are equal, so a login that
 -- checked the old password while a change was committing gets a session that is dead at once.
--- `accounts.role` is `user` or `admin`. The ALTERs run only when a column is missing: even with IF
+-- `accounts.role` is `user` or `admin`; `accounts.disabled_at` is set while an administrator has
+-- disabled the account (its sessions are deleted then, and the right password gets 403). The
+-- ALTERs run only when a column is missing: even with IF
 -- NOT EXISTS, ALTER TABLE takes an exclusive lock first, and every start would queue behind (and
 -- then block) all other use of the table. The first version's sessions table (opaque bearer
 -- tokens keyed by their hash) is dropped once: its users sign in again.
@@ -72,6 +74,11 @@ BEGIN
                 WHERE table_schema = current_schema() AND table_name = 'sessions'
                   AND column_name = 'token_hash') THEN
         DROP TABLE sessions;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'accounts'
+                      AND column_name = 'disabled_at') THEN
+        ALTER TABLE accounts ADD COLUMN disabled_at timestamptz;
     END IF;
 END $$;
 
@@ -132,6 +139,13 @@ BEGIN
         DROP TABLE password_resets;
     END IF;
     IF EXISTS (SELECT 1 FROM information_schema.tables
+                WHERE table_schema = current_schema() AND table_name = 'reset_requests')
+       AND NOT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema() AND table_name = 'reset_requests'
+                          AND column_name = 'request_id') THEN
+        DROP TABLE reset_requests;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.tables
                 WHERE table_schema = current_schema() AND table_name = 'email_changes')
        AND NOT EXISTS (SELECT 1 FROM information_schema.columns
                         WHERE table_schema = current_schema() AND table_name = 'email_changes'
@@ -159,6 +173,8 @@ CREATE INDEX IF NOT EXISTS password_resets_expiry ON password_resets (expires_at
 CREATE TABLE IF NOT EXISTS reset_requests (
     id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     email        text        NOT NULL,
+    client_ip    text,                  -- of the request, for the audit trail
+    request_id   text,
     requested_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -234,3 +250,24 @@ CREATE TABLE IF NOT EXISTS mfa_challenges (
 );
 CREATE INDEX IF NOT EXISTS mfa_challenges_account ON mfa_challenges (account_id);
 CREATE INDEX IF NOT EXISTS mfa_challenges_expiry ON mfa_challenges (expires_at);
+
+-- The audit trail: one row per security event, inserted by the statement or transaction that
+-- makes the change (a change that rolls back leaves no event), time from the database clock.
+-- `account_id` is the subject: its events go with the account (ON DELETE CASCADE). `actor_id`
+-- is who acted: the account itself, an administrator, or NULL (the system, an unknown client).
+-- `details` never holds a password, code, token or secret. The reaper deletes events older
+-- than AUDIT_RETENTION_DAYS.
+CREATE TABLE IF NOT EXISTS audit_events (
+    id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at         timestamptz NOT NULL DEFAULT now(),
+    account_id bigint      REFERENCES accounts (id) ON DELETE CASCADE,
+    actor_id   bigint      REFERENCES accounts (id) ON DELETE SET NULL,
+    action     text        NOT NULL,
+    client_ip  text,
+    request_id text,
+    details    jsonb
+);
+CREATE INDEX IF NOT EXISTS audit_events_account ON audit_events (account_id, id);
+CREATE INDEX IF NOT EXISTS audit_events_action ON audit_events (action, id);
+CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at);
+CREATE INDEX IF NOT EXISTS audit_events_actor ON audit_events (actor_id);

@@ -72,6 +72,15 @@ pub enum Error {
     TotpNotEnabled,
     /// 409: `POST /me/totp/confirm` without an enrolment started by `POST /me/totp`.
     NoPendingTotp,
+    /// 403: an admin endpoint called by an account whose role is not `admin` (checked at every
+    /// request, so a demotion takes effect at once).
+    Forbidden,
+    /// 403: the right password of an account an administrator disabled.
+    AccountDisabled,
+    /// 409: the change would leave no enabled administrator.
+    LastAdmin,
+    /// 404: no account with that id (admin endpoints).
+    UserNotFound,
     /// 409: `POST /resend` for an account that is already active.
     AlreadyActive,
     /// 429: a rate limit is exhausted; retry after the given seconds.

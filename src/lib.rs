@@ -7,6 +7,7 @@
 //! [`store`] (all SQL), [`mail`] (mailer port and adapters) and [`hashing`] (bcrypt, at idle
 //! priority).
 
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod domain;
@@ -56,6 +57,18 @@ pub fn run(config: Config) -> Result<(), String> {
         ),
     }
     Ok(())
+}
+
+/// `beefirst admin grant|revoke EMAIL`: sets the role of an active account from a shell (same
+/// `DATABASE_URL`; the schema is applied first). Returns the line to print.
+///
+/// Errors: the database is unreachable, no active account has `email` (as typed, normalized), or
+/// revoking would leave no enabled administrator.
+pub fn admin_command(config: &Config, grant: bool, email: &str) -> Result<String, String> {
+    let email = domain::Email::parse(email).map_err(|_| format!("{email:?} is not an email"))?;
+    let pool = store::connect(config)?;
+    let role = if grant { "admin" } else { "user" };
+    service::admin::set_role_by_email(&pool, email.as_str(), role).map_err(|e| e.0)
 }
 
 /// `beefirst --healthcheck`: `GET /health` on `BIND_ADDR` (an unspecified IP means loopback), for

@@ -1,7 +1,33 @@
 //! The `beefirst` binary: `--help`, configuration from the environment, then [`beefirst::run`]
-//! (or [`beefirst::healthcheck`] with `--healthcheck`, for container health checks).
+//! (or [`beefirst::healthcheck`] with `--healthcheck`, for container health checks, or
+//! [`beefirst::admin_command`] with `admin grant|revoke EMAIL`).
 
 use std::process::ExitCode;
+
+/// What the arguments ask for.
+enum Command {
+    Serve,
+    Healthcheck,
+    /// `admin grant EMAIL` (true) or `admin revoke EMAIL` (false).
+    Admin {
+        grant: bool,
+        email: String,
+    },
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => Ok(Command::Serve),
+        ["--healthcheck"] => Ok(Command::Healthcheck),
+        ["admin", verb @ ("grant" | "revoke"), email] => {
+            Ok(Command::Admin { grant: *verb == "grant", email: (*email).to_owned() })
+        }
+        ["admin", ..] => Err("usage: beefirst admin grant|revoke EMAIL".into()),
+        [unknown, ..] => Err(format!(
+            "unknown argument {unknown:?}; settings come from the environment, see --help"
+        )),
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -9,13 +35,13 @@ fn main() -> ExitCode {
         print!("{}", beefirst::config::help_text());
         return ExitCode::SUCCESS;
     }
-    let healthcheck = args.first().is_some_and(|a| a == "--healthcheck");
-    if let Some(unknown) = args.iter().find(|a| *a != "--healthcheck") {
-        eprintln!(
-            "beefirst: unknown argument {unknown:?}; settings come from the environment, see --help"
-        );
-        return ExitCode::from(2);
-    }
+    let command = match parse(&args) {
+        Ok(command) => command,
+        Err(why) => {
+            eprintln!("beefirst: {why}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match beefirst::config::Config::from_env() {
         Ok(config) => config,
         Err(e) => {
@@ -23,7 +49,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = if healthcheck { beefirst::healthcheck(&config) } else { beefirst::run(config) };
+    let outcome = match command {
+        Command::Serve => beefirst::run(config),
+        Command::Healthcheck => beefirst::healthcheck(&config),
+        Command::Admin { grant, email } => {
+            beefirst::admin_command(&config, grant, &email).map(|line| println!("{line}"))
+        }
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(reason) => {

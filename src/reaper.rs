@@ -3,7 +3,8 @@
 //!   expiration": unverified credentials are never hoarded). Expired claims are also replaced
 //!   lazily by `POST /register` and deleted by `POST /activate` and `POST /resend`;
 //! - deletes rate-limit counters whose window has passed, expired sessions, expired reset and
-//!   email-change codes, and queued mail whose code expired before it could be delivered;
+//!   email-change codes, queued mail whose code expired before it could be delivered, and audit
+//!   events older than `AUDIT_RETENTION_DAYS`;
 //! - keeps this process's signing key listed (a heartbeat) and deletes retired keys.
 
 use crate::error::Error;
@@ -42,8 +43,9 @@ fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
     let sessions = store::sessions::reap_expired(&mut client)?;
     let codes = store::resets::reap_expired(&mut client)? + store::totp::reap_expired(&mut client)?;
     let mail = store::outbox::delete_expired(&mut client)?;
+    let events = store::audit::reap(&mut client, state.config.audit_retention_days)?;
     if mail > 0 {
         crate::log::info("expired_mail_deleted", json!({"count": mail}));
     }
-    Ok((claims, counters + sessions + keys + codes + mail))
+    Ok((claims, counters + sessions + keys + codes + mail + events))
 }

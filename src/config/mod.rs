@@ -94,6 +94,8 @@ pub struct Config {
     pub totp_encryption_key: Option<[u8; 32]>,
     /// `MFA_TOKEN_TTL_SECONDS`.
     pub mfa_token_ttl_seconds: u32,
+    /// `AUDIT_RETENTION_DAYS`.
+    pub audit_retention_days: u32,
 }
 
 /// An invalid setting: the variable and what is wrong with it. The process exits with code 2.
@@ -179,6 +181,7 @@ impl Config {
             totp_issuer: get("TOTP_ISSUER").with(|v| Some(v.to_owned()), "must not be empty")?,
             totp_encryption_key: key(get("TOTP_ENCRYPTION_KEY"))?,
             mfa_token_ttl_seconds: get("MFA_TOKEN_TTL_SECONDS").number(30..=3600)?,
+            audit_retention_days: get("AUDIT_RETENTION_DAYS").number(1..=36_500)?,
         })
     }
 }
@@ -296,7 +299,7 @@ mod tests {
         );
         assert_eq!((c.email_change_ttl_seconds, c.mail_max_attempts), (900, 12));
         assert_eq!((c.totp_issuer.as_str(), c.totp_encryption_key), ("beefirst", None));
-        assert_eq!(c.mfa_token_ttl_seconds, 300);
+        assert_eq!((c.mfa_token_ttl_seconds, c.audit_retention_days), (300, 365));
     }
 
     #[test]
@@ -334,6 +337,7 @@ mod tests {
             ("MAIL_MAX_ATTEMPTS", "0"),
             ("TOTP_ENCRYPTION_KEY", "short"),
             ("MFA_TOKEN_TTL_SECONDS", "29"),
+            ("AUDIT_RETENTION_DAYS", "0"),
         ];
         for (var, value) in cases {
             let err =

@@ -50,6 +50,7 @@ pub const SETTINGS: &[Setting] = &[
     s("TOTP_ISSUER", "beefirst", "the issuer an authenticator app shows next to the account"),
     s("TOTP_ENCRYPTION_KEY", "unset", "base64url of 32 random bytes that encrypt TOTP secrets at rest; unset: a public development key (logged at start; never in production)"),
     s("MFA_TOKEN_TTL_SECONDS", "300", "lifetime of the token between the password step and the second-factor step of a login, seconds (30-3600)"),
+    s("AUDIT_RETENTION_DAYS", "365", "audit events older than this are deleted by the reaper, days (1-36500); an account's events go with it"),
     s("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "10", "failed logins per email per rolling hour before 429 (also wrong passwords at /me); 0: off"),
 ];
 
@@ -63,6 +64,8 @@ pub fn help_text() -> String {
         "beefirst: user registration with emailed verification codes (HTTP/JSON API)\n\n\
          Usage: beefirst             serve\n\
          \x20      beefirst --healthcheck  exit 0 if GET /health on BIND_ADDR answers 200\n\
+         \x20      beefirst admin grant EMAIL   make the active account EMAIL an administrator\n\
+         \x20      beefirst admin revoke EMAIL  make it a user again (never the last administrator)\n\
          \x20      beefirst --help\n\
 \n\
          Settings come from environment variables (unset or empty: default):\n\n",
@@ -76,7 +79,8 @@ pub fn help_text() -> String {
     out.push_str(
         "\nThe first line on stdout contains \"listening\" and the bound IP:PORT.\n\
          Exit codes: 1 runtime failure (database unreachable at start, bind failed, listener \
-         lost; --healthcheck: unhealthy), 2 invalid configuration or arguments.\n",
+         lost; --healthcheck: unhealthy; admin: no such active account, or the last administrator), \
+         2 invalid configuration or arguments.\n",
     );
     out
 }

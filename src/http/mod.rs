@@ -28,16 +28,23 @@ use tiny_http::Request;
 pub fn handle(mut request: Request, state: &AppState) {
     let started = Instant::now();
     let client_ip = client_ip(&request, state.config.trust_x_forwarded_for);
-    let result =
+    let request_id = request_id(&request);
+    let context = crate::audit::Context {
+        client_ip: client_ip.map(|ip| ip.to_string()),
+        request_id: Some(request_id.clone()),
+    };
+    let result = crate::audit::scope(context, || {
         catch_unwind(AssertUnwindSafe(|| router::route_request(&mut request, state, client_ip)))
-            .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())));
-    finish(request, result, client_ip, started);
+            .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())))
+    });
+    finish(request, result, client_ip, started, request_id);
 }
 
 /// Answers a request its lane's queue had no room for: 503 `overloaded`, no database work.
 pub fn shed(request: Request, trust_x_forwarded_for: bool) {
     let client_ip = client_ip(&request, trust_x_forwarded_for);
-    finish(request, Err(Error::Overloaded), client_ip, Instant::now());
+    let request_id = request_id(&request);
+    finish(request, Err(Error::Overloaded), client_ip, Instant::now(), request_id);
 }
 
 /// Writes the reply and the request's log line.
@@ -51,8 +58,8 @@ fn finish(
     result: Result<Reply, Error>,
     client_ip: Option<IpAddr>,
     started: Instant,
+    request_id: String,
 ) {
-    let request_id = request_id(&request);
     let method = request.method().to_string();
     let path: String = request.url().split('?').next().unwrap_or("").chars().take(200).collect();
     let reply = result.unwrap_or_else(|error| {

@@ -39,13 +39,71 @@ pub fn read_body(request: &mut Request) -> Result<Vec<u8>, Error> {
     Ok(body)
 }
 
-/// The numeric id that ends the request's path (`/me/sessions/42` → 42). Errors: 404 for
-/// anything else (the route matched only the shape of the path).
+/// The numeric id in the request's path (`/me/sessions/42` → 42, `/admin/users/7/disable` → 7;
+/// routes have at most one). Errors: 404 for anything else (the route matched only the shape of
+/// the path), including ids beyond 18 digits.
 pub fn path_id(request: &Request) -> Result<i64, Error> {
     let path = request.url().split('?').next().unwrap_or("");
-    let last = path.rsplit('/').next().unwrap_or("");
-    let digits = !last.is_empty() && last.len() <= 18 && last.bytes().all(|b| b.is_ascii_digit());
-    digits.then(|| last.parse().ok()).flatten().ok_or(Error::NotFound)
+    let segment = path.split('/').find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    segment.filter(|s| s.len() <= 18).and_then(|s| s.parse().ok()).ok_or(Error::NotFound)
+}
+
+/// The value of query parameter `name`, percent-decoded (`+` stays `+`: an email's plus sign
+/// need not be escaped); the first if repeated; `None` if absent or empty. Errors: 400
+/// `invalid_request` if it does not decode to UTF-8.
+pub fn query_param(request: &Request, name: &str) -> Result<Option<String>, Error> {
+    let query = request.url().split_once('?').map_or("", |(_, q)| q);
+    let Some(raw) = query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then_some(value)
+    }) else {
+        return Ok(None);
+    };
+    let decoded = percent_decode(raw).ok_or_else(|| {
+        Error::InvalidRequest(format!(
+            "Query parameter `{name}` is not valid percent-encoded UTF-8."
+        ))
+    })?;
+    Ok(Some(decoded).filter(|v| !v.is_empty()))
+}
+
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Query parameter `name` as a whole number in `range`, or `default` when absent. Errors: 400
+/// `invalid_request` naming the parameter and the range.
+pub fn number_param(
+    request: &Request,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: Option<i64>,
+) -> Result<Option<i64>, Error> {
+    match query_param(request, name)? {
+        None => Ok(default),
+        Some(value) => {
+            value.parse().ok().filter(|n| range.contains(n)).map(Some).ok_or_else(|| {
+                Error::InvalidRequest(format!(
+                    "Query parameter `{name}` must be a whole number from {} to {}.",
+                    range.start(),
+                    range.end()
+                ))
+            })
+        }
+    }
 }
 
 /// Parses `body` as a JSON object (whatever the Content-Type); anything else is 400 `invalid_json`.
@@ -68,6 +126,14 @@ pub fn string_field(object: &Map<String, Value>, name: &str) -> Result<String, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding_keeps_plus_and_refuses_broken_escapes() {
+        assert_eq!(percent_decode("a%40b+c%C3%A9").as_deref(), Some("a@b+cé"));
+        for bad in ["%", "%4", "%zz", "%ff"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_json_objects_are_bodies() {

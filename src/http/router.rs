@@ -2,7 +2,7 @@
 //! `Allow` header of a 405, the lane a request waits in, the per-IP limit on POSTs and the metric
 //! labels, so an endpoint is added with one row.
 
-use super::handlers::{self, account, recovery, registration, sessions, totp};
+use super::handlers::{self, account, admin, recovery, registration, sessions, totp};
 use super::metrics::Lane;
 use super::response::Reply;
 use crate::domain::CodeLengths;
@@ -33,7 +33,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 26] = {
+pub static ROUTES: [Route; 35] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -58,6 +58,15 @@ pub static ROUTES: [Route; 26] = {
         route(Get, "/me/sessions", Requests, sessions::list),
         route(Delete, "/me/sessions", Requests, sessions::revoke_others),
         route(Delete, "/me/sessions/{id}", Requests, sessions::revoke_one),
+        route(Get, "/me/events", Requests, admin::own_events),
+        route(Get, "/admin/users", Requests, admin::list_users),
+        route(Get, "/admin/users/{id}", Requests, admin::get_user),
+        route(Patch, "/admin/users/{id}", Requests, admin::patch_user),
+        route(Delete, "/admin/users/{id}", Requests, admin::delete_user),
+        route(Post, "/admin/users/{id}/disable", Requests, admin::disable_user),
+        route(Post, "/admin/users/{id}/enable", Requests, admin::enable_user),
+        route(Delete, "/admin/users/{id}/sessions", Requests, admin::revoke_user_sessions),
+        route(Get, "/admin/events", Requests, admin::list_events),
         route(Get, "/.well-known/jwks.json", Requests, sessions::jwks),
         route(Get, "/", Requests, handlers::index),
         route(Get, "/health", Requests, handlers::health),

@@ -27,6 +27,17 @@ pub fn account_deleted_message(to: &Email) -> Message {
     }
 }
 
+/// The notice after an administrator deleted an account.
+pub fn account_deleted_by_admin_message(to: &Email) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst account was deleted".into(),
+        text: "An administrator deleted your beefirst account and all its sessions. This address \
+               can be registered again at any time."
+            .into(),
+    }
+}
+
 /// The verification mail for a fresh code. The code is the first digits in the text; a hardened
 /// code comes with the reason it is longer.
 pub fn verification_message(to: &Email, code: &str, ttl_seconds: u32, hardened: bool) -> Message {

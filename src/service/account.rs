@@ -54,7 +54,8 @@ pub fn change_password(
 pub fn delete(state: &AppState, session: &SessionRef, password: &str) -> Result<(), Error> {
     let (account, email) = confirm(state, session, password)?;
     let (id, version) = (account.account_id, account.credential_version);
-    if !store::accounts::delete_account(&mut *store::checkout(&state.pool)?, id, version)? {
+    let mut client = store::checkout(&state.pool)?;
+    if !store::accounts::delete_account(&mut *client, id, Some(version), None)? {
         return Err(Error::InvalidToken); // password changed or account deleted meanwhile
     }
     notify(state, &account_deleted_message(&email), "account_deleted");
@@ -74,6 +75,10 @@ pub(super) fn confirm(
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;
     limits::ensure_login_budget(state, &email)?;
     if !credentials::check_password(state, account.account_id, password, &account.password_hash)? {
+        let id = Some(account.account_id);
+        let mut client = store::checkout(&state.pool)?;
+        store::audit::record(&mut *client, id, id, "wrong_password", None)?;
+        drop(client);
         limits::count_login_failure(state, &email)?;
         return Err(Error::WrongPassword);
     }

@@ -41,6 +41,9 @@ pub fn activate(
     }
     let outcome = decide(snapshot, state.config.max_code_attempts);
     store::accounts::apply_outcome(&mut tx, stored.id, outcome)?;
+    if outcome == ActivationOutcome::Activate {
+        store::audit::record(&mut tx, Some(stored.id), Some(stored.id), "activated", None)?;
+    }
     tx.commit()?;
     drop(client);
     if matches!(outcome, ActivationOutcome::WrongCode { .. } | ActivationOutcome::Exhausted) {

@@ -7,6 +7,7 @@ use crate::domain::{Email, FactorCode, MfaToken, RefreshToken};
 use crate::error::Error;
 use crate::mail::mfa_failures_message;
 use crate::store::{self, outbox, totp};
+use serde_json::json;
 
 /// Wrong codes an mfa_token survives (the 5th kills it).
 pub const MAX_MFA_ATTEMPTS: u32 = 5;
@@ -59,6 +60,9 @@ pub fn verify(state: &AppState, token: &MfaToken, code: &FactorCode) -> Result<T
     if !check_code(state, &mut tx, factor, code)? {
         let last = challenge.wrong_attempts + 1 >= MAX_MFA_ATTEMPTS;
         totp::fail_challenge(&mut tx, token, last)?;
+        let details = json!({ "factor": "totp", "mfa_token_killed": last });
+        let id = Some(factor.account_id);
+        store::audit::record(&mut tx, id, None, "login_failed", Some(&details))?;
         if last {
             outbox::enqueue(&mut tx, "mfa_failures", &mfa_failures_message(&email))?;
         }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod activate;
+pub mod admin;
 pub mod credentials;
 pub mod email_change;
 pub mod limits;

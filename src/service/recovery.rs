@@ -35,16 +35,16 @@ pub fn start_requested(state: &AppState) -> Result<usize, Error> {
     let ttl = state.config.reset_code_ttl_seconds;
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let emails = resets::claim_requests(&mut tx, REQUESTS_PER_PASS)?;
-    for email in &emails {
+    let requests = resets::claim_requests(&mut tx, REQUESTS_PER_PASS)?;
+    for request in &requests {
         let code = VerificationCode::generate(state.config.reset_code_digits)?;
         let salt = code_salt()?;
-        let Ok(to) = Email::parse(email) else { continue };
+        let Ok(to) = Email::parse(&request.email) else { continue };
         let mail = reset_code_message(&to, code.expose(), ttl);
-        resets::start(&mut tx, email, &code, &salt, ttl, &mail)?;
+        resets::start(&mut tx, request, &code, &salt, ttl, &mail)?;
     }
     tx.commit()?;
-    Ok(emails.len())
+    Ok(requests.len())
 }
 
 /// Sets `new` as the password of `email` if `code` is its live reset code.

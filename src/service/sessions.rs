@@ -47,10 +47,11 @@ pub fn login(
         limits::ensure_login_budget(state, email)?;
     }
     let failed = |state: &AppState| -> Error {
-        match parsed.as_ref().map(|email| limits::count_login_failure(state, email)) {
-            Some(Err(error)) => error,
-            _ => Error::LoginFailed,
-        }
+        let Some(email) = parsed.as_ref() else { return Error::LoginFailed };
+        let recorded = store::checkout(&state.pool)
+            .and_then(|mut client| store::audit::record_login_failure(&mut *client, email))
+            .and_then(|()| limits::count_login_failure(state, email));
+        recorded.err().unwrap_or(Error::LoginFailed)
     };
     let stored = match credentials::verify(state, email, password) {
         Ok((_, stored)) => stored,
@@ -60,6 +61,7 @@ pub fn login(
     match stored.status {
         Status::Pending if stored.claim_expired => Err(failed(state)),
         Status::Pending => Err(Error::NotActivated),
+        Status::Active if stored.disabled => Err(Error::AccountDisabled),
         Status::Active if stored.second_factor => {
             let token =
                 super::mfa::challenge(state, stored.id, stored.credential_version, user_agent)?;
@@ -119,15 +121,25 @@ pub fn refresh(state: &AppState, presented: &RefreshToken) -> Result<TokenPair, 
 
 /// Revokes the caller's own session (`POST /logout`). Errors: 401 if it was not live.
 pub fn logout(state: &AppState, session: &SessionRef) -> Result<(), Error> {
-    revoke(state, session, Some(session.id))
+    revoke_as(state, session, Some(session.id), "logout")
 }
 
 /// Revokes sessions of the caller's account: `Some(id)` that one (404 `not_found` if it is not
 /// one of the caller's live sessions), `None` all but the caller's own. Errors: 401 when the
 /// caller's session is not live.
 pub fn revoke(state: &AppState, session: &SessionRef, which: Option<i64>) -> Result<(), Error> {
+    revoke_as(state, session, which, "sessions_revoked")
+}
+
+/// [`revoke`], recorded in the audit trail as `action`.
+fn revoke_as(
+    state: &AppState,
+    session: &SessionRef,
+    which: Option<i64>,
+    action: &str,
+) -> Result<(), Error> {
     let mut client = store::checkout(&state.pool)?;
-    match store::sessions::revoke(&mut client, session, which)? {
+    match store::sessions::revoke(&mut client, session, which, action)? {
         (false, _) => Err(Error::InvalidToken),
         (true, 0) if which.is_some() => Err(Error::NotFound),
         (true, _) => Ok(()),

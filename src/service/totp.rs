@@ -10,6 +10,7 @@ use crate::mail::{recovery_code_used_message, totp_disabled_message, totp_enable
 use crate::store::pool::Tx;
 use crate::store::totp::{Enrollment, LockedFactor};
 use crate::store::{self, outbox, totp};
+use serde_json::json;
 
 /// A started enrolment: what the authenticator app needs.
 #[derive(Debug)]
@@ -66,6 +67,8 @@ pub fn confirm(
     let step = secret.matching_step(code, factor.now, None).ok_or(Error::WrongTotpCode)?;
     let codes = RecoveryCode::generate_set()?;
     totp::confirm(&mut tx, factor.account_id, step, &codes)?;
+    let id = Some(factor.account_id);
+    store::audit::record(&mut tx, id, id, "totp_enabled", None)?;
     outbox::enqueue(&mut tx, "totp_enabled", &totp_enabled_message(&email_of(&factor)?))?;
     tx.commit()?;
     state.outbox.wake();
@@ -98,6 +101,8 @@ pub fn disable(
         return Err(Error::WrongTotpCode);
     }
     totp::disable(&mut tx, factor.account_id)?;
+    let id = Some(factor.account_id);
+    store::audit::record(&mut tx, id, id, "totp_disabled", None)?;
     outbox::enqueue(&mut tx, "totp_disabled", &totp_disabled_message(&email))?;
     tx.commit()?;
     state.outbox.wake();
@@ -123,6 +128,8 @@ pub(super) fn check_code(
         }
         FactorCode::Recovery(code) => match totp::use_recovery_code(tx, factor.account_id, code)? {
             Some(left) => {
+                let (id, details) = (Some(factor.account_id), json!({ "codes_left": left }));
+                store::audit::record(tx, id, id, "recovery_code_used", Some(&details))?;
                 let notice = recovery_code_used_message(&email_of(factor)?, left);
                 outbox::enqueue(tx, "recovery_code_used", &notice).map(|()| true)
             }

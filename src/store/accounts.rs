@@ -42,6 +42,8 @@ pub struct StoredCredentials {
     pub credential_version: i32,
     /// A confirmed TOTP factor: a login needs a code after the password.
     pub second_factor: bool,
+    /// Disabled by an administrator: the right password gets 403.
+    pub disabled: bool,
 }
 
 /// True when an active account or an unexpired claim holds `email` (a cheap pre-check that lets
@@ -69,8 +71,10 @@ pub fn insert_claim(
     salt: &[u8],
     ttl_seconds: u32,
 ) -> Result<Option<i64>, Error> {
+    let (ip, request_id) = super::audit::context();
     let row = client.query_opt(
-        "INSERT INTO accounts (email, password_hash, status, code_hash, code_salt, code_expires_at)
+        "WITH claim AS (
+         INSERT INTO accounts (email, password_hash, status, code_hash, code_salt, code_expires_at)
          VALUES ($1, $2, 'pending', sha256($4::bytea || $3::bytea), $4, now() + make_interval(secs => $5))
          ON CONFLICT (email) DO UPDATE
             SET password_hash = EXCLUDED.password_hash,
@@ -82,8 +86,21 @@ pub fn insert_claim(
                 credential_version = accounts.credential_version + 1,
                 created_at = now()
           WHERE accounts.status = 'pending' AND accounts.code_expires_at <= now()
-         RETURNING id",
-        &[&email.as_str(), &password_hash, &code.expose().as_bytes(), &salt, &f64::from(ttl_seconds)],
+         RETURNING id
+         ), event AS (
+             INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id)
+             SELECT id, id, 'registered', $6, $7 FROM claim
+         )
+         SELECT id FROM claim",
+        &[
+            &email.as_str(),
+            &password_hash,
+            &code.expose().as_bytes(),
+            &salt,
+            &f64::from(ttl_seconds),
+            &ip,
+            &request_id,
+        ],
     )?;
     Ok(row.map(|r| r.get(0)))
 }
@@ -112,7 +129,8 @@ pub fn find_credentials(
         "SELECT id, password_hash, status, coalesce(code_expires_at <= now(), false),
                 credential_version,
                 EXISTS (SELECT 1 FROM totp_factors t
-                         WHERE t.account_id = accounts.id AND t.confirmed_at IS NOT NULL)
+                         WHERE t.account_id = accounts.id AND t.confirmed_at IS NOT NULL),
+                disabled_at IS NOT NULL
            FROM accounts WHERE email = $1",
         &[&email.as_str()],
     )?;
@@ -124,6 +142,7 @@ pub fn find_credentials(
             claim_expired: r.get(3),
             credential_version: r.get(4),
             second_factor: r.get(5),
+            disabled: r.get(6),
         })
     })
     .transpose()
@@ -347,6 +366,7 @@ pub fn change_password(
     new_hash: &str,
     keep_session: i64,
 ) -> Result<bool, Error> {
+    let (ip, request_id) = super::audit::context();
     let changed = client.query_one(
         "WITH changed AS (
              UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1
@@ -362,24 +382,37 @@ pub fn change_password(
              DELETE FROM password_resets WHERE account_id IN (SELECT id FROM changed)
          ), change_gone AS (
              DELETE FROM email_changes WHERE account_id IN (SELECT id FROM changed)
+         ), event AS (
+             INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id)
+             SELECT id, id, 'password_changed', $5, $6 FROM changed
          )
          SELECT count(*) FROM changed",
-        &[&account_id, &new_hash, &keep_session, &version],
+        &[&account_id, &new_hash, &keep_session, &version, &ip, &request_id],
     )?;
     Ok(changed.get::<_, i64>(0) == 1)
 }
 
 /// Deletes the account, if it still has credential `version` (the one whose password was
-/// confirmed); its sessions go with it (`ON DELETE CASCADE`). No soft delete. False if nothing was
-/// deleted.
+/// confirmed); its sessions and its audit events go with it (`ON DELETE CASCADE`). No soft
+/// delete. One event stays, `account_deleted`, with the account's id and nothing else about it
+/// (and `actor`, the administrator, when one deleted it). False if nothing was deleted.
 pub fn delete_account(
-    client: &mut Connection,
+    client: &mut impl Queries,
     account_id: i64,
-    version: i32,
+    version: Option<i32>,
+    actor: Option<i64>,
 ) -> Result<bool, Error> {
-    let deleted = client.execute(
-        "DELETE FROM accounts WHERE id = $1 AND credential_version = $2",
-        &[&account_id, &version],
+    let (ip, request_id) = super::audit::context();
+    let deleted = client.query_one(
+        "WITH gone AS (
+             DELETE FROM accounts WHERE id = $1 AND ($2::int IS NULL OR credential_version = $2)
+             RETURNING id
+         ), event AS (
+             INSERT INTO audit_events (actor_id, action, client_ip, request_id, details)
+             SELECT $3, 'account_deleted', $4, $5, jsonb_build_object('account_id', id) FROM gone
+         )
+         SELECT count(*) FROM gone",
+        &[&account_id, &version, &actor, &ip, &request_id],
     )?;
-    Ok(deleted > 0)
+    Ok(deleted.get::<_, i64>(0) > 0)
 }

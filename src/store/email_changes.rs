@@ -23,6 +23,7 @@ pub fn request(
     code_mail: &Message,
     notice: &Message,
 ) -> Result<bool, Error> {
+    let (ip, request_id) = super::audit::context();
     let row = client.query_one(
         "WITH change AS (
              INSERT INTO email_changes
@@ -44,6 +45,11 @@ pub fn request(
                     LATERAL (VALUES ('email_change_code', $3, $7, $8, change.expires_at),
                                     ('email_change_requested', $9, $10, $11, NULL))
                             AS m (kind, recipient, subject, body, expires_at)
+         ), event AS (
+             INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id, details)
+             SELECT account_id, account_id, 'email_change_requested', $12, $13,
+                    jsonb_build_object('new_email', $3::text)
+               FROM change
          )
          SELECT count(*) FROM change",
         &[
@@ -58,6 +64,8 @@ pub fn request(
             &notice.to.as_str(),
             &notice.subject,
             &notice.text,
+            &ip,
+            &request_id,
         ],
     )?;
     Ok(row.get::<_, i64>(0) == 1)
@@ -141,6 +149,7 @@ pub fn swap(
         "DELETE FROM accounts WHERE email = $1 AND status = 'pending' AND code_expires_at <= now()",
         &[&new_email],
     )?;
+    let (ip, request_id) = super::audit::context();
     let swapped = tx.query_one(
         concat!(
             "WITH old AS (
@@ -154,12 +163,18 @@ pub fn swap(
              ), notice AS (
                  INSERT INTO outbox (kind, recipient, subject, body)
                  SELECT 'email_changed', old.email, $3, $4 FROM old
+             ), event AS (
+                 INSERT INTO audit_events
+                        (account_id, actor_id, action, client_ip, request_id, details)
+                 SELECT $1, $1, 'email_changed', $5, $6,
+                        jsonb_build_object('old_email', old.email, 'new_email', $2::text)
+                   FROM old
              )
              SELECT ",
             profile_columns!(),
             " FROM a"
         ),
-        &[&account_id, &new_email, &notice.subject, &notice.text],
+        &[&account_id, &new_email, &notice.subject, &notice.text, &ip, &request_id],
     );
     match swapped {
         Ok(row) => Ok(profile_from(&row)),

@@ -30,11 +30,14 @@ macro_rules! profile_columns {
 macro_rules! live_session {
     () => {
         "s.id = $1 AND s.account_id = $2 AND a.id = s.account_id AND s.expires_at > now()
-         AND to_timestamp($3::bigint) > now() AND s.credential_version = a.credential_version"
+         AND to_timestamp($3::bigint) > now() AND s.credential_version = a.credential_version
+         AND a.disabled_at IS NULL"
     };
 }
 
 pub mod accounts;
+pub mod admin;
+pub mod audit;
 pub mod email_changes;
 pub mod outbox;
 pub mod pool;

@@ -10,30 +10,50 @@ use crate::mail::Message;
 /// active account from anything else. The background worker turns it into a reset
 /// ([`claim_requests`], [`start`]).
 pub fn queue_request(client: &mut Connection, email: &Email) -> Result<(), Error> {
-    client.execute("INSERT INTO reset_requests (email) VALUES ($1)", &[&email.as_str()])?;
+    let (ip, request_id) = super::audit::context();
+    client.execute(
+        "INSERT INTO reset_requests (email, client_ip, request_id) VALUES ($1, $2, $3)",
+        &[&email.as_str(), &ip, &request_id],
+    )?;
     Ok(())
+}
+
+/// A queued forgot-password request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetRequest {
+    /// Normalized email as typed.
+    pub email: String,
+    /// Of the request, for the audit trail.
+    pub client_ip: Option<String>,
+    /// Of the request, for the audit trail.
+    pub request_id: Option<String>,
 }
 
 /// Takes (deletes) up to `limit` queued requests, oldest first, inside the caller's transaction;
 /// `SKIP LOCKED` lets the workers of several instances share them. Returns their emails.
-pub fn claim_requests(tx: &mut Tx<'_>, limit: i64) -> Result<Vec<String>, Error> {
+pub fn claim_requests(tx: &mut Tx<'_>, limit: i64) -> Result<Vec<ResetRequest>, Error> {
     let rows = tx.query(
         "DELETE FROM reset_requests
           WHERE id IN (SELECT id FROM reset_requests ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, email",
+         RETURNING id, email, client_ip, request_id",
         &[&limit],
     )?;
-    let mut requests: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut requests: Vec<(i64, ResetRequest)> = rows
+        .iter()
+        .map(|r| {
+            (r.get(0), ResetRequest { email: r.get(1), client_ip: r.get(2), request_id: r.get(3) })
+        })
+        .collect();
     requests.sort_unstable_by_key(|(id, _)| *id);
     // One code per email and pass: a second request in the same batch would only replace the
     // first code before anyone could use it, and mail twice.
-    let mut emails: Vec<String> = Vec::with_capacity(requests.len());
-    for (_, email) in requests {
-        if !emails.contains(&email) {
-            emails.push(email);
+    let mut unique: Vec<ResetRequest> = Vec::with_capacity(requests.len());
+    for (_, request) in requests {
+        if !unique.iter().any(|r| r.email == request.email) {
+            unique.push(request);
         }
     }
-    Ok(emails)
+    Ok(unique)
 }
 
 /// Stores a reset code for `email` and queues its mail, in one statement, if and only if `email`
@@ -44,7 +64,7 @@ pub fn claim_requests(tx: &mut Tx<'_>, limit: i64) -> Result<Vec<String>, Error>
 /// deletion either waits or leaves nothing to insert for (never a foreign-key error).
 pub fn start(
     tx: &mut Tx<'_>,
-    email: &str,
+    request: &ResetRequest,
     code: &VerificationCode,
     salt: &[u8],
     ttl_seconds: u32,
@@ -70,15 +90,20 @@ pub fn start(
              INSERT INTO outbox (kind, recipient, subject, body, expires_at)
              SELECT 'password_reset_code', $1, $5, $6, now() + make_interval(secs => $4)
                FROM reset
+         ), event AS (
+             INSERT INTO audit_events (account_id, action, client_ip, request_id)
+             SELECT account_id, 'password_reset_requested', $7, $8 FROM reset
          )
          SELECT count(*) FROM reset",
         &[
-            &email,
+            &request.email,
             &code.expose().as_bytes(),
             &salt,
             &f64::from(ttl_seconds),
             &mail.subject,
             &mail.text,
+            &request.client_ip,
+            &request.request_id,
         ],
     )?;
     Ok(row.get::<_, i64>(0) == 1)
@@ -135,6 +160,7 @@ pub fn complete(
     new_hash: &str,
     notice: &Message,
 ) -> Result<(), Error> {
+    let (ip, request_id) = super::audit::context();
     tx.query_one(
         "WITH changed AS (
              UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1
@@ -149,9 +175,12 @@ pub fn complete(
          ), notice AS (
              INSERT INTO outbox (kind, recipient, subject, body)
              SELECT 'password_reset', email, $3, $4 FROM changed
+         ), event AS (
+             INSERT INTO audit_events (account_id, action, client_ip, request_id)
+             SELECT id, 'password_reset', $5, $6 FROM changed
          )
          SELECT count(*) FROM changed",
-        &[&account_id, &new_hash, &notice.subject, &notice.text],
+        &[&account_id, &new_hash, &notice.subject, &notice.text, &ip, &request_id],
     )?;
     Ok(())
 }

@@ -74,10 +74,12 @@ pub fn create(
     ttl_seconds: u32,
 ) -> Result<Option<Issued>, Error> {
     let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
+    let (ip, request_id) = super::audit::context();
     let row = client.query_opt(
         "WITH account AS (
              SELECT id, email, role, credential_version FROM accounts
               WHERE id = $1 AND credential_version = $2 AND status = 'active'
+                AND disabled_at IS NULL
                 FOR KEY SHARE
          ), session AS (
              INSERT INTO sessions (account_id, credential_version, amr, user_agent, expires_at)
@@ -86,6 +88,11 @@ pub fn create(
          ), token AS (
              INSERT INTO refresh_tokens (token_hash, session_id)
              SELECT sha256($5::bytea), id FROM session
+         ), event AS (
+             INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id, details)
+             SELECT account.id, account.id, 'login_succeeded', $7, $8,
+                    jsonb_build_object('session_id', session.id, 'amr', $3::text[])
+               FROM account, session
          )
          SELECT session.id, account.email, account.role,
                 extract(epoch FROM now())::bigint
@@ -97,6 +104,8 @@ pub fn create(
             &user_agent,
             &refresh.expose().as_bytes(),
             &f64::from(ttl_seconds),
+            &ip,
+            &request_id,
         ],
     )?;
     Ok(row.map(|r| Issued {
@@ -159,6 +168,7 @@ pub fn revoke(
     client: &mut Connection,
     session: &SessionRef,
     which: Option<i64>,
+    action: &str,
 ) -> Result<(bool, u64), Error> {
     let sql = concat!(
         "WITH caller AS (SELECT s.account_id FROM sessions s, accounts a WHERE ",
@@ -167,12 +177,19 @@ pub fn revoke(
              DELETE FROM sessions o USING caller
               WHERE o.account_id = caller.account_id
                 AND CASE WHEN $4::bigint IS NULL THEN o.id <> $1 ELSE o.id = $4 END
-             RETURNING 1
+             RETURNING o.id
+         ), event AS (
+             INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id, details)
+             SELECT caller.account_id, caller.account_id, $5, $6, $7,
+                    jsonb_build_object('session_ids', (SELECT jsonb_agg(id) FROM gone))
+               FROM caller WHERE EXISTS (SELECT 1 FROM gone)
          )
          SELECT (SELECT count(*) FROM caller), (SELECT count(*) FROM gone)"
     );
     let [id, account, expires] = super::live_params(session);
-    let params: [&(dyn postgres::types::ToSql + Sync); 4] = [id, account, expires, &which];
+    let (ip, request_id) = super::audit::context();
+    let params: [&(dyn postgres::types::ToSql + Sync); 7] =
+        [id, account, expires, &which, &action, &ip, &request_id];
     let row = client.query_one(sql, &params)?;
     Ok((row.get::<_, i64>(0) == 1, u64::try_from(row.get::<_, i64>(1)).unwrap_or(0)))
 }
@@ -262,6 +279,7 @@ pub fn refresh(
         "UPDATE sessions s SET last_used_at = now() FROM accounts a
           WHERE s.id = $1 AND a.id = s.account_id AND s.expires_at > now()
             AND s.credential_version = a.credential_version AND a.status = 'active'
+            AND a.disabled_at IS NULL
          RETURNING a.id, a.email, a.role, s.amr, extract(epoch FROM now())::bigint",
         &[&session_id],
     )?;
@@ -302,7 +320,10 @@ fn spent_before(
     }
     let revoked =
         tx.query_one("DELETE FROM sessions WHERE id = $1 RETURNING account_id", &[&session_id])?;
-    Ok(Refreshed::Reused { session_id, account_id: revoked.get(0) })
+    let account_id: i64 = revoked.get(0);
+    let details = serde_json::json!({ "session_id": session_id });
+    super::audit::record(tx, Some(account_id), None, "refresh_token_reused", Some(&details))?;
+    Ok(Refreshed::Reused { session_id, account_id })
 }
 
 /// Deletes expired sessions, their refresh tokens with them (reaper, by the `sessions_expiry`

@@ -202,6 +202,7 @@ pub fn lock_challenge(tx: &mut Tx<'_>, token: &MfaToken) -> Result<Option<Challe
                 extract(epoch FROM now())::bigint, c.wrong_attempts, c.user_agent
            FROM mfa_challenges c
            JOIN accounts a ON a.id = c.account_id AND a.credential_version = c.credential_version
+                          AND a.disabled_at IS NULL
            JOIN totp_factors t ON t.account_id = c.account_id AND t.confirmed_at IS NOT NULL
           WHERE c.token_hash = sha256($1::bytea) AND c.expires_at > now()
             FOR UPDATE OF c, t",

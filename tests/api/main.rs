@@ -6,6 +6,8 @@
 mod abuse;
 mod accounts;
 mod activate;
+mod admin;
+mod audit;
 mod backends;
 mod client;
 mod concurrency;

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const PW: &str = "correct horse";
 
 /// RFC 4648 base32 without padding, as an authenticator app reads the secret.
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0);
     for c in text.bytes() {
         let value = match c {
@@ -33,7 +33,7 @@ fn base32_decode(text: &str) -> Vec<u8> {
 }
 
 /// The current 30-second step, by this machine's clock.
-fn step_now() -> i64 {
+pub(crate) fn step_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64 / 30
 }
 
@@ -47,7 +47,7 @@ fn settle(margin: u64) {
 }
 
 /// The 6-digit code of `secret` (base32) for `step`.
-fn code_at(secret: &str, step: i64) -> String {
+pub(crate) fn code_at(secret: &str, step: i64) -> String {
     let mut mac = Hmac::<Sha1>::new_from_slice(&base32_decode(secret)).unwrap();
     mac.update(&(step as u64).to_be_bytes());
     let digest = mac.finalize().into_bytes();
@@ -69,7 +69,7 @@ fn enroll(app: &TestApp, token: &str) -> String {
 
 /// An active account with TOTP on, confirmed with the code of the current step: (secret,
 /// recovery codes, access token).
-fn with_totp(app: &TestApp, email: &str) -> (String, Vec<String>, String) {
+pub(crate) fn with_totp(app: &TestApp, email: &str) -> (String, Vec<String>, String) {
     app.active_account(email, PW);
     let token = app.login_ok(email, PW);
     let secret = enroll(app, &token);
@@ -89,7 +89,7 @@ fn password_step(app: &TestApp, email: &str) -> String {
     answer["mfa_token"].as_str().unwrap().to_owned()
 }
 
-fn mfa(app: &TestApp, mfa_token: &str, code: &str) -> RawResponse {
+pub(crate) fn mfa(app: &TestApp, mfa_token: &str, code: &str) -> RawResponse {
     app.post_json("/login/mfa", &json!({"mfa_token": mfa_token, "code": code}).to_string())
 }
 

@@ -1,6 +1,7 @@
 //! Endpoint handlers: turn a request into domain values once, call the use case, render JSON.
 
 pub mod account;
+pub mod admin;
 pub mod recovery;
 pub mod registration;
 pub mod sessions;

@@ -1,0 +1,181 @@
+//! SQL of the admin API and the `admin` subcommand: reading accounts, changing their role and
+//! state. Every change records its audit event in the same transaction, and every change that can
+//! take an administrator away first takes [`ADMIN_LOCK`], so two of them can never together leave
+//! no enabled administrator.
+
+use super::pool::{Connection, Queries, Tx};
+use crate::domain::SessionRef;
+use crate::error::Error;
+use serde_json::json;
+
+/// Advisory lock key that serializes changes of who is an enabled administrator.
+const ADMIN_LOCK: i64 = 0x6265_6566_6164_6d6e; // "beefadmn"
+
+/// An account as administrators see it.
+#[derive(Debug, Clone)]
+pub struct AdminUser {
+    /// Row id.
+    pub id: i64,
+    /// Normalized email.
+    pub email: String,
+    /// `pending`, `active` or `disabled`.
+    pub status: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// As the owner set it.
+    pub display_name: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC, for activated accounts.
+    pub activated_at: Option<String>,
+    /// RFC 3339 UTC, while disabled.
+    pub disabled_at: Option<String>,
+    /// A confirmed second factor.
+    pub totp_enabled: bool,
+    /// Live sessions.
+    pub sessions: i64,
+}
+
+/// The columns read by [`user_from`], for accounts `a`.
+macro_rules! user_columns {
+    () => {
+        concat!(
+            "a.id, a.email,
+             CASE WHEN a.disabled_at IS NOT NULL THEN 'disabled' ELSE a.status END,
+             a.role, a.display_name, ",
+            rfc3339!("a.created_at"),
+            ", ",
+            rfc3339!("a.activated_at"),
+            ", ",
+            rfc3339!("a.disabled_at"),
+            ", EXISTS (SELECT 1 FROM totp_factors t
+                        WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL),
+             (SELECT count(*) FROM sessions s
+               WHERE s.account_id = a.id AND s.expires_at > now()
+                 AND s.credential_version = a.credential_version)"
+        )
+    };
+}
+
+fn user_from(r: &postgres::Row) -> AdminUser {
+    AdminUser {
+        id: r.get(0),
+        email: r.get(1),
+        status: r.get(2),
+        role: r.get(3),
+        display_name: r.get(4),
+        created_at: r.get(5),
+        activated_at: r.get(6),
+        disabled_at: r.get(7),
+        totp_enabled: r.get(8),
+        sessions: r.get(9),
+    }
+}
+
+/// The account id and role behind a live session, read at every admin request (so a demotion
+/// takes effect at once).
+pub fn caller(
+    client: &mut Connection,
+    session: &SessionRef,
+) -> Result<Option<(i64, String)>, Error> {
+    let sql = concat!("SELECT a.id, a.role FROM sessions s, accounts a WHERE ", live_session!());
+    Ok(client.query_opt(sql, &super::live_params(session))?.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Filters of the account list.
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    /// Emails starting with this (case as stored: lowercase).
+    pub email_prefix: Option<String>,
+    /// `pending`, `active` or `disabled`.
+    pub status: Option<String>,
+    /// Only ids above this (the previous page's last).
+    pub after: Option<i64>,
+}
+
+/// Up to `limit` accounts matching `filter`, by id (keyset pagination).
+pub fn list(
+    client: &mut Connection,
+    filter: &UserFilter,
+    limit: i64,
+) -> Result<Vec<AdminUser>, Error> {
+    let rows = client.query(
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM accounts a
+              WHERE ($1::text IS NULL OR starts_with(a.email, $1))
+                AND ($2::text IS NULL
+                     OR ($2 = 'disabled' AND a.disabled_at IS NOT NULL)
+                     OR (a.disabled_at IS NULL AND a.status = $2))
+                AND ($3::bigint IS NULL OR a.id > $3)
+              ORDER BY a.id
+              LIMIT $4"
+        ),
+        &[&filter.email_prefix, &filter.status, &filter.after, &limit],
+    )?;
+    Ok(rows.iter().map(user_from).collect())
+}
+
+/// One account.
+pub fn get(client: &mut impl Queries, id: i64) -> Result<Option<AdminUser>, Error> {
+    let sql = concat!("SELECT ", user_columns!(), " FROM accounts a WHERE a.id = $1");
+    Ok(client.query_opt(sql, &[&id])?.as_ref().map(user_from))
+}
+
+/// Locks account `id` for a change by an administrator, after [`ADMIN_LOCK`]. Returns whether it
+/// exists, and whether it is the only enabled administrator (a change that would take that away
+/// must be refused: 409 `last_admin`).
+pub fn lock_target(tx: &mut Tx<'_>, id: i64) -> Result<Option<bool>, Error> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADMIN_LOCK])?;
+    let row = tx.query_opt(
+        "SELECT a.role = 'admin' AND a.disabled_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM accounts o
+                                 WHERE o.role = 'admin' AND o.disabled_at IS NULL AND o.id <> a.id)
+           FROM accounts a WHERE a.id = $1 FOR UPDATE",
+        &[&id],
+    )?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Sets the role of the locked account `id`; `actor` is the administrator (`None`: the `admin`
+/// subcommand).
+pub fn set_role(tx: &mut Tx<'_>, id: i64, role: &str, actor: Option<i64>) -> Result<(), Error> {
+    tx.execute("UPDATE accounts SET role = $2 WHERE id = $1", &[&id, &role])?;
+    let details = json!({ "role": role, "via": if actor.is_some() { "api" } else { "cli" } });
+    super::audit::record(tx, Some(id), actor, "role_changed", Some(&details))
+}
+
+/// The id of the active account of `email` (the `admin` subcommand).
+pub fn id_of(tx: &mut Tx<'_>, email: &str) -> Result<Option<i64>, Error> {
+    let row =
+        tx.query_opt("SELECT id FROM accounts WHERE email = $1 AND status = 'active'", &[&email])?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Disables the locked account: every session and pending MFA challenge deleted at once.
+pub fn disable(tx: &mut Tx<'_>, id: i64, actor: i64) -> Result<(), Error> {
+    tx.execute(
+        "WITH sessions_gone AS (
+             DELETE FROM sessions WHERE account_id = $1
+         ), challenges_gone AS (
+             DELETE FROM mfa_challenges WHERE account_id = $1
+         )
+         UPDATE accounts SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1",
+        &[&id],
+    )?;
+    super::audit::record(tx, Some(id), Some(actor), "account_disabled", None)
+}
+
+/// Enables the locked account again.
+pub fn enable(tx: &mut Tx<'_>, id: i64, actor: i64) -> Result<(), Error> {
+    tx.execute("UPDATE accounts SET disabled_at = NULL WHERE id = $1", &[&id])?;
+    super::audit::record(tx, Some(id), Some(actor), "account_enabled", None)
+}
+
+/// Deletes every session of the locked account.
+pub fn revoke_sessions(tx: &mut Tx<'_>, id: i64, actor: i64) -> Result<(), Error> {
+    let gone = tx.execute("DELETE FROM sessions WHERE account_id = $1", &[&id])?;
+    let details = json!({ "sessions": gone });
+    super::audit::record(tx, Some(id), Some(actor), "sessions_revoked", Some(&details))
+}

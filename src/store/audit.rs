@@ -1,0 +1,122 @@
+//! SQL of the `audit_events` table. Events are recorded by the statement or the transaction that
+//! makes the change (so a rolled-back change leaves none): either with [`record`] inside a
+//! transaction, or by a statement of its own that inserts into `audit_events` in a CTE, with
+//! [`context`] as its client-IP and request-id parameters.
+
+use super::pool::{Connection, Queries};
+use crate::domain::Email;
+use crate::error::Error;
+use serde_json::Value;
+
+/// The current request's client IP and request id (see [`crate::audit`]), as statement
+/// parameters.
+pub fn context() -> (Option<String>, Option<String>) {
+    let context = crate::audit::current();
+    (context.client_ip, context.request_id)
+}
+
+/// Records one event: `action` about account `subject` (if it still exists), done by `actor`,
+/// with optional `details` (never a secret).
+pub fn record(
+    q: &mut impl Queries,
+    subject: Option<i64>,
+    actor: Option<i64>,
+    action: &str,
+    details: Option<&Value>,
+) -> Result<(), Error> {
+    let (ip, request_id) = context();
+    let details = details.map(Value::to_string);
+    q.execute(
+        "INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id, details)
+         VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)",
+        &[&subject, &actor, &action, &ip, &request_id, &details],
+    )?;
+    Ok(())
+}
+
+/// Records a failed login of `email`, if it is an account (no event for unknown emails: they
+/// have no trail to keep, and one statement runs either way).
+pub fn record_login_failure(client: &mut impl Queries, email: &Email) -> Result<(), Error> {
+    let (ip, request_id) = context();
+    client.execute(
+        "INSERT INTO audit_events (account_id, action, client_ip, request_id)
+         SELECT id, 'login_failed', $2, $3 FROM accounts WHERE email = $1",
+        &[&email.as_str(), &ip, &request_id],
+    )?;
+    Ok(())
+}
+
+/// One recorded event.
+#[derive(Debug)]
+pub struct Event {
+    /// Row id (the pagination cursor).
+    pub id: i64,
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// The account it is about.
+    pub account_id: Option<i64>,
+    /// Who acted.
+    pub actor_id: Option<i64>,
+    /// What happened (`login_succeeded`, `password_changed`, ...).
+    pub action: String,
+    /// The client IP of the request.
+    pub client_ip: Option<String>,
+    /// The request id.
+    pub request_id: Option<String>,
+    /// Extra facts, never a secret.
+    pub details: Option<Value>,
+}
+
+/// Which events to list, newest first.
+#[derive(Debug, Default)]
+pub struct EventFilter {
+    /// Only this subject's.
+    pub account_id: Option<i64>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only events older than this id (the previous page's last).
+    pub before: Option<i64>,
+}
+
+/// Up to `limit` events matching `filter`, newest first (keyset pagination on the id).
+pub fn list(
+    client: &mut Connection,
+    filter: &EventFilter,
+    limit: i64,
+) -> Result<Vec<Event>, Error> {
+    let rows = client.query(
+        concat!(
+            "SELECT id, ",
+            rfc3339!("at"),
+            ", account_id, actor_id, action, client_ip, request_id, details::text
+               FROM audit_events
+              WHERE ($1::bigint IS NULL OR account_id = $1)
+                AND ($2::text IS NULL OR action = $2)
+                AND ($3::bigint IS NULL OR id < $3)
+              ORDER BY id DESC
+              LIMIT $4"
+        ),
+        &[&filter.account_id, &filter.action, &filter.before, &limit],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| Event {
+            id: r.get(0),
+            at: r.get(1),
+            account_id: r.get(2),
+            actor_id: r.get(3),
+            action: r.get(4),
+            client_ip: r.get(5),
+            request_id: r.get(6),
+            details: r.get::<_, Option<String>>(7).and_then(|d| serde_json::from_str(&d).ok()),
+        })
+        .collect())
+}
+
+/// Deletes events older than `retention_days` (reaper). Returns how many.
+pub fn reap(client: &mut Connection, retention_days: u32) -> Result<u64, Error> {
+    Ok(client.execute(
+        "DELETE FROM audit_events WHERE at < now() - make_interval(days => $1)",
+        &[&i32::try_from(retention_days).unwrap_or(i32::MAX)],
+    )?)
+}
