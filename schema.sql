@@ -226,11 +226,21 @@ CREATE TABLE IF NOT EXISTS totp_factors (
     secret_sealed  bytea       NOT NULL,
     confirmed_at   timestamptz,
     last_used_step bigint,
+    wrong_attempts integer     NOT NULL DEFAULT 0,  -- wrong codes at the confirmation
     created_at     timestamptz NOT NULL DEFAULT now()
 );
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'totp_factors'
+                      AND column_name = 'wrong_attempts') THEN
+        ALTER TABLE totp_factors ADD COLUMN wrong_attempts integer NOT NULL DEFAULT 0;
+    END IF;
+END $$;
 
--- Recovery codes: 50 random bits each, shown once at enrolment, stored as SHA-256 (enough for a
--- random secret of that size, as for tokens); deleted when used, so each works once.
+-- Recovery codes: 50 random bits each, shown once at enrolment, stored as HMAC-SHA256 under a key
+-- derived from TOTP_ENCRYPTION_KEY and bound to the account (a plain hash of 50 bits could be
+-- searched exhaustively from a dump); deleted when used, so each works once.
 CREATE TABLE IF NOT EXISTS recovery_codes (
     account_id bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     code_hash  bytea  NOT NULL,

@@ -68,6 +68,8 @@ pub enum Error {
     WrongTotpCode,
     /// 409: `POST /me/totp` or `/me/totp/confirm` while a second factor is already on.
     TotpAlreadyEnabled,
+    /// 410: the last allowed wrong code at `POST /me/totp/confirm`; the enrolment was deleted.
+    TotpEnrollmentExhausted,
     /// 409: `DELETE /me/totp` without a second factor on.
     TotpNotEnabled,
     /// 409: `POST /me/totp/confirm` without an enrolment started by `POST /me/totp`.

@@ -157,13 +157,12 @@ pub fn mfa_failures_message(to: &Email) -> Message {
 }
 
 /// The notice that a recovery code was used to sign in.
-pub fn recovery_code_used_message(to: &Email, left: i64) -> Message {
+pub fn recovery_code_used_message(to: &Email, used_to: &str, left: i64) -> Message {
     Message {
         to: to.clone(),
         subject: "A recovery code was used".into(),
         text: format!(
-            "Someone signed in to your beefirst account with a recovery code; {left} of them \
-             are left. If this was not you, reset your password and turn two-factor \
+            "Someone {used_to} with a recovery code; {left} of them are left. If this was not you, reset your password and turn two-factor \
              authentication off and on again for a new set of codes."
         ),
     }

@@ -4,6 +4,7 @@ use super::AppState;
 use crate::domain::Email;
 use crate::domain::rate_limit::Limit;
 use crate::error::Error;
+use crate::store::pool::Queries;
 use crate::store::rate_limits::{Scope, Subject, check};
 use crate::store::{self};
 use std::net::IpAddr;
@@ -59,6 +60,29 @@ pub fn ensure_login_budget(state: &AppState, email: &Email) -> Result<(), Error>
     enforce(state, Scope::LoginFailure, Subject::Email(email), login_limit(state), false)
 }
 
+/// [`ensure_login_budget`] on `q`, a connection or transaction the caller holds (a request that
+/// holds a row lock must not wait for a second pooled connection).
+pub fn ensure_login_budget_on(
+    q: &mut impl Queries,
+    state: &AppState,
+    email: &Email,
+) -> Result<(), Error> {
+    enforce_on(q, Scope::LoginFailure, Subject::Email(email), login_limit(state), false)
+}
+
+/// [`count_login_failure`] on `q`, inside the caller's transaction: counted under the same lock
+/// as the guess it records, so parallel guesses cannot overshoot the limit.
+pub fn count_login_failure_on(
+    q: &mut impl Queries,
+    state: &AppState,
+    email: &Email,
+) -> Result<(), Error> {
+    match enforce_on(q, Scope::LoginFailure, Subject::Email(email), login_limit(state), true) {
+        Err(Error::RateLimited { .. }) => Ok(()),
+        other => other,
+    }
+}
+
 /// Counts one failed login (or wrong confirmation password) against `email`, known or not, so
 /// 429 reveals nothing about which emails exist.
 pub fn count_login_failure(state: &AppState, email: &Email) -> Result<(), Error> {
@@ -96,7 +120,20 @@ fn enforce(
     if !limit.is_on() {
         return Ok(());
     }
-    let decision = check(&mut *store::checkout(&state.pool)?, scope, subject, limit, consume)?;
+    enforce_on(&mut *store::checkout(&state.pool)?, scope, subject, limit, consume)
+}
+
+fn enforce_on(
+    q: &mut impl Queries,
+    scope: Scope,
+    subject: Subject<'_>,
+    limit: Limit,
+    consume: bool,
+) -> Result<(), Error> {
+    if !limit.is_on() {
+        return Ok(());
+    }
+    let decision = check(q, scope, subject, limit, consume)?;
     if decision.allowed {
         Ok(())
     } else {

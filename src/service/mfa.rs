@@ -2,7 +2,8 @@
 //! an mfa_token; `POST /login/mfa` exchanges it and a code for the token pair.
 
 use super::sessions::{TokenPair, pair};
-use super::{AppState, limits, totp::check_code};
+use super::totp::{Purpose, check_code};
+use super::{AppState, limits};
 use crate::domain::{Email, FactorCode, MfaToken, RefreshToken};
 use crate::error::Error;
 use crate::mail::mfa_failures_message;
@@ -43,7 +44,7 @@ pub fn challenge(
 /// accept one TOTP code and a recovery code works once. While the email's login-failure budget is
 /// spent, even the right code gets 429. A wrong code counts against the challenge (the
 /// [`MAX_MFA_ATTEMPTS`]th kills it and mails the owner a warning: the password was right) and as
-/// a failed login.
+/// a failed login, in the same transaction (so parallel guesses cannot overshoot the limit).
 ///
 /// Errors: 401 [`Error::MfaFailed`] for every failure of token and code, 429, 503.
 pub fn verify(state: &AppState, token: &MfaToken, code: &FactorCode) -> Result<TokenPair, Error> {
@@ -56,8 +57,10 @@ pub fn verify(state: &AppState, token: &MfaToken, code: &FactorCode) -> Result<T
     let factor = &challenge.factor;
     let email = Email::parse(&factor.email)
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;
-    limits::ensure_login_budget(state, &email)?;
-    if !check_code(state, &mut tx, factor, code)? {
+    // On this transaction's own connection: a request holding the account's lock never waits
+    // for a second pooled connection (parallel requests on one account would starve it).
+    limits::ensure_login_budget_on(&mut tx, state, &email)?;
+    if !check_code(state, &mut tx, factor, code, Purpose::Login)? {
         let last = challenge.wrong_attempts + 1 >= MAX_MFA_ATTEMPTS;
         totp::fail_challenge(&mut tx, token, last)?;
         let details = json!({ "factor": "totp", "mfa_token_killed": last });
@@ -66,10 +69,9 @@ pub fn verify(state: &AppState, token: &MfaToken, code: &FactorCode) -> Result<T
         if last {
             outbox::enqueue(&mut tx, "mfa_failures", &mfa_failures_message(&email))?;
         }
+        limits::count_login_failure_on(&mut tx, state, &email)?;
         tx.commit()?;
         state.outbox.wake();
-        drop(client);
-        limits::count_login_failure(state, &email)?;
         return Err(Error::MfaFailed);
     }
     totp::delete_challenge(&mut tx, token)?;

@@ -60,7 +60,8 @@ impl AppState {
         };
         let sealing = crate::sealing::SealingKey::new(
             &config.totp_encryption_key.unwrap_or(crate::sealing::DEVELOPMENT_KEY),
-        );
+        )
+        .map_err(|e| Error::Internal(format!("sealing key: {e}")))?;
         let outbox = Default::default();
         Ok(AppState { config, pool, keys, mailer, dummy_hash, outbox, sealing })
     }

@@ -64,15 +64,37 @@ pub fn confirm(
         return Err(Error::TotpAlreadyEnabled);
     }
     let secret = unseal(state, &factor)?;
-    let step = secret.matching_step(code, factor.now, None).ok_or(Error::WrongTotpCode)?;
+    let Some(step) = secret.matching_step(code, factor.now, None) else {
+        return wrong_enrollment_code(state, tx, &factor);
+    };
     let codes = RecoveryCode::generate_set()?;
-    totp::confirm(&mut tx, factor.account_id, step, &codes)?;
+    let tags: Vec<Vec<u8>> =
+        codes.iter().map(|c| state.sealing.tag(factor.account_id, c.expose().as_bytes())).collect();
+    totp::confirm(&mut tx, factor.account_id, step, &tags)?;
     let id = Some(factor.account_id);
     store::audit::record(&mut tx, id, id, "totp_enabled", None)?;
     outbox::enqueue(&mut tx, "totp_enabled", &totp_enabled_message(&email_of(&factor)?))?;
     tx.commit()?;
     state.outbox.wake();
     Ok(codes)
+}
+
+/// Wrong codes an enrolment survives before it must start over.
+pub const MAX_ENROLLMENT_ATTEMPTS: u32 = 5;
+
+/// A wrong code at the confirmation: counted against the enrolment (the
+/// [`MAX_ENROLLMENT_ATTEMPTS`]th deletes it: a stolen access token alone cannot guess its way to
+/// turning the factor on and receiving the recovery codes) and as a failed login.
+fn wrong_enrollment_code(
+    state: &AppState,
+    mut tx: Tx<'_>,
+    factor: &LockedFactor,
+) -> Result<Vec<RecoveryCode>, Error> {
+    let last = factor.wrong_attempts + 1 >= MAX_ENROLLMENT_ATTEMPTS;
+    totp::fail_enrollment(&mut tx, factor.account_id, last)?;
+    limits::count_login_failure_on(&mut tx, state, &email_of(factor)?)?;
+    tx.commit()?;
+    Err(if last { Error::TotpEnrollmentExhausted } else { Error::WrongTotpCode })
 }
 
 /// Turns the factor off after checking the password and a code (TOTP or recovery); a notice is
@@ -94,7 +116,7 @@ pub fn disable(
         Some(factor) if factor.confirmed => factor,
         _ => return Err(Error::TotpNotEnabled),
     };
-    if !check_code(state, &mut tx, &factor, code)? {
+    if !check_code(state, &mut tx, &factor, code, Purpose::Disable)? {
         tx.commit()?;
         drop(client);
         limits::count_login_failure(state, &email)?;
@@ -109,6 +131,15 @@ pub fn disable(
     Ok(())
 }
 
+/// What a second-factor code is checked for (the notice of a recovery code's use says which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `POST /login/mfa`.
+    Login,
+    /// `DELETE /me/totp`.
+    Disable,
+}
+
 /// Checks `code` against the locked, confirmed `factor` inside `tx` and spends it: a TOTP code's
 /// step becomes the newest accepted one (no replay), a recovery code is deleted and its notice
 /// queued. False for a wrong code (nothing spent).
@@ -117,6 +148,7 @@ pub(super) fn check_code(
     tx: &mut Tx<'_>,
     factor: &LockedFactor,
     code: &FactorCode,
+    purpose: Purpose,
 ) -> Result<bool, Error> {
     match code {
         FactorCode::Totp(code) => {
@@ -126,15 +158,24 @@ pub(super) fn check_code(
                 None => Ok(false),
             }
         }
-        FactorCode::Recovery(code) => match totp::use_recovery_code(tx, factor.account_id, code)? {
-            Some(left) => {
-                let (id, details) = (Some(factor.account_id), json!({ "codes_left": left }));
-                store::audit::record(tx, id, id, "recovery_code_used", Some(&details))?;
-                let notice = recovery_code_used_message(&email_of(factor)?, left);
-                outbox::enqueue(tx, "recovery_code_used", &notice).map(|()| true)
+        FactorCode::Recovery(code) => {
+            let tag = state.sealing.tag(factor.account_id, code.expose().as_bytes());
+            match totp::use_recovery_code(tx, factor.account_id, &tag)? {
+                Some(left) => {
+                    let (id, details) = (Some(factor.account_id), json!({ "codes_left": left }));
+                    store::audit::record(tx, id, id, "recovery_code_used", Some(&details))?;
+                    let used_to = match purpose {
+                        Purpose::Login => "signed in to your beefirst account",
+                        Purpose::Disable => {
+                            "turned off two-factor authentication of your beefirst account"
+                        }
+                    };
+                    let notice = recovery_code_used_message(&email_of(factor)?, used_to, left);
+                    outbox::enqueue(tx, "recovery_code_used", &notice).map(|()| true)
+                }
+                None => Ok(false),
             }
-            None => Ok(false),
-        },
+        }
     }
 }
 

@@ -56,7 +56,7 @@ pub struct Decision {
 /// counts as a hit (a refused one never counts). The row lock taken by `ON CONFLICT DO UPDATE`
 /// serializes concurrent checks of one key, so parallel requests cannot overshoot.
 pub fn check(
-    client: &mut Connection,
+    client: &mut impl Queries,
     scope: Scope,
     subject: Subject<'_>,
     limit: Limit,

@@ -58,8 +58,9 @@ pub struct SessionInfo {
 }
 
 /// Creates a session and its first refresh token for the active account `account_id`, if the
-/// account still has the `credential_version` whose password was just checked (else `None`: the
-/// account was deleted or its password changed since the check).
+/// account still has the `credential_version` whose password was just checked, is not disabled,
+/// and, for a password-only session, has no second factor on (else `None`: something changed
+/// since the check, e.g. TOTP was confirmed while the password was being verified).
 ///
 /// The account row is read `FOR KEY SHARE`: a concurrent `DELETE /me` either waits for this
 /// insert (and then deletes the new session with the account) or has already removed the row (no
@@ -80,6 +81,9 @@ pub fn create(
              SELECT id, email, role, credential_version FROM accounts
               WHERE id = $1 AND credential_version = $2 AND status = 'active'
                 AND disabled_at IS NULL
+                AND ('otp' = ANY ($3::text[])
+                     OR NOT EXISTS (SELECT 1 FROM totp_factors t
+                                     WHERE t.account_id = accounts.id AND t.confirmed_at IS NOT NULL))
                 FOR KEY SHARE
          ), session AS (
              INSERT INTO sessions (account_id, credential_version, amr, user_agent, expires_at)

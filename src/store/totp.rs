@@ -1,7 +1,7 @@
 //! SQL of the second factor: `totp_factors`, `recovery_codes` and `mfa_challenges`.
 
 use super::pool::{Connection, Queries, Tx};
-use crate::domain::{MfaToken, RecoveryCode};
+use crate::domain::MfaToken;
 use crate::error::Error;
 
 /// What `POST /me/totp` found.
@@ -59,6 +59,8 @@ pub struct LockedFactor {
     pub confirmed: bool,
     /// Newest accepted step.
     pub last_used_step: Option<i64>,
+    /// Wrong codes at the confirmation so far.
+    pub wrong_attempts: u32,
     /// The database clock, seconds since the Unix epoch.
     pub now: i64,
 }
@@ -72,6 +74,7 @@ fn locked_factor(row: &postgres::Row) -> LockedFactor {
         confirmed: row.get(4),
         last_used_step: row.get(5),
         now: row.get(6),
+        wrong_attempts: u32::try_from(row.get::<_, i32>(7)).unwrap_or(u32::MAX),
     }
 }
 
@@ -80,7 +83,7 @@ fn locked_factor(row: &postgres::Row) -> LockedFactor {
 pub fn lock_factor(tx: &mut Tx<'_>, account_id: i64) -> Result<Option<LockedFactor>, Error> {
     let row = tx.query_opt(
         "SELECT a.id, a.email, a.credential_version, t.secret_sealed, t.confirmed_at IS NOT NULL,
-                t.last_used_step, extract(epoch FROM now())::bigint
+                t.last_used_step, extract(epoch FROM now())::bigint, t.wrong_attempts
            FROM accounts a JOIN totp_factors t ON t.account_id = a.id
           WHERE a.id = $1
             FOR UPDATE OF t",
@@ -89,25 +92,37 @@ pub fn lock_factor(tx: &mut Tx<'_>, account_id: i64) -> Result<Option<LockedFact
     Ok(row.as_ref().map(locked_factor))
 }
 
-/// Turns the locked factor on: confirmed now, `step` used, a fresh set of recovery codes (stored as
-/// SHA-256; earlier ones deleted).
+/// Turns the locked factor on: confirmed now, `step` used, a fresh set of recovery codes stored as
+/// the given tags (`SealingKey::tag`; earlier codes deleted).
 pub fn confirm(
     tx: &mut Tx<'_>,
     account_id: i64,
     step: i64,
-    codes: &[RecoveryCode],
+    code_tags: &[Vec<u8>],
 ) -> Result<(), Error> {
-    let codes: Vec<&str> = codes.iter().map(RecoveryCode::expose).collect();
     tx.execute(
         "WITH factor AS (
-             UPDATE totp_factors SET confirmed_at = now(), last_used_step = $2 WHERE account_id = $1
+             UPDATE totp_factors SET confirmed_at = now(), last_used_step = $2, wrong_attempts = 0
+              WHERE account_id = $1
          ), old AS (
              DELETE FROM recovery_codes WHERE account_id = $1
          )
          INSERT INTO recovery_codes (account_id, code_hash)
-         SELECT $1, sha256(convert_to(code, 'UTF8')) FROM unnest($3::text[]) AS code",
-        &[&account_id, &step, &codes],
+         SELECT $1, tag FROM unnest($3::bytea[]) AS tag",
+        &[&account_id, &step, &code_tags],
     )?;
+    Ok(())
+}
+
+/// Counts a wrong code against the locked, unconfirmed factor; with `last`, deletes it instead
+/// (the enrolment starts over, with the password).
+pub fn fail_enrollment(tx: &mut Tx<'_>, account_id: i64, last: bool) -> Result<(), Error> {
+    let sql = if last {
+        "DELETE FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NULL"
+    } else {
+        "UPDATE totp_factors SET wrong_attempts = wrong_attempts + 1 WHERE account_id = $1"
+    };
+    tx.execute(sql, &[&account_id])?;
     Ok(())
 }
 
@@ -120,18 +135,18 @@ pub fn accept_step(tx: &mut Tx<'_>, account_id: i64, step: i64) -> Result<(), Er
     Ok(())
 }
 
-/// Spends a recovery code: deleted if it is one of the account's, so it works once even when two
-/// requests present it at the same moment (one `DELETE` wins). Returns the codes left, or `None`
-/// if it was not one.
+/// Spends a recovery code, given as its tag: deleted if it is one of the account's, so it works
+/// once even when two requests present it at the same moment (one `DELETE` wins). Returns the
+/// codes left, or `None` if it was not one.
 pub fn use_recovery_code(
     tx: &mut Tx<'_>,
     account_id: i64,
-    code: &RecoveryCode,
+    code_tag: &[u8],
 ) -> Result<Option<i64>, Error> {
     let row = tx.query_opt(
-        "DELETE FROM recovery_codes WHERE account_id = $1 AND code_hash = sha256(convert_to($2, 'UTF8'))
+        "DELETE FROM recovery_codes WHERE account_id = $1 AND code_hash = $2
          RETURNING (SELECT count(*) - 1 FROM recovery_codes WHERE account_id = $1)",
-        &[&account_id, &code.expose()],
+        &[&account_id, &code_tag],
     )?;
     Ok(row.map(|r| r.get(0)))
 }
@@ -199,7 +214,7 @@ pub struct Challenge {
 pub fn lock_challenge(tx: &mut Tx<'_>, token: &MfaToken) -> Result<Option<Challenge>, Error> {
     let row = tx.query_opt(
         "SELECT a.id, a.email, a.credential_version, t.secret_sealed, true, t.last_used_step,
-                extract(epoch FROM now())::bigint, c.wrong_attempts, c.user_agent
+                extract(epoch FROM now())::bigint, t.wrong_attempts, c.wrong_attempts, c.user_agent
            FROM mfa_challenges c
            JOIN accounts a ON a.id = c.account_id AND a.credential_version = c.credential_version
                           AND a.disabled_at IS NULL
@@ -210,8 +225,8 @@ pub fn lock_challenge(tx: &mut Tx<'_>, token: &MfaToken) -> Result<Option<Challe
     )?;
     Ok(row.map(|r| Challenge {
         factor: locked_factor(&r),
-        wrong_attempts: u32::try_from(r.get::<_, i32>(7)).unwrap_or(u32::MAX),
-        user_agent: r.get(8),
+        wrong_attempts: u32::try_from(r.get::<_, i32>(8)).unwrap_or(u32::MAX),
+        user_agent: r.get(9),
     }))
 }
 

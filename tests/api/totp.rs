@@ -149,6 +149,8 @@ fn enrolment_then_a_two_step_login_with_the_app_s_code() {
     assert_eq!(pair.status, 200, "{}", body_text(&pair));
     let access = json(&pair)["access_token"].as_str().unwrap().to_owned();
     assert_eq!(claims(&access)["amr"], json!(["pwd", "otp"]));
+    let again = mfa(&app, mfa_token, &code_at(&secret, now + 1));
+    assert_error(&again, 401, "invalid_code"); // the mfa_token was used up
     assert_eq!(app.with_token("GET", "/me", &access, None).status, 200);
 }
 
@@ -298,4 +300,79 @@ fn the_secret_is_sealed_and_recovery_codes_hashed_at_rest_and_never_logged() {
     }
     assert!(!logs.contains(&secret), "the secret was logged");
     assert!(logs.contains("totp_key_is_the_development_default"), "the default key is flagged");
+}
+
+#[test]
+fn parallel_logins_with_one_code_accept_it_once() {
+    // The test holds the account row while four logins present the same code; were the code's
+    // step not recorded under that lock, more than one would be accepted.
+    settle(8);
+    let app = Arc::new(TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "0").start());
+    let (secret, _, _) = with_totp(&app, "hal@example.com");
+    let code = code_at(&secret, step_now() + 1);
+    let tokens: Vec<String> = (0..4).map(|_| password_step(&app, "hal@example.com")).collect();
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM accounts WHERE email = 'hal@example.com' FOR UPDATE", &[]).unwrap();
+    let logins: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (app, code) = (Arc::clone(&app), code.clone());
+            std::thread::spawn(move || mfa(&app, &token, &code).status)
+        })
+        .collect();
+    eventually("all four wait", || app.waiting_for_locks() == 4);
+    hold.commit().unwrap();
+    let statuses: Vec<u16> = logins.into_iter().map(|l| l.join().unwrap()).collect();
+    assert_eq!((count(&statuses, 200), count(&statuses, 401)), (1, 3), "{statuses:?}");
+}
+
+#[test]
+fn an_mfa_token_dies_with_a_password_change_or_the_factor() {
+    settle(5);
+    let app = TestApp::spawn();
+    let (secret, _, token) = with_totp(&app, "ida@example.com");
+    let pending = password_step(&app, "ida@example.com");
+    let change = json!({"current_password": PW, "new_password": "another password"});
+    assert_eq!(post(&app, "/me/password", &token, change).status, 204);
+    assert_error(&mfa(&app, &pending, &code_at(&secret, step_now() + 1)), 401, "invalid_code");
+    let answer = json(&app.login("ida@example.com", "another password"));
+    let pending = answer["mfa_token"].as_str().unwrap().to_owned();
+    let off = json!({"password": "another password", "code": code_at(&secret, step_now() + 1)});
+    assert_eq!(app.with_token("DELETE", "/me/totp", &token, Some(&off.to_string())).status, 204);
+    assert_error(&mfa(&app, &pending, "123456"), 401, "invalid_code");
+    app.login_ok("ida@example.com", "another password");
+}
+
+#[test]
+fn five_wrong_codes_cancel_an_enrolment() {
+    settle(5);
+    let app = TestApp::spawn();
+    app.active_account("jon@example.com", PW);
+    let token = app.login_ok("jon@example.com", PW);
+    let secret = enroll(&app, &token);
+    let confirm = |code: &str| post(&app, "/me/totp/confirm", &token, json!({ "code": code }));
+    for _ in 0..4 {
+        assert_error(&confirm("000000"), 422, "wrong_code");
+    }
+    assert_error(&confirm("000000"), 410, "attempts_exhausted");
+    assert_error(&confirm(&code_at(&secret, step_now())), 409, "no_pending_totp");
+    let fresh = enroll(&app, &token);
+    assert_eq!(confirm(&code_at(&fresh, step_now())).status, 200);
+}
+
+#[test]
+fn parallel_wrong_codes_on_one_mfa_token_never_starve_the_pool() {
+    // 8 requests on one account (3 pooled connections) hold connections while they wait for its
+    // lock; the one
+    // holding the lock must not need a second connection, or everything stalls into 503s.
+    let app = Arc::new(
+        TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "0").env("DB_POOL_SIZE", "3").start(),
+    );
+    with_totp(&app, "kai@example.com");
+    let token = password_step(&app, "kai@example.com");
+    let shared = Arc::clone(&app);
+    let statuses = in_parallel(8, move |_| mfa(&shared, &token, "000000").status);
+    assert_eq!(count(&statuses, 503), 0, "{statuses:?}");
+    assert!(statuses.iter().all(|s| [401, 429].contains(s)), "{statuses:?}");
 }
