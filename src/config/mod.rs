@@ -96,6 +96,8 @@ pub struct Config {
     pub mfa_token_ttl_seconds: u32,
     /// `AUDIT_RETENTION_DAYS`.
     pub audit_retention_days: u32,
+    /// `CORS_ALLOWED_ORIGINS`, lowercased; empty: CORS off.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// An invalid setting: the variable and what is wrong with it. The process exits with code 2.
@@ -182,6 +184,10 @@ impl Config {
             totp_encryption_key: key(get("TOTP_ENCRYPTION_KEY"))?,
             mfa_token_ttl_seconds: get("MFA_TOKEN_TTL_SECONDS").number(30..=3600)?,
             audit_retention_days: get("AUDIT_RETENTION_DAYS").number(1..=36_500)?,
+            cors_allowed_origins: get("CORS_ALLOWED_ORIGINS").with(
+                |v| if v == "empty" { Some(Vec::new()) } else { crate::http::cors::parse_origins(v) },
+                "must be comma-separated origins like https://app.example.com (scheme and host, no path)",
+            )?,
         })
     }
 }
@@ -338,6 +344,7 @@ mod tests {
             ("TOTP_ENCRYPTION_KEY", "short"),
             ("MFA_TOKEN_TTL_SECONDS", "29"),
             ("AUDIT_RETENTION_DAYS", "0"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
         ];
         for (var, value) in cases {
             let err =

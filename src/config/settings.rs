@@ -50,6 +50,7 @@ pub const SETTINGS: &[Setting] = &[
     s("TOTP_ISSUER", "beefirst", "the issuer an authenticator app shows next to the account"),
     s("TOTP_ENCRYPTION_KEY", "unset", "base64url of 32 random bytes that encrypt TOTP secrets at rest; unset: a public development key (logged at start; never in production)"),
     s("MFA_TOKEN_TTL_SECONDS", "300", "lifetime of the token between the password step and the second-factor step of a login, seconds (30-3600)"),
+    s("CORS_ALLOWED_ORIGINS", "empty", "comma-separated exact origins (https://app.example.com) whose pages may call the API from a browser; empty: no CORS headers"),
     s("AUDIT_RETENTION_DAYS", "365", "audit events older than this are deleted by the reaper, days (1-36500); an account's events go with it"),
     s("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "10", "failed logins per email per rolling hour before 429 (also wrong passwords at /me); 0: off"),
 ];

@@ -2,6 +2,7 @@
 //! this module turns one request into one response and one log line.
 
 pub mod auth;
+pub mod cors;
 mod handlers;
 pub mod lane;
 pub mod listener;
@@ -33,18 +34,23 @@ pub fn handle(mut request: Request, state: &AppState) {
         client_ip: client_ip.map(|ip| ip.to_string()),
         request_id: Some(request_id.clone()),
     };
-    let result = crate::audit::scope(context, || {
-        catch_unwind(AssertUnwindSafe(|| router::route_request(&mut request, state, client_ip)))
-            .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())))
-    });
-    finish(request, result, client_ip, started, request_id);
+    let preflight = router::preflight(request.method(), request.url());
+    let cors = cors::headers(&request, &state.config.cors_allowed_origins, preflight.as_deref());
+    let result = match preflight {
+        Some(allow) => Ok(Reply::no_content().with_header("Allow", allow)),
+        None => crate::audit::scope(context, || {
+            catch_unwind(AssertUnwindSafe(|| router::route_request(&mut request, state, client_ip)))
+                .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())))
+        }),
+    };
+    finish(request, result, cors, client_ip, started, request_id);
 }
 
 /// Answers a request its lane's queue had no room for: 503 `overloaded`, no database work.
 pub fn shed(request: Request, trust_x_forwarded_for: bool) {
     let client_ip = client_ip(&request, trust_x_forwarded_for);
     let request_id = request_id(&request);
-    finish(request, Err(Error::Overloaded), client_ip, Instant::now(), request_id);
+    finish(request, Err(Error::Overloaded), Vec::new(), client_ip, Instant::now(), request_id);
 }
 
 /// Writes the reply and the request's log line.
@@ -56,21 +62,24 @@ pub fn shed(request: Request, trust_x_forwarded_for: bool) {
 fn finish(
     request: Request,
     result: Result<Reply, Error>,
+    cors: Vec<(&'static str, String)>,
     client_ip: Option<IpAddr>,
     started: Instant,
     request_id: String,
 ) {
     let method = request.method().to_string();
     let path: String = request.url().split('?').next().unwrap_or("").chars().take(200).collect();
-    let reply = result.unwrap_or_else(|error| {
-        if let Error::Internal(detail) = &error {
-            crate::log::error(
-                "internal_error",
-                json!({"request_id": request_id, "detail": detail}),
-            );
-        }
-        Reply::from(&error)
-    });
+    let reply = result
+        .unwrap_or_else(|error| {
+            if let Error::Internal(detail) = &error {
+                crate::log::error(
+                    "internal_error",
+                    json!({"request_id": request_id, "detail": detail}),
+                );
+            }
+            Reply::from(&error)
+        })
+        .with_headers(cors);
     let status = reply.status;
     metrics::METRICS.observe(router::route_label(&path), status, started.elapsed().as_secs_f64());
     let response = reply.into_response(&request_id);

@@ -47,6 +47,18 @@ impl Reply {
         Reply { status: 204, body: Body::Empty, headers: Vec::new() }
     }
 
+    /// The reply with one more header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Reply {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The reply with more headers.
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Reply {
+        self.headers.extend(headers);
+        self
+    }
+
     /// Converts to a tiny_http response with `X-Request-Id` and, unless it is a 204,
     /// `Content-Type: application/json`.
     pub fn into_response(self, request_id: &str) -> Response<Cursor<Vec<u8>>> {

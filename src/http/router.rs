@@ -117,6 +117,18 @@ fn allow(pattern: &str) -> String {
     methods.join(", ")
 }
 
+/// For an `OPTIONS` request to a known path (a CORS preflight, or a client asking what it may
+/// do): the path's methods for `Allow` and `Access-Control-Allow-Methods`. `None` for any other
+/// request; an `OPTIONS` to an unknown path is routed on, to its 404.
+pub fn preflight(method: &Method, url: &str) -> Option<String> {
+    if *method != Method::Options {
+        return None;
+    }
+    let path = url.split('?').next().unwrap_or("");
+    let route = ROUTES.iter().find(|r| matches(r.path, path))?;
+    Some(format!("{}, OPTIONS", allow(route.path)))
+}
+
 /// Dispatches one request: a POST first counts against the client IP's rate limit.
 pub fn route_request(
     request: &mut Request,

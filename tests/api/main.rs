@@ -9,6 +9,7 @@ mod activate;
 mod admin;
 mod audit;
 mod backends;
+mod browsers;
 mod client;
 mod concurrency;
 mod conventions;
