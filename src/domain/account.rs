@@ -13,6 +13,8 @@ pub struct Profile {
     pub activated_at: String,
     /// `user` or `admin`.
     pub role: String,
+    /// A confirmed second factor (TOTP).
+    pub totp_enabled: bool,
 }
 
 /// Most characters in a display name, after trimming.

@@ -34,6 +34,8 @@ pub enum Body {
     Empty,
     /// Prometheus text exposition (`GET /metrics`).
     Prometheus(String),
+    /// A file of the web client, with its content type.
+    Asset { content_type: &'static str, bytes: &'static [u8] },
 }
 
 impl Reply {
@@ -71,6 +73,7 @@ impl Reply {
             Body::Static(text) => (text.as_bytes().to_vec(), Some("application/json")),
             Body::Empty => (Vec::new(), None),
             Body::Prometheus(text) => (text.into_bytes(), Some("text/plain; version=0.0.4")),
+            Body::Asset { content_type, bytes } => (bytes.to_vec(), Some(content_type)),
         };
         let mut response = Response::from_data(bytes).with_status_code(self.status);
         let content_type = content_type.map(|v| ("Content-Type", v));

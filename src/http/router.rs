@@ -2,7 +2,7 @@
 //! `Allow` header of a 405, the lane a request waits in, the per-IP limit on POSTs and the metric
 //! labels, so an endpoint is added with one row.
 
-use super::handlers::{self, account, admin, recovery, registration, sessions, totp};
+use super::handlers::{self, account, admin, recovery, registration, sessions, totp, web};
 use super::metrics::Lane;
 use super::response::Reply;
 use crate::domain::CodeLengths;
@@ -33,7 +33,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 35] = {
+pub static ROUTES: [Route; 37] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -68,7 +68,9 @@ pub static ROUTES: [Route; 35] = {
         route(Delete, "/admin/users/{id}/sessions", Requests, admin::revoke_user_sessions),
         route(Get, "/admin/events", Requests, admin::list_events),
         route(Get, "/.well-known/jwks.json", Requests, sessions::jwks),
-        route(Get, "/", Requests, handlers::index),
+        route(Get, "/", Requests, web::index),
+        route(Get, "/app.js", Requests, web::script),
+        route(Get, "/app.css", Requests, web::style),
         route(Get, "/health", Requests, handlers::health),
         route(Get, "/metrics", Requests, handlers::metrics),
         route(Get, "/openapi.json", Requests, handlers::openapi),

@@ -19,6 +19,8 @@ pub struct NewSecret {
     pub secret: String,
     /// `otpauth://totp/…` (for a QR code).
     pub otpauth_uri: String,
+    /// The URI as a QR code, SVG markup (no script, no style).
+    pub qr_svg: String,
 }
 
 /// Starts an enrolment after checking the password: a fresh secret, sealed at rest, not asked
@@ -37,10 +39,13 @@ pub fn enroll(state: &AppState, session: &SessionRef, password: &str) -> Result<
         account.credential_version,
         &sealed,
     )? {
-        Enrollment::Started => Ok(NewSecret {
-            secret: secret.base32(),
-            otpauth_uri: otpauth_uri(&state.config.totp_issuer, email.as_str(), &secret),
-        }),
+        Enrollment::Started => {
+            let uri = otpauth_uri(&state.config.totp_issuer, email.as_str(), &secret);
+            let qr = qrcode::QrCode::new(uri.as_bytes())
+                .map_err(|e| Error::Internal(format!("QR code: {e}")))?;
+            let qr_svg = qr.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build();
+            Ok(NewSecret { secret: secret.base32(), otpauth_uri: uri, qr_svg })
+        }
         Enrollment::AlreadyEnabled => Err(Error::TotpAlreadyEnabled),
         Enrollment::Stale => Err(Error::InvalidToken),
     }

@@ -20,7 +20,8 @@ macro_rules! profile_columns {
             rfc3339!("a.created_at"),
             ", ",
             rfc3339!("a.activated_at"),
-            ", a.role"
+            ", a.role, EXISTS (SELECT 1 FROM totp_factors t
+                               WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL)"
         )
     };
 }
@@ -62,6 +63,7 @@ fn profile_from(row: &postgres::Row) -> Profile {
         created_at: row.get(2),
         activated_at: row.get(3),
         role: row.get(4),
+        totp_enabled: row.get(5),
     }
 }
 

@@ -71,5 +71,6 @@ pub(super) fn profile_json(profile: &Profile) -> Value {
         "created_at": profile.created_at,
         "activated_at": profile.activated_at,
         "role": profile.role,
+        "totp_enabled": profile.totp_enabled,
     })
 }

@@ -6,6 +6,7 @@ pub mod recovery;
 pub mod registration;
 pub mod sessions;
 pub mod totp;
+pub mod web;
 
 use crate::domain::SessionRef;
 use crate::error::Error;
@@ -23,7 +24,7 @@ pub fn bearer(request: &Request, state: &AppState) -> Result<SessionRef, Error> 
     service::tokens::authenticate(state, token)
 }
 
-/// `GET /` → 200: where to start (the API's description), until a web client is served here.
+/// `GET /` for clients that do not ask for HTML → 200: where to start (the API's description).
 pub fn index(_: &mut Request, _: &AppState) -> Result<Reply, Error> {
     Ok(Reply::json(
         200,

@@ -14,7 +14,10 @@ pub fn enroll(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let body = json_object(&read_body(request)?)?;
     let password = string_field(&body, "password")?;
     let new = totp::enroll(state, &bearer(request, state)?, &password)?;
-    Ok(Reply::json(200, json!({"secret": new.secret, "otpauth_uri": new.otpauth_uri})))
+    Ok(Reply::json(
+        200,
+        json!({"secret": new.secret, "otpauth_uri": new.otpauth_uri, "qr_svg": new.qr_svg}),
+    ))
 }
 
 /// `POST /me/totp/confirm` `{"code"}` (Bearer) → 200 `{"recovery_codes": [10 strings]}`.

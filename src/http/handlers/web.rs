@@ -1,0 +1,50 @@
+//! The web client (`GET /`, `/app.js`, `/app.css`): three files built into the binary, served
+//! under a strict Content-Security-Policy: scripts and styles only from this origin, no inline
+//! script or style, no frames, nothing else fetched.
+
+use crate::error::Error;
+use crate::http::request::header;
+use crate::http::response::{Body, Reply};
+use crate::service::AppState;
+use tiny_http::Request;
+
+const INDEX: &str = include_str!("../web/index.html");
+const SCRIPT: &str = include_str!("../web/app.js");
+const STYLE: &str = include_str!("../web/app.css");
+
+/// The policy every file of the client is served with.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'none'; base-uri 'none'; \
+    frame-ancestors 'none'";
+
+fn asset(content_type: &'static str, text: &'static str) -> Reply {
+    Reply {
+        status: 200,
+        body: Body::Asset { content_type, bytes: text.as_bytes() },
+        headers: vec![
+            ("Content-Security-Policy", CONTENT_SECURITY_POLICY.into()),
+            ("X-Content-Type-Options", "nosniff".into()),
+            ("Referrer-Policy", "no-referrer".into()),
+            ("Cache-Control", "no-cache".into()),
+        ],
+    }
+}
+
+/// `GET /` → the web client for a browser (an `Accept` that names `text/html`), else the JSON
+/// pointer to the API's description (curl, scripts).
+pub fn index(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    if header(request, "Accept").is_some_and(|accept| accept.contains("text/html")) {
+        return Ok(asset("text/html; charset=utf-8", INDEX));
+    }
+    super::index(request, state)
+}
+
+/// `GET /app.js` → the client's script (an ES module).
+pub fn script(_: &mut Request, _: &AppState) -> Result<Reply, Error> {
+    Ok(asset("text/javascript; charset=utf-8", SCRIPT))
+}
+
+/// `GET /app.css` → the client's style sheet.
+pub fn style(_: &mut Request, _: &AppState) -> Result<Reply, Error> {
+    Ok(asset("text/css; charset=utf-8", STYLE))
+}
