@@ -81,6 +81,8 @@ pub enum Error {
     AccountDisabled,
     /// 409: the change would leave no enabled administrator.
     LastAdmin,
+    /// 409: a role for an account that is not activated yet (a claim may be released any minute).
+    AccountPending,
     /// 404: no account with that id (admin endpoints).
     UserNotFound,
     /// 409: `POST /resend` for an account that is already active.

@@ -59,11 +59,12 @@ pub fn query_param(request: &Request, name: &str) -> Result<Option<String>, Erro
     }) else {
         return Ok(None);
     };
-    let decoded = percent_decode(raw).ok_or_else(|| {
-        Error::InvalidRequest(format!(
-            "Query parameter `{name}` is not valid percent-encoded UTF-8."
-        ))
-    })?;
+    let decoded =
+        percent_decode(raw).filter(|v| !v.chars().any(char::is_control)).ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "Query parameter `{name}` must be percent-encoded UTF-8 without control characters."
+            ))
+        })?;
     Ok(Some(decoded).filter(|v| !v.is_empty()))
 }
 

@@ -55,9 +55,16 @@ pub fn delete(state: &AppState, session: &SessionRef, password: &str) -> Result<
     let (account, email) = confirm(state, session, password)?;
     let (id, version) = (account.account_id, account.credential_version);
     let mut client = store::checkout(&state.pool)?;
-    if !store::accounts::delete_account(&mut *client, id, Some(version), None)? {
+    let mut tx = client.begin()?;
+    // The last enabled administrator cannot leave the service without one.
+    if store::admin::lock_target(&mut tx, id)?.is_some_and(|t| t.last_admin) {
+        return Err(Error::LastAdmin);
+    }
+    if !store::accounts::delete_account(&mut tx, id, Some(version), None)? {
         return Err(Error::InvalidToken); // password changed or account deleted meanwhile
     }
+    tx.commit()?;
+    drop(client);
     notify(state, &account_deleted_message(&email), "account_deleted");
     Ok(())
 }

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::mail::account_deleted_by_admin_message;
 use crate::store::admin::{AdminUser, UserFilter};
 use crate::store::audit::{Event, EventFilter};
+use crate::store::pool::Tx;
 use crate::store::{self, Pool, admin, outbox};
 
 /// What an administrator can do to an account.
@@ -57,8 +58,11 @@ pub fn get(state: &AppState, id: i64) -> Result<AdminUser, Error> {
 pub fn set_role(state: &AppState, actor: i64, id: i64, role: &str) -> Result<AdminUser, Error> {
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let last_admin = admin::lock_target(&mut tx, id)?.ok_or(Error::UserNotFound)?;
-    if last_admin && role != "admin" {
+    let target = lock_for(&mut tx, actor, id)?;
+    if !target.active {
+        return Err(Error::AccountPending);
+    }
+    if target.last_admin && role != "admin" {
         return Err(Error::LastAdmin);
     }
     admin::set_role(&mut tx, id, role, Some(actor))?;
@@ -72,8 +76,8 @@ pub fn set_role(state: &AppState, actor: i64, id: i64, role: &str) -> Result<Adm
 pub fn act(state: &AppState, actor: i64, id: i64, action: Action) -> Result<(), Error> {
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let last_admin = admin::lock_target(&mut tx, id)?.ok_or(Error::UserNotFound)?;
-    if last_admin && matches!(action, Action::Disable | Action::Delete) {
+    let target = lock_for(&mut tx, actor, id)?;
+    if target.last_admin && matches!(action, Action::Disable | Action::Delete) {
         return Err(Error::LastAdmin);
     }
     match action {
@@ -92,6 +96,16 @@ pub fn act(state: &AppState, actor: i64, id: i64, action: Action) -> Result<(), 
     tx.commit()?;
     state.outbox.wake();
     Ok(())
+}
+
+/// Locks target `id` under the admin lock, then checks that `actor` is still an enabled
+/// administrator (the request's first check ran before the lock). Errors: 403, 404.
+fn lock_for(tx: &mut Tx<'_>, actor: i64, id: i64) -> Result<admin::Target, Error> {
+    let target = admin::lock_target(tx, id)?;
+    if !admin::still_admin(tx, actor)? {
+        return Err(Error::Forbidden);
+    }
+    target.ok_or(Error::UserNotFound)
 }
 
 /// A page of audit events (newest first) and the cursor of the next.
@@ -131,10 +145,11 @@ pub fn set_role_by_email(pool: &Pool, email: &str, role: &str) -> Result<String,
     let fail = |e: Error| CommandError(format!("database error: {e}"));
     let mut client = store::checkout(pool).map_err(fail)?;
     let mut tx = client.begin().map_err(|e| fail(e.into()))?;
+    admin::take_lock(&mut tx).map_err(fail)?;
     let id = admin::id_of(&mut tx, email)
         .map_err(fail)?
         .ok_or_else(|| CommandError(format!("no active account has the email {email}")))?;
-    let last_admin = admin::lock_target(&mut tx, id).map_err(fail)?.unwrap_or(false);
+    let last_admin = admin::lock_target(&mut tx, id).map_err(fail)?.is_some_and(|t| t.last_admin);
     if last_admin && role != "admin" {
         return Err(CommandError(format!("{email} is the last administrator: make another first")));
     }

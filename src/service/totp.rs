@@ -97,6 +97,8 @@ fn wrong_enrollment_code(
 ) -> Result<Vec<RecoveryCode>, Error> {
     let last = factor.wrong_attempts + 1 >= MAX_ENROLLMENT_ATTEMPTS;
     totp::fail_enrollment(&mut tx, factor.account_id, last)?;
+    let details = json!({ "factor": "totp", "at": "enrolment", "enrolment_cancelled": last });
+    store::audit::record(&mut tx, Some(factor.account_id), None, "login_failed", Some(&details))?;
     limits::count_login_failure_on(&mut tx, state, &email_of(factor)?)?;
     tx.commit()?;
     Err(if last { Error::TotpEnrollmentExhausted } else { Error::WrongTotpCode })
@@ -122,9 +124,16 @@ pub fn disable(
         _ => return Err(Error::TotpNotEnabled),
     };
     if !check_code(state, &mut tx, &factor, code, Purpose::Disable)? {
+        let details = json!({ "factor": "totp", "at": "turning it off" });
+        store::audit::record(
+            &mut tx,
+            Some(factor.account_id),
+            None,
+            "login_failed",
+            Some(&details),
+        )?;
+        limits::count_login_failure_on(&mut tx, state, &email)?;
         tx.commit()?;
-        drop(client);
-        limits::count_login_failure(state, &email)?;
         return Err(Error::WrongTotpCode);
     }
     totp::disable(&mut tx, factor.account_id)?;

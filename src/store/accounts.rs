@@ -84,9 +84,14 @@ pub fn insert_claim(
                 wrong_attempts = 0,
                 resends = 0,
                 credential_version = accounts.credential_version + 1,
-                created_at = now()
+                created_at = now(),
+                role = 'user', disabled_at = NULL, display_name = NULL
           WHERE accounts.status = 'pending' AND accounts.code_expires_at <= now()
          RETURNING id
+         ), old_trail AS (
+             DELETE FROM audit_events e USING accounts a
+              WHERE e.account_id = a.id AND a.email = $1 AND a.status = 'pending'
+                AND a.code_expires_at <= now()
          ), event AS (
              INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id)
              SELECT id, id, 'registered', $6, $7 FROM claim
@@ -312,7 +317,9 @@ pub fn upgrade_hash(
 /// transactions queue on the account instead of locking those rows in opposite orders.
 pub fn lock_active(tx: &mut Tx<'_>, email: &Email) -> Result<Option<i64>, Error> {
     let row = tx.query_opt(
-        "SELECT id FROM accounts WHERE email = $1 AND status = 'active' FOR NO KEY UPDATE",
+        "SELECT id FROM accounts
+          WHERE email = $1 AND status = 'active' AND disabled_at IS NULL
+            FOR NO KEY UPDATE",
         &[&email.as_str()],
     )?;
     Ok(row.map(|r| r.get(0)))
@@ -409,7 +416,11 @@ pub fn delete_account(
              RETURNING id
          ), event AS (
              INSERT INTO audit_events (actor_id, action, client_ip, request_id, details)
-             SELECT $3, 'account_deleted', $4, $5, jsonb_build_object('account_id', id) FROM gone
+             SELECT $3, 'account_deleted',
+                    CASE WHEN $3::bigint IS NULL THEN NULL ELSE $4 END,
+                    CASE WHEN $3::bigint IS NULL THEN NULL ELSE $5 END,
+                    jsonb_build_object('account_id', id)
+               FROM gone
          )
          SELECT count(*) FROM gone",
         &[&account_id, &version, &actor, &ip, &request_id],

@@ -123,19 +123,50 @@ pub fn get(client: &mut impl Queries, id: i64) -> Result<Option<AdminUser>, Erro
     Ok(client.query_opt(sql, &[&id])?.as_ref().map(user_from))
 }
 
-/// Locks account `id` for a change by an administrator, after [`ADMIN_LOCK`]. Returns whether it
-/// exists, and whether it is the only enabled administrator (a change that would take that away
-/// must be refused: 409 `last_admin`).
-pub fn lock_target(tx: &mut Tx<'_>, id: i64) -> Result<Option<bool>, Error> {
+/// Takes [`ADMIN_LOCK`] for the rest of the transaction: the first step of every change that can
+/// add or take away an enabled administrator (role, disabling, deletion).
+pub fn take_lock(tx: &mut Tx<'_>) -> Result<(), Error> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADMIN_LOCK])?;
+    Ok(())
+}
+
+/// What [`lock_target`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// An activated account (a pending claim can hold no role: it may be released any minute).
+    pub active: bool,
+    /// The only enabled, active administrator: taking that away must be refused (409
+    /// `last_admin`).
+    pub last_admin: bool,
+}
+
+/// Takes [`ADMIN_LOCK`] and locks account `id` (`FOR UPDATE`). `None`: no such account. Only
+/// active, enabled accounts count as administrators.
+pub fn lock_target(tx: &mut Tx<'_>, id: i64) -> Result<Option<Target>, Error> {
+    take_lock(tx)?;
     let row = tx.query_opt(
-        "SELECT a.role = 'admin' AND a.disabled_at IS NULL
+        "SELECT a.status = 'active',
+                a.role = 'admin' AND a.disabled_at IS NULL AND a.status = 'active'
                 AND NOT EXISTS (SELECT 1 FROM accounts o
-                                 WHERE o.role = 'admin' AND o.disabled_at IS NULL AND o.id <> a.id)
+                                 WHERE o.role = 'admin' AND o.disabled_at IS NULL
+                                   AND o.status = 'active' AND o.id <> a.id)
            FROM accounts a WHERE a.id = $1 FOR UPDATE",
         &[&id],
     )?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(row.map(|r| Target { active: r.get(0), last_admin: r.get(1) }))
+}
+
+/// True while `actor` is still an enabled, active administrator, read under [`ADMIN_LOCK`] (taken
+/// by the caller): an administrator disabled or demoted by a change that committed after the
+/// request's first check cannot act any more.
+pub fn still_admin(tx: &mut Tx<'_>, actor: i64) -> Result<bool, Error> {
+    let row = tx.query_opt(
+        "SELECT 1 FROM accounts
+          WHERE id = $1 AND role = 'admin' AND disabled_at IS NULL AND status = 'active'
+            FOR SHARE",
+        &[&actor],
+    )?;
+    Ok(row.is_some())
 }
 
 /// Sets the role of the locked account `id`; `actor` is the administrator (`None`: the `admin`
@@ -146,20 +177,25 @@ pub fn set_role(tx: &mut Tx<'_>, id: i64, role: &str, actor: Option<i64>) -> Res
     super::audit::record(tx, Some(id), actor, "role_changed", Some(&details))
 }
 
-/// The id of the active account of `email` (the `admin` subcommand).
+/// The id of the active account of `email` (the `admin` subcommand; after [`take_lock`]).
 pub fn id_of(tx: &mut Tx<'_>, email: &str) -> Result<Option<i64>, Error> {
     let row =
         tx.query_opt("SELECT id FROM accounts WHERE email = $1 AND status = 'active'", &[&email])?;
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Disables the locked account: every session and pending MFA challenge deleted at once.
+/// Disables the locked account: every session, pending MFA challenge, password reset and change
+/// of email deleted at once.
 pub fn disable(tx: &mut Tx<'_>, id: i64, actor: i64) -> Result<(), Error> {
     tx.execute(
         "WITH sessions_gone AS (
              DELETE FROM sessions WHERE account_id = $1
          ), challenges_gone AS (
              DELETE FROM mfa_challenges WHERE account_id = $1
+         ), resets_gone AS (
+             DELETE FROM password_resets WHERE account_id = $1
+         ), changes_gone AS (
+             DELETE FROM email_changes WHERE account_id = $1
          )
          UPDATE accounts SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1",
         &[&id],

@@ -72,7 +72,8 @@ pub fn start(
 ) -> Result<bool, Error> {
     let row = tx.query_one(
         "WITH target AS (
-             SELECT id, credential_version FROM accounts WHERE email = $1 AND status = 'active'
+             SELECT id, credential_version FROM accounts
+              WHERE email = $1 AND status = 'active' AND disabled_at IS NULL
                 FOR KEY SHARE
          ), reset AS (
              INSERT INTO password_resets

@@ -262,3 +262,78 @@ fn no_account_reaches_another_through_any_endpoint() {
     assert_eq!(foreign, 0, "{events}");
     assert_eq!(app.with_token("GET", "/me", &sam, None).status, 200, "sam untouched");
 }
+
+#[test]
+fn the_last_admin_cannot_delete_itself_and_a_pending_claim_cannot_hold_a_role() {
+    let app = TestApp::spawn();
+    let root = admin(&app, "root@example.com");
+    let body = json!({ "password": PW });
+    assert_error(&call(&app, "DELETE", "/me", &root, Some(body.clone())), 409, "last_admin");
+    app.register_ok("pen@example.com", PW);
+    let pen = id_of(&app, "pen@example.com");
+    let promote =
+        call(&app, "PATCH", &format!("/admin/users/{pen}"), &root, Some(json!({"role": "admin"})));
+    assert_error(&promote, 409, "account_pending");
+    admin(&app, "two@example.com");
+    assert_eq!(call(&app, "DELETE", "/me", &root, Some(body)).status, 204, "another admin remains");
+}
+
+#[test]
+fn an_admin_disabled_while_its_request_waited_cannot_act() {
+    // Both requests pass their first role check, then wait for the admin lock the test holds;
+    // the disabling commits first, and the disabled admin's own request must then be refused.
+    let app = std::sync::Arc::new(TestApp::spawn());
+    let first = admin(&app, "first@example.com");
+    let second = admin(&app, "second@example.com");
+    let second_id = id_of(&app, "second@example.com");
+    let mut holder = app.sql();
+    holder.execute("SELECT pg_advisory_lock(7090184678759755118)", &[]).unwrap();
+    let (a, path) = (std::sync::Arc::clone(&app), format!("/admin/users/{second_id}/disable"));
+    let disabling = std::thread::spawn(move || call(&a, "POST", &path, &first, None).status);
+    eventually("the disabling waits", || app.waiting_for_locks() == 1);
+    let (a, path) = (std::sync::Arc::clone(&app), format!("/admin/users/{second_id}/sessions"));
+    let own = std::thread::spawn(move || call(&a, "DELETE", &path, &second, None));
+    eventually("the second request waits too", || app.waiting_for_locks() == 2);
+    holder.execute("SELECT pg_advisory_unlock(7090184678759755118)", &[]).unwrap();
+    assert_eq!(disabling.join().unwrap(), 204);
+    let refused = own.join().unwrap();
+    assert!(matches!(refused.status, 401 | 403), "{}", body_text(&refused));
+    let events: i64 = app
+        .sql()
+        .query_one("SELECT count(*) FROM audit_events WHERE action = 'sessions_revoked'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 0, "the refused change left no event");
+}
+
+#[test]
+fn disabling_cancels_a_pending_reset_and_a_replaced_claim_starts_with_a_clean_slate() {
+    let app = TestApp::spawn();
+    let root = admin(&app, "root@example.com");
+    app.active_account("dee@example.com", PW);
+    assert_eq!(app.post_json("/password/forgot", r#"{"email":"dee@example.com"}"#).status, 202);
+    let code = first_digits(&app.nth_mail_to("dee@example.com", 2));
+    let dee = id_of(&app, "dee@example.com");
+    assert_eq!(call(&app, "POST", &format!("/admin/users/{dee}/disable"), &root, None).status, 204);
+    assert_eq!(call(&app, "POST", &format!("/admin/users/{dee}/enable"), &root, None).status, 204);
+    let body = json!({"email": "dee@example.com", "code": code, "new_password": "taken over"});
+    assert_error(&app.post_json("/password/reset", &body.to_string()), 401, "invalid_code");
+
+    app.register_ok("old@example.com", PW);
+    let mut db = app.sql();
+    db.execute(
+        "UPDATE accounts SET role = 'admin', display_name = 'Old' WHERE email = 'old@example.com'",
+        &[],
+    )
+    .unwrap();
+    app.expire_in("old@example.com", -1.0);
+    let code = app.register_ok("old@example.com", "the new owner");
+    assert_eq!(app.activate("old@example.com", "the new owner", &code).status, 200);
+    let token = app.login_ok("old@example.com", "the new owner");
+    let me = json(&app.with_token("GET", "/me", &token, None));
+    assert_eq!((me["role"].as_str(), me["display_name"].as_str()), (Some("user"), None));
+    let events = json(&app.with_token("GET", "/me/events", &token, None));
+    let registered =
+        events["events"].as_array().unwrap().iter().filter(|e| e["action"] == "registered").count();
+    assert_eq!(registered, 1, "the earlier claim's trail is gone: {events}");
+}

@@ -205,6 +205,12 @@ fn events_go_with_their_account_and_expire_after_the_retention() {
         deleted, 1,
         "one event says that account {id} was deleted, and nothing more about it"
     );
+    let ip: Option<String> = app
+        .sql()
+        .query_one("SELECT client_ip FROM audit_events WHERE action = 'account_deleted'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(ip, None, "not even where the owner deleted it from");
     app.sql()
         .execute(
             "UPDATE audit_events SET at = now() - interval '2 days' WHERE action = 'registered'",
