@@ -82,6 +82,10 @@ BEGIN
     END IF;
 END $$;
 
+-- The admin's account list: email prefixes (LIKE 'ab%') and disabled accounts.
+CREATE INDEX IF NOT EXISTS accounts_email_prefix ON accounts (email text_pattern_ops);
+CREATE INDEX IF NOT EXISTS accounts_disabled ON accounts (id) WHERE disabled_at IS NOT NULL;
+
 -- Login sessions. A login creates one; its access tokens (signed JWTs) carry its id, and every
 -- request checks that it is still live (not expired by the database clock, not revoked, same
 -- credential version as the account), so logout, password change and deletion take effect at

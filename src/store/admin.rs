@@ -93,26 +93,33 @@ pub struct UserFilter {
     pub after: Option<i64>,
 }
 
-/// Up to `limit` accounts matching `filter`, by id (keyset pagination).
+/// Up to `limit` accounts matching `filter`, by id (keyset pagination). Planned for the filters
+/// given, so an email prefix uses the `accounts_email_prefix` index and `disabled` its partial
+/// index, instead of a generic plan that walks every account.
 pub fn list(
     client: &mut Connection,
     filter: &UserFilter,
     limit: i64,
 ) -> Result<Vec<AdminUser>, Error> {
-    let rows = client.query(
+    let pattern = filter.email_prefix.as_deref().map(|prefix| {
+        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("{escaped}%")
+    });
+    let disabled_only = filter.status.as_deref() == Some("disabled");
+    let status = filter.status.as_deref().filter(|s| *s != "disabled");
+    let rows = client.query_planned(
         concat!(
             "SELECT ",
             user_columns!(),
             " FROM accounts a
-              WHERE ($1::text IS NULL OR starts_with(a.email, $1))
-                AND ($2::text IS NULL
-                     OR ($2 = 'disabled' AND a.disabled_at IS NOT NULL)
-                     OR (a.disabled_at IS NULL AND a.status = $2))
-                AND ($3::bigint IS NULL OR a.id > $3)
+              WHERE ($1::text IS NULL OR a.email LIKE $1)
+                AND ($2::bool IS NOT TRUE OR a.disabled_at IS NOT NULL)
+                AND ($3::text IS NULL OR (a.status = $3 AND a.disabled_at IS NULL))
+                AND ($4::bigint IS NULL OR a.id > $4)
               ORDER BY a.id
-              LIMIT $4"
+              LIMIT $5"
         ),
-        &[&filter.email_prefix, &filter.status, &filter.after, &limit],
+        &[&pattern, &disabled_only, &status, &filter.after, &limit],
     )?;
     Ok(rows.iter().map(user_from).collect())
 }

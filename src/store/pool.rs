@@ -143,6 +143,17 @@ impl Connection {
         self.client.simple_query("SELECT 1").map(|_| ())
     }
 
+    /// Runs `sql` without the statement cache: PostgreSQL plans it for these parameter values
+    /// (one more round trip). For the few searches whose best plan depends on which filters are
+    /// given (the admin's account list), where a cached generic plan would scan the table.
+    pub fn query_planned(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        self.client.query(sql, params)
+    }
+
     /// Begins a transaction (rolled back if dropped without [`Tx::commit`]).
     pub fn begin(&mut self) -> Result<Tx<'_>, postgres::Error> {
         Ok(Tx { tx: self.client.transaction()?, statements: &mut self.statements })
