@@ -33,7 +33,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 37] = {
+pub static ROUTES: [Route; 38] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -71,6 +71,7 @@ pub static ROUTES: [Route; 37] = {
         route(Get, "/", Requests, web::index),
         route(Get, "/app.js", Requests, web::script),
         route(Get, "/app.css", Requests, web::style),
+        route(Get, "/icon.svg", Requests, web::icon),
         route(Get, "/health", Requests, handlers::health),
         route(Get, "/metrics", Requests, handlers::metrics),
         route(Get, "/openapi.json", Requests, handlers::openapi),

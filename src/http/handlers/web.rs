@@ -1,4 +1,4 @@
-//! The web client (`GET /`, `/app.js`, `/app.css`): three files built into the binary, served
+//! The web client (`GET /`, `/app.js`, `/app.css`, `/icon.svg`): files built into the binary, served
 //! under a strict Content-Security-Policy: scripts and styles only from this origin, no inline
 //! script or style, no frames, nothing else fetched.
 
@@ -11,6 +11,7 @@ use tiny_http::Request;
 const INDEX: &str = include_str!("../web/index.html");
 const SCRIPT: &str = include_str!("../web/app.js");
 const STYLE: &str = include_str!("../web/app.css");
+const ICON: &str = include_str!("../web/icon.svg");
 
 /// The policy every file of the client is served with.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -42,6 +43,11 @@ pub fn index(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
 /// `GET /app.js` → the client's script (an ES module).
 pub fn script(_: &mut Request, _: &AppState) -> Result<Reply, Error> {
     Ok(asset("text/javascript; charset=utf-8", SCRIPT))
+}
+
+/// `GET /icon.svg` → the client's icon.
+pub fn icon(_: &mut Request, _: &AppState) -> Result<Reply, Error> {
+    Ok(asset("image/svg+xml", ICON))
 }
 
 /// `GET /app.css` → the client's style sheet.

@@ -63,7 +63,12 @@ function clearErrors(form) {
 }
 
 function showError(form, result) {
-  const { error, message } = result.data;
+  const { error } = result.data;
+  let { message } = result.data;
+  if (result.data.attempts_remaining) {
+    const left = result.data.attempts_remaining;
+    message += ` ${left} ${left === 1 ? 'attempt' : 'attempts'} left.`;
+  }
   const field = (FIELD_OF[error] || []).map((name) => form.elements[name]).find(Boolean);
   if (field) {
     const note = document.createElement('p');
@@ -112,6 +117,7 @@ function onSubmit(id, handler) {
     const button = form.querySelector('button[type=submit]');
     if (button.disabled) return;
     clearErrors(form);
+    say('');
     button.disabled = true;
     try {
       const result = await handler(form, values(form));
