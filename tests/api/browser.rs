@@ -179,3 +179,52 @@ fn a_page_on_another_origin_works_only_when_its_origin_is_allowed() {
         server.unblock();
     }
 }
+
+#[test]
+fn an_admin_page_a_silent_refresh_and_a_retry_after_countdown() {
+    let Some(browser) = Browser::start() else { return };
+    let app = TestApp::with()
+        .env("ACCESS_TOKEN_TTL_SECONDS", "30")
+        .env("RATE_LIMIT_IP_PER_MINUTE", "12")
+        .start();
+    crate::admin::admin(&app, "root@example.com");
+    app.active_account("usr@example.com", PW);
+    browser.goto(&format!("http://{}/", app.process.addr));
+    browser.fill("#signin-email", "root@example.com");
+    browser.fill("#signin-password", PW);
+    browser.click("#form-signin button[type=submit]");
+    browser.wait_for(&visible("account"));
+    let first =
+        browser.script("return sessionStorage.getItem('beefirst.refresh');", serde_json::json!([]));
+
+    browser.click("#nav-admin");
+    browser.wait_for("[...document.querySelectorAll('#users td')].some(td => td.textContent === 'usr@example.com')");
+    browser.screenshot("05-administration");
+    browser.click("#users tbody tr:last-child button");
+    browser.wait_for(&status_says("Done: disable usr@example.com"));
+    browser.wait_for(
+        "[...document.querySelectorAll('#users td')].some(td => td.textContent === 'disabled')",
+    );
+
+    // The access token lives 30 s; the client refreshes 5 s after sign-in at the latest.
+    let rotated = format!(
+        "sessionStorage.getItem('beefirst.refresh') && sessionStorage.getItem('beefirst.refresh') !== {}",
+        first
+    );
+    browser.wait_for(&rotated);
+
+    // Past the per-IP limit the button counts Retry-After down instead of failing silently.
+    browser.click("#signout");
+    browser.wait_for(&visible("signin"));
+    for _ in 0..6 {
+        browser.fill("#signin-password", "wrong password");
+        browser.click("#form-signin button[type=submit]");
+        browser.wait_for("!document.querySelector('#form-signin button[type=submit]').disabled || document.querySelector('#form-signin button[type=submit]').textContent.startsWith('Try again')");
+        if browser.text("#form-signin button[type=submit]").starts_with("Try again") {
+            break;
+        }
+    }
+    assert!(browser.text("#form-signin button[type=submit]").starts_with("Try again in"));
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors or CSP violations: {errors:#?}");
+}
