@@ -54,6 +54,7 @@ pub struct Metrics {
     queued: [AtomicUsize; 2],
     shed: [AtomicU64; 2],
     mail: [AtomicU64; 3],
+    refresh_reuse: AtomicU64,
 }
 
 /// The one instance.
@@ -63,6 +64,7 @@ pub static METRICS: Metrics = Metrics {
     queued: [AtomicUsize::new(0), AtomicUsize::new(0)],
     shed: [AtomicU64::new(0), AtomicU64::new(0)],
     mail: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    refresh_reuse: AtomicU64::new(0),
 };
 
 impl Metrics {
@@ -96,6 +98,11 @@ impl Metrics {
     /// `lane`'s queue was full: the request was shed.
     pub fn shed(&self, lane: Lane) {
         self.shed[lane as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A spent refresh token was presented after the grace period: its session was revoked.
+    pub fn refresh_reuse(&self) {
+        self.refresh_reuse.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One delivery attempt of an outbox mail ended with `outcome`.
@@ -172,6 +179,10 @@ impl Metrics {
             let count = self.mail[outcome as usize].load(Ordering::Relaxed);
             let _ = writeln!(out, "beefirst_mail_attempts_total{{outcome=\"{name}\"}} {count}");
         }
+        out.push_str("# HELP beefirst_refresh_token_reuse_total Spent refresh tokens presented again after the grace period (each revoked its session).\n");
+        out.push_str("# TYPE beefirst_refresh_token_reuse_total counter\n");
+        let reuse = self.refresh_reuse.load(Ordering::Relaxed);
+        let _ = writeln!(out, "beefirst_refresh_token_reuse_total {reuse}");
         if let Some(backlog) = outbox_backlog {
             out.push_str("# HELP beefirst_outbox_backlog Mail queued and not yet delivered (all instances).\n");
             out.push_str("# TYPE beefirst_outbox_backlog gauge\n");
@@ -193,15 +204,18 @@ mod tests {
             queued: [AtomicUsize::new(0), AtomicUsize::new(0)],
             shed: [AtomicU64::new(0), AtomicU64::new(0)],
             mail: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            refresh_reuse: AtomicU64::new(0),
         };
         metrics.observe("/health", 200, 0.0004);
         metrics.observe("/health", 200, 0.02);
         metrics.shed(Lane::Hashing);
         metrics.enqueued(Lane::Requests);
         metrics.mail(MailOutcome::Failed);
+        metrics.refresh_reuse();
         let text = metrics.render(3, 17, Some(4));
         assert!(text.contains("beefirst_mail_attempts_total{outcome=\"failed\"} 1"));
         assert!(text.contains("beefirst_outbox_backlog 4"));
+        assert!(text.contains("beefirst_refresh_token_reuse_total 1"));
         assert!(text.contains("beefirst_requests_total{route=\"/health\",status=\"200\"} 2"));
         assert!(text.contains(
             "beefirst_request_duration_seconds_bucket{route=\"/health\",le=\"0.001\"} 1"

@@ -113,6 +113,7 @@ pub fn refresh(state: &AppState, presented: &RefreshToken) -> Result<TokenPair, 
         Refreshed::Reused { session_id, account_id } => {
             let fields = json!({"session_id": session_id, "account_id": account_id});
             crate::log::error("refresh_token_reused", fields);
+            crate::http::metrics::METRICS.refresh_reuse();
             Err(Error::InvalidToken)
         }
         Refreshed::Invalid | Refreshed::SpentRecently => Err(Error::InvalidToken),

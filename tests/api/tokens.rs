@@ -84,6 +84,8 @@ fn the_whole_life_of_a_session_login_refresh_reuse_and_revocation() {
     assert_error(&refresh(&app, &second), 401, "invalid_token");
     app.process.wait_logged();
     assert!(app.process.stdout().iter().any(|l| l.contains("\"refresh_token_reused\"")));
+    let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
+    assert!(metrics.contains("beefirst_refresh_token_reuse_total 1"), "{metrics}");
     // Logging out revokes a session at once, for its access and refresh tokens alike.
     let (access, refresh_token) = tokens(&app, "liv@example.com");
     assert_eq!(app.with_token("POST", "/logout", &access, None).status, 204);
