@@ -55,7 +55,16 @@ pub fn parse_origins(value: &str) -> Option<Vec<String>> {
                 origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"))?;
             let shaped = !rest.is_empty()
                 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
-            shaped.then(|| origin.to_ascii_lowercase())
+            // Browsers leave the scheme's default port out of an Origin: so does the list.
+            let origin = origin.to_ascii_lowercase();
+            let origin = match origin.strip_suffix(":443").filter(|o| o.starts_with("https://")) {
+                Some(bare) => bare.to_owned(),
+                None => match origin.strip_suffix(":80").filter(|o| o.starts_with("http://")) {
+                    Some(bare) => bare.to_owned(),
+                    None => origin,
+                },
+            };
+            shaped.then_some(origin)
         })
         .collect()
 }
@@ -71,6 +80,11 @@ mod tests {
             ["https://app.example.com", "http://localhost:5173"]
         );
         assert_eq!(parse_origins("").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse_origins("https://A.example:443,http://b.example:80").unwrap(),
+            ["https://a.example", "http://b.example"]
+        );
+        assert_eq!(parse_origins("https://a.example:8443").unwrap(), ["https://a.example:8443"]);
         for bad in [
             "*",
             "app.example.com",

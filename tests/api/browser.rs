@@ -228,3 +228,57 @@ fn an_admin_page_a_silent_refresh_and_a_retry_after_countdown() {
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors or CSP violations: {errors:#?}");
 }
+
+#[test]
+fn the_next_person_at_the_computer_sees_nothing_of_the_last_and_a_spent_resend_blocks_nothing() {
+    let Some(browser) = Browser::start() else { return };
+    let app = TestApp::with().env("MAX_RESENDS", "0").start();
+    app.active_account("amy@example.com", PW);
+    app.active_account("bob@example.com", PW);
+    browser.goto(&format!("http://{}/", app.process.addr));
+    browser.fill("#signin-email", "amy@example.com");
+    browser.fill("#signin-password", PW);
+    browser.click("#form-signin button[type=submit]");
+    browser.wait_for(&visible("account"));
+    browser.fill("#totp-password", PW);
+    browser.click("#form-totp button[type=submit]");
+    let secret = browser.text("#totp-secret");
+    browser.fill("#totp-code", &code_at(&secret, step_now()));
+    browser.click("#form-totp-confirm button[type=submit]");
+    browser.wait_for("document.querySelectorAll('#recovery-codes li').length === 10");
+    browser.fill("#password-current", "typed, never sent");
+    browser.click("#signout");
+    browser.wait_for(&visible("signin"));
+    browser.fill("#signin-email", "bob@example.com");
+    browser.fill("#signin-password", PW);
+    browser.click("#form-signin button[type=submit]");
+    browser.wait_for(&visible("account"));
+    browser.wait_for("document.querySelector('#profile-email').textContent === 'bob@example.com'");
+    let leftovers = browser.script(
+        "return [document.querySelectorAll('#recovery-codes li').length, document.querySelector('#totp-secret').textContent, \
+         document.querySelector('#totp-qr').children.length, document.querySelector('#password-current').value, \
+         document.querySelector('#totp-codes').hidden];",
+        serde_json::json!([]),
+    );
+    assert_eq!(
+        leftovers,
+        serde_json::json!([0, "", 0, "", true]),
+        "what the last person left in the page"
+    );
+
+    // No resend left: the error shows, and the code already mailed can still be entered.
+    browser.click("#signout");
+    browser.wait_for(&visible("signin"));
+    browser.click("[data-go=register]");
+    browser.fill("#register-email", "cy@example.com");
+    browser.fill("#register-password", PW);
+    browser.click("#form-register button[type=submit]");
+    browser.wait_for(&visible("activate"));
+    browser.click("#resend");
+    browser.wait_for("document.querySelector('#form-activate .form-error').textContent !== ''");
+    browser.fill("#activate-code", &app.last_code_for("cy@example.com"));
+    browser.click("#form-activate button[type=submit]");
+    browser.wait_for(&status_says("active"));
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors or CSP violations: {errors:#?}");
+}

@@ -34,10 +34,12 @@ fn asset(content_type: &'static str, text: &'static str) -> Reply {
 /// `GET /` → the web client for a browser (an `Accept` that names `text/html`), else the JSON
 /// pointer to the API's description (curl, scripts).
 pub fn index(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
-    if header(request, "Accept").is_some_and(|accept| accept.contains("text/html")) {
-        return Ok(asset("text/html; charset=utf-8", INDEX));
-    }
-    super::index(request, state)
+    let reply = if header(request, "Accept").is_some_and(|accept| accept.contains("text/html")) {
+        asset("text/html; charset=utf-8", INDEX)
+    } else {
+        super::index(request, state)?
+    };
+    Ok(reply.with_header("Vary", "Accept".into()))
 }
 
 /// `GET /app.js` → the client's script (an ES module).

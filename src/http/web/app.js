@@ -4,7 +4,7 @@
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const API = (new URLSearchParams(location.search).get('api') || '').replace(/\/+$/, '');
-const state = { access: null, refreshTimer: 0, email: '', password: '', mfaToken: '', countdown: 0, usersAfter: null };
+const state = { access: null, accessExpiry: 0, refreshTimer: 0, email: '', password: '', mfaToken: '', countdown: 0, usersAfter: null };
 
 // Which field an error code belongs to, so its message appears next to that field.
 const FIELD_OF = {
@@ -18,7 +18,18 @@ function base64(text) {
   return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
 }
 
-async function call(method, path, { body, token = state.access, basic } = {}) {
+// A request with the current access token that comes back 401 is tried once more after a
+// refresh (the token may have expired while the tab slept).
+async function call(method, path, options = {}) {
+  const result = await send(method, path, options);
+  const usedToken = !options.basic && options.token === undefined && state.access;
+  if (result.status === 401 && usedToken && result.data.error === 'invalid_token' && await refresh()) {
+    return send(method, path, options);
+  }
+  return result;
+}
+
+async function send(method, path, { body, token = state.access, basic } = {}) {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (basic) headers.Authorization = 'Basic ' + base64(`${basic.email}:${basic.password}`);
@@ -87,7 +98,10 @@ function showError(form, result) {
 
 // Honours Retry-After: the submit button counts down and comes back.
 function waitToRetry(form, seconds) {
-  const button = form.querySelector('button[type=submit]');
+  countDown(form.querySelector('button[type=submit]'), seconds);
+}
+
+function countDown(button, seconds) {
   const label = button.dataset.label || button.textContent;
   button.dataset.label = label;
   button.dataset.waiting = 'yes';
@@ -130,24 +144,49 @@ function onSubmit(id, handler) {
 
 function setTokens(data) {
   state.access = data.access_token;
+  state.accessExpiry = Date.now() + data.expires_in * 1000;
   sessionStorage.setItem('beefirst.refresh', data.refresh_token);
-  clearTimeout(state.refreshTimer);
-  state.refreshTimer = setTimeout(refresh, Math.max(5, data.expires_in - 60) * 1000);
+  schedule(Math.max(5, data.expires_in - 60));
 }
 
+function schedule(seconds) {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(refresh, seconds * 1000);
+}
+
+// Exchanges the refresh token for a new pair. A refused token ends the session; anything else
+// (429, 503, no network) is tried again after Retry-After or 10 s.
 async function refresh() {
   const token = sessionStorage.getItem('beefirst.refresh');
   if (!token) return false;
-  const result = await call('POST', '/token/refresh', { body: { refresh_token: token }, token: null });
+  const result = await send('POST', '/token/refresh', { body: { refresh_token: token }, token: null });
   if (result.status === 200) { setTokens(result.data); return true; }
   if (result.status === 401) signedOut('Your session has ended. Please sign in again.');
+  else schedule(result.retryAfter || 10);
   return false;
+}
+
+// A tab that slept past its token's expiry refreshes as soon as it is looked at again.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && state.access && Date.now() > state.accessExpiry - 30000) refresh();
+});
+
+// Leaves nothing of the account in the page for the next person at this computer.
+function forgetAccount() {
+  for (const form of document.querySelectorAll('form')) { form.reset(); clearErrors(form); }
+  for (const id of ['recovery-codes', 'totp-qr', 'totp-secret', 'events', 'profile-email', 'profile-role', 'profile-created', 'totp-state']) {
+    $(`#${id}`).replaceChildren();
+  }
+  for (const id of ['sessions', 'users']) $(`#${id} tbody`).replaceChildren();
+  for (const id of ['totp-enroll', 'totp-codes', 'form-email-confirm', 'form-reset', 'nav-admin']) $(`#${id}`).hidden = true;
+  Object.assign(state, { email: '', password: '', mfaToken: '', usersAfter: null });
 }
 
 function signedOut(message) {
   state.access = null;
   clearTimeout(state.refreshTimer);
   sessionStorage.removeItem('beefirst.refresh');
+  forgetAccount();
   show('signin');
   say(message || '');
 }
@@ -162,6 +201,7 @@ function startCountdown(seconds) {
     $('#countdown').textContent = left > 0
       ? `The code expires in ${left} s.`
       : 'The code has expired: ask for a new one, or register again.';
+    if ([30, 10, 0].includes(left)) say(left ? `${left} seconds left to enter the code.` : 'The code has expired.');
     if (left === 0) clearInterval(state.countdown);
   };
   tick();
@@ -188,11 +228,16 @@ onSubmit('form-activate', async (form, v) => {
 });
 
 $('#resend').addEventListener('click', async () => {
+  const button = $('#resend');
+  if (button.disabled) return;
   const form = $('#form-activate');
   clearErrors(form);
+  button.disabled = true;
   const result = await call('POST', '/resend', { basic: state });
-  if (result.status === 202) { startCountdown(result.data.expires_in); say('A new code is on its way.'); }
-  else showError(form, result);
+  button.disabled = false;
+  if (result.status === 202) { startCountdown(result.data.expires_in); say('A new code is on its way.'); return; }
+  form.querySelector('.form-error').textContent = result.data.message || 'Something went wrong.';
+  if (result.retryAfter && [0, 429, 503].includes(result.status)) countDown(button, result.retryAfter);
 });
 
 // --- signing in ----------------------------------------------------------------------------
@@ -242,7 +287,8 @@ $('#signout').addEventListener('click', async () => {
 
 async function loadAccount() {
   const me = await call('GET', '/me');
-  if (me.status !== 200) return signedOut('Please sign in.');
+  if (me.status === 401) return signedOut('Please sign in.');
+  if (me.status !== 200) return say(me.data.message);
   const p = me.data;
   $('#profile-email').textContent = p.email;
   $('#profile-role').textContent = p.role;
@@ -270,6 +316,7 @@ async function loadSessions() {
     button.type = 'button';
     button.className = 'small';
     button.textContent = s.current ? 'Sign out' : 'Sign this device out';
+    button.setAttribute('aria-label', `${button.textContent}: ${s.user_agent || 'unknown device'}, signed in ${new Date(s.created_at).toLocaleString()}`);
     button.addEventListener('click', async () => {
       if (s.current) { await call('POST', '/logout'); return signedOut('You are signed out.'); }
       const answer = await call('DELETE', `/me/sessions/${s.id}`);
@@ -290,6 +337,12 @@ async function loadEvents() {
     list.append(item);
   }
 }
+
+$('#signout-others').addEventListener('click', async () => {
+  const answer = await call('DELETE', '/me/sessions');
+  say(answer.status === 204 ? 'Every other device is signed out.' : answer.data.message);
+  await loadSessions();
+});
 
 onSubmit('form-name', async (form, v) => {
   const result = await call('PATCH', '/me', { body: { display_name: v.display_name.trim() || null } });
@@ -388,6 +441,7 @@ async function loadUsers(append) {
     const cell = row.insertCell();
     const act = (label, method, path) => {
       const button = Object.assign(document.createElement('button'), { type: 'button', className: 'small', textContent: label });
+      button.setAttribute('aria-label', `${label} ${u.email}`);
       button.addEventListener('click', async () => {
         if (method === 'DELETE' && button.dataset.armed !== 'yes') {
           button.dataset.armed = 'yes';
