@@ -7,11 +7,15 @@ Usage: bench/run [--quick] [--no-autogroup]
   --no-autogroup  (root) turn kernel.sched_autogroup_enabled off for the run, restored afterwards
 Target 2 is measured twice: as the processes run on a plain host, and (root, cgroup v1 `cpu`
 controller writable) with PostgreSQL, the service and the load generator each in a CPU cgroup of
-its own with equal shares, the way containers run. See BENCHMARKS.md.
-Needs: PostgreSQL (started by .ci/pg-up), wrk and gnuplot (Debian packages; installed if missing),
-pgbench (PostgreSQL's). Writes bench/out/ (raw results, the chart bench/out/latency.svg).
+its own with equal shares, the way containers run. Targets 7 and 8 (bench/users.py): 1,000
+concurrent signed-in users on one instance and on three behind nginx, and /login latency at
+BCRYPT_COST 10 and 12. See BENCHMARKS.md.
+Needs: PostgreSQL (started by .ci/pg-up), wrk, gnuplot and nginx (Debian packages; installed if
+missing), pgbench (PostgreSQL's). Writes bench/out/ (raw results, the chart bench/out/latency.svg).
 """
 import glob, json, os, re, resource, socket, subprocess, sys, time, urllib.request
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import users as scale
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -139,8 +143,8 @@ def http(method, path, body=None, token=None):
 def main():
     global ADDR
     os.makedirs(OUT, exist_ok=True)
-    for tool, pkg in (("wrk", "wrk"), ("gnuplot", "gnuplot-nox")):
-        if subprocess.run(["which", tool], capture_output=True).returncode:
+    for tool, pkg in (("wrk", "wrk"), ("gnuplot", "gnuplot-nox"), ("nginx", "nginx-light")):
+        if subprocess.run(["which", tool], capture_output=True).returncode and not os.path.exists(f"/usr/sbin/{tool}"):
             sh(f"apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {pkg}")
     pgbench = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))[-1]
     sh(os.path.join(ROOT, ".ci", "pg-up"))
@@ -185,6 +189,7 @@ def run_all(pgbench, autogroup_before):
         proc.terminate(); proc.wait(timeout=15)
         log.close()
     results["autogroup"] = "off" if NO_AUTOGROUP else autogroup_before
+    results["scale"] = run_scale(ceiling)
     report(results)
 
 class LogLines:
@@ -289,6 +294,117 @@ def settle():
         time.sleep(0.1)
     time.sleep(1.0)
 
+USERS_LOAD = 20 if QUICK else 60   # seconds of the 1,000-user load
+HASHING_SHARE = 0.5                # registrations + logins offered, as a share of the bcrypt ceiling
+
+def psql(sql):
+    return sh(["psql", "-h", "127.0.0.1", "-U", "postgres", "-XAtqc", sql, DB])
+
+def nginx_front(upstreams):
+    """nginx with deploy/nginx.conf in front of `upstreams`, its per-IP connection cap raised (the
+    whole load comes from one address). Returns (address, process)."""
+    template = open(os.path.join(ROOT, "deploy", "nginx.conf")).read()
+    port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
+    conf = (template.replace("        server api:8080;\n", "".join(f"        server {a};\n" for a in upstreams))
+                    .replace("listen 8080;", f"listen 127.0.0.1:{free};")
+                    .replace("limit_conn per_ip 20;", "limit_conn per_ip 4000;"))
+    d = os.path.join(OUT, "nginx"); os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(conf)
+    nginx = "nginx" if subprocess.run(["which", "nginx"], capture_output=True).returncode == 0 else "/usr/sbin/nginx"
+    proc = subprocess.Popen([nginx, "-p", d, "-c", os.path.join(d, "nginx.conf"), "-g",
+                             f"daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log;"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", free), timeout=0.2).close(); break
+        except OSError:
+            time.sleep(0.05)
+    return f"127.0.0.1:{free}", proc
+
+def server_side(instances, route):
+    """The service's own view of `route` (its latency histogram in /metrics, summed over the
+    instances): (count, total seconds, {bucket bound: count})."""
+    count, total, buckets = 0, 0.0, {}
+    for inst in instances:
+        text = urllib.request.urlopen(f"http://{inst.addr}/metrics").read().decode()
+        for bound, n in re.findall(rf'beefirst_request_duration_seconds_bucket{{route="{re.escape(route)}",le="([^"]+)"}} (\d+)', text):
+            buckets[bound] = buckets.get(bound, 0) + int(n)
+        m = re.search(rf'beefirst_request_duration_seconds_sum{{route="{re.escape(route)}"}} (\S+)', text)
+        c = re.search(rf'beefirst_request_duration_seconds_count{{route="{re.escape(route)}"}} (\d+)', text)
+        if m and c:
+            total += float(m.group(1)); count += int(c.group(1))
+    return count, total, buckets
+
+def server_summary(before, after):
+    """Average and the bucket holding the 99th percentile, between two server_side readings."""
+    n = after[0] - before[0]
+    if n <= 0:
+        return None
+    avg_ms = 1000 * (after[1] - before[1]) / n
+    p99 = next((b for b in sorted(after[2], key=lambda b: float("inf") if b == "+Inf" else float(b))
+                if after[2][b] - before[2].get(b, 0) >= 0.99 * n), "+Inf")
+    return {"n": n, "avg": avg_ms, "p99_le_ms": "inf" if p99 == "+Inf" else f"{1000 * float(p99):g}"}
+
+def run_scale(ceiling):
+    """1,000 concurrent users on one instance, then on three behind nginx; /login latency."""
+    print("1,000 users: signing them in (setup instance at cost 4) ...", flush=True)
+    psql("TRUNCATE accounts CASCADE")
+    users = scale.seed(ROOT, OUT, f"{PG}/{DB}", psql)
+    r = {"users": len(users), "ceiling": ceiling}
+    for label, count in (("one", 1), ("three", 3)):
+        print(f"1,000 users on {count} instance(s), registrations and logins at the bcrypt ceiling ...", flush=True)
+        instances = [scale.Instance(ROOT, OUT, f"{PG}/{DB}", f"scale-{label}-{i}", BCRYPT_COST=COST,
+                                    ACCESS_TOKEN_TTL_SECONDS=60) for i in range(count)]
+        front = None
+        try:
+            if label == "one":
+                scale.active_account(instances[0], "bench@bench.example")
+                addr = instances[0].addr
+            else:
+                addr, front = nginx_front([i.addr for i in instances])
+            peak = {"rss": 0.0, "pg": 0}
+            def sample():
+                peak["rss"] = max(peak["rss"], sum(i.rss_mib() for i in instances))
+                peak["pg"] = max(peak["pg"], int(psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'beefirst'")))
+            routes = ("/me", "/token/refresh")
+            before = {rt: server_side(instances, rt) for rt in routes}
+            endpoints = scale.run_load(addr, users, HASHING_SHARE * ceiling, USERS_LOAD, f"{label}{time.time_ns()}", sample)
+            server = {rt: server_summary(before[rt], server_side(instances, rt)) for rt in routes}
+            r[label] = {"endpoints": endpoints, "server": server, "rss": peak["rss"], "pg": peak["pg"], "instances": count}
+        finally:
+            if front: front.terminate(); front.wait()
+            for i in instances: i.stop()
+        time.sleep(2)
+    print("/login latency unloaded at cost 10 and 12 ...", flush=True)
+    r["login"] = {cost: scale.login_latency(ROOT, OUT, f"{PG}/{DB}", cost) for cost in (10, 12)}
+    return r
+
+def scale_rows(r):
+    """Rows of the 1,000-user targets."""
+    rows = []
+    hash_ms = 1000 * CORES / r["ceiling"]  # one hash's time, from the measured ceiling
+    for label in ("one", "three"):
+        run = r[label]
+        where = f"{run['instances']} instance{'s' if run['instances'] > 1 else ''}"
+        for endpoint, e in sorted(run["endpoints"].items()):
+            bcrypt = endpoint in ("POST /register", "POST /login")
+            stats = f"{e['rps']:.1f}/s, avg {e['avg']:.1f}, p50 {e['p50']:.1f}, p99 {e['p99']:.1f}, max {e['max']:.0f} ms, {e['errors']} errors"
+            if bcrypt:
+                ok, goal = e["errors"] == 0, f"no errors; avg vs one hash {hash_ms:.0f} ms"
+            else:
+                ok = e["errors"] == 0 and e["avg"] < 10 and e["p99"] < 50 and e["max"] < 200
+                goal = "no errors, avg < 10, p99 < 50, max < 200 ms"
+            route = {"GET /me": "/me", "POST /token/refresh": "/token/refresh"}.get(endpoint)
+            seen = run["server"].get(route) if route else None
+            ref = f"service's own: avg {seen['avg']:.2f} ms, p99 <= {seen['p99_le_ms']} ms" if seen else ""
+            rows.append((f"7 1,000 users, {where}: {endpoint}", stats, f"{e['error_kinds'] or ''} {ref}".strip(), None, ok, goal))
+        rows.append((f"7 1,000 users, {where}: RSS, PostgreSQL connections", f"{run['rss']:.1f} MiB, {run['pg']}", "", None,
+                     run["pg"] < 100, "connections < 100"))
+    for cost, l in sorted(r["login"].items()):
+        rows.append((f"8 /login unloaded at BCRYPT_COST {cost}", f"avg {l['avg']:.0f}, p50 {l['p50']:.0f}, max {l['max']:.0f} ms", "",
+                     None, True, "< 100 ms is the aim (see BENCHMARKS.md)"))
+    return rows
+
 def report(r):
     rows = [
         ("1 register throughput vs bcrypt ceiling", f"{r['register_rps']:.2f}/s", f"{r['ceiling']:.2f}/s",
@@ -311,6 +427,7 @@ def report(r):
          "", None, r["three"]["shed_p99_ms"] < 10, "p99 < 10 ms"),
         ("5 3x capacity: RSS growth", f"{r['rss_growth']:+.1f} MiB", "", None, r["rss_growth"] < 8, "< 8 MiB"),
         ("6 start-up to listening", f"{r['startup_ms']:.0f} ms", "", None, r["startup_ms"] < 200, "< 200 ms"),
+        *scale_rows(r["scale"]),
     ]
     lines = ["| target | measured | reference | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for name, measured, ref, ratio, ok, goal in rows:
