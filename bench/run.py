@@ -343,7 +343,9 @@ def server_summary(before, after):
     avg_ms = 1000 * (after[1] - before[1]) / n
     p99 = next((b for b in sorted(after[2], key=lambda b: float("inf") if b == "+Inf" else float(b))
                 if after[2][b] - before[2].get(b, 0) >= 0.99 * n), "+Inf")
-    return {"n": n, "avg": avg_ms, "p99_le_ms": "inf" if p99 == "+Inf" else f"{1000 * float(p99):g}"}
+    within = lambda bound: after[2].get(bound, 0) - before[2].get(bound, 0)
+    return {"n": n, "avg": avg_ms, "p99_le_ms": "inf" if p99 == "+Inf" else f"{1000 * float(p99):g}",
+            "over_200ms": n - within("0.25")}
 
 def run_scale(ceiling):
     """1,000 concurrent users on one instance, then on three behind nginx; /login latency."""
@@ -396,13 +398,14 @@ def scale_rows(r):
                 goal = "no errors, avg < 10, p99 < 50, max < 200 ms"
             route = {"GET /me": "/me", "POST /token/refresh": "/token/refresh"}.get(endpoint)
             seen = run["server"].get(route) if route else None
-            ref = f"service's own: avg {seen['avg']:.2f} ms, p99 <= {seen['p99_le_ms']} ms" if seen else ""
+            ref = (f"service's own: avg {seen['avg']:.2f} ms, p99 <= {seen['p99_le_ms']} ms, "
+                   f"{seen['over_200ms']} over 250 ms") if seen else ""
             rows.append((f"7 1,000 users, {where}: {endpoint}", stats, f"{e['error_kinds'] or ''} {ref}".strip(), None, ok, goal))
         rows.append((f"7 1,000 users, {where}: RSS, PostgreSQL connections", f"{run['rss']:.1f} MiB, {run['pg']}", "", None,
                      run["pg"] < 100, "connections < 100"))
     for cost, l in sorted(r["login"].items()):
-        rows.append((f"8 /login unloaded at BCRYPT_COST {cost}", f"avg {l['avg']:.0f}, p50 {l['p50']:.0f}, max {l['max']:.0f} ms", "",
-                     None, True, "< 100 ms is the aim (see BENCHMARKS.md)"))
+        rows.append((f"8 /login unloaded at BCRYPT_COST {cost}", f"avg {l['avg']:.0f}, p50 {l['p50']:.0f}, max {l['max']:.0f} ms",
+                     "bcrypt alone sets it (BENCHMARKS.md)", None, l["avg"] < 100, "avg < 100 ms"))
     return rows
 
 def report(r):

@@ -160,9 +160,9 @@ def run_load(addr, users, hashing_rate, seconds, tag, sample):
     stats = Stats()
     async def main():
         deadline = time.time() + seconds
-        async def sampler():
+        async def sampler():  # in a thread: psql must not stall the event loop
             while time.time() < deadline:
-                sample(); await asyncio.sleep(1)
+                await asyncio.to_thread(sample); await asyncio.sleep(1)
         await asyncio.gather(*(user(addr, t, stats, deadline) for t in users),
                              hashing_traffic(addr, hashing_rate, stats, deadline, tag), sampler())
     started = time.perf_counter()
