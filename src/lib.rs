@@ -44,8 +44,7 @@ pub fn run(config: Config) -> Result<(), String> {
     service::tokens::maintain_keys(&state)
         .map_err(|e| format!("cannot list the signing key: {e}"))?;
     let state = Arc::new(state);
-    let server = tiny_http::Server::http(state.config.bind_addr)
-        .map_err(|e| format!("cannot bind {}: {e}", state.config.bind_addr))?;
+    let server = http::listener::bind(state.config.bind_addr)?;
     let addr = server.server_addr().to_ip().ok_or("bound to a non-IP address")?;
     reaper::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the reaper: {e}"))?;
     outbox::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the mail sender: {e}"))?;

@@ -8,6 +8,28 @@
 //! `restart: unless-stopped`, systemd, Kubernetes) starts a fresh process.
 
 use serde_json::json;
+use std::net::SocketAddr;
+
+/// Connections the kernel may hold complete but not yet accepted (Linux caps it at
+/// `net.core.somaxconn`, 4,096 by default). The standard library's 128 overflowed when 1,000
+/// clients connected within a second: a dropped handshake is retried by the client only after
+/// one, three, seven seconds (BENCHMARKS.md, target 7).
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds `addr` with a [`LISTEN_BACKLOG`]-deep accept queue and hands the socket to tiny_http.
+/// Errors: the address cannot be bound.
+pub fn bind(addr: SocketAddr) -> Result<tiny_http::Server, String> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: listen() on a socket we own; calling it again only changes the backlog.
+        unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) };
+    }
+    tiny_http::Server::from_listener(listener, None)
+        .map_err(|e| format!("cannot serve {addr}: {e}"))
+}
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (the soft default is often 1,024, and each
 /// connection costs tiny_http two descriptors). Returns the soft limit now in force, if known.
