@@ -42,11 +42,17 @@ pub fn list(
     filter: &UserFilter,
     limit: i64,
 ) -> Result<(Vec<AdminUser>, Option<i64>), Error> {
-    let mut users = admin::list(&mut *store::checkout(&state.pool)?, filter, limit + 1)?;
-    let more = users.len() as i64 > limit;
-    users.truncate(usize::try_from(limit).unwrap_or(0));
-    let next = if more { users.last().map(|u| u.id) } else { None };
-    Ok((users, next))
+    let users = admin::list(&mut *store::checkout(&state.pool)?, filter, limit + 1)?;
+    Ok(page(users, limit, |u| u.id))
+}
+
+/// A keyset page from `rows` fetched with one row more than `limit`: the first `limit` rows, and
+/// the id of the last of them if there is more (the next page's cursor).
+fn page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = if more { rows.last().map(id) } else { None };
+    (rows, next)
 }
 
 /// One account. Errors: 404 [`Error::UserNotFound`].
@@ -114,11 +120,8 @@ pub fn events(
     filter: &EventFilter,
     limit: i64,
 ) -> Result<(Vec<Event>, Option<i64>), Error> {
-    let mut events = store::audit::list(&mut *store::checkout(&state.pool)?, filter, limit + 1)?;
-    let more = events.len() as i64 > limit;
-    events.truncate(usize::try_from(limit).unwrap_or(0));
-    let next = if more { events.last().map(|e| e.id) } else { None };
-    Ok((events, next))
+    let events = store::audit::list(&mut *store::checkout(&state.pool)?, filter, limit + 1)?;
+    Ok(page(events, limit, |e| e.id))
 }
 
 /// The caller's own events (`GET /me/events`). Errors: 401.

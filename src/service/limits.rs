@@ -77,10 +77,7 @@ pub fn count_login_failure_on(
     state: &AppState,
     email: &Email,
 ) -> Result<(), Error> {
-    match enforce_on(q, Scope::LoginFailure, Subject::Email(email), login_limit(state), true) {
-        Err(Error::RateLimited { .. }) => Ok(()),
-        other => other,
-    }
+    counted(enforce_on(q, Scope::LoginFailure, Subject::Email(email), login_limit(state), true))
 }
 
 /// Counts one failed login (or wrong confirmation password) against `email`, known or not, so
@@ -96,7 +93,12 @@ fn login_limit(state: &AppState) -> Limit {
 /// Counts one event for `subject`; the budget being used up is not an error here (the count simply
 /// stops at the limit), only database errors are.
 fn record(state: &AppState, scope: Scope, subject: Subject<'_>, limit: Limit) -> Result<(), Error> {
-    match enforce(state, scope, subject, limit, true) {
+    counted(enforce(state, scope, subject, limit, true))
+}
+
+/// A counted event's outcome: a used-up budget only means the count stopped at the limit.
+fn counted(outcome: Result<(), Error>) -> Result<(), Error> {
+    match outcome {
         Err(Error::RateLimited { .. }) => Ok(()),
         other => other,
     }
