@@ -16,19 +16,46 @@ use std::net::SocketAddr;
 /// one, three, seven seconds (BENCHMARKS.md, target 7).
 pub const LISTEN_BACKLOG: i32 = 4096;
 
-/// Binds `addr` with a [`LISTEN_BACKLOG`]-deep accept queue and hands the socket to tiny_http.
-/// Errors: the address cannot be bound.
+/// Binds `addr` with a [`LISTEN_BACKLOG`]-deep accept queue and `TCP_NODELAY` (see [`listen`])
+/// and hands the socket to tiny_http. Errors: the address cannot be bound.
 pub fn bind(addr: SocketAddr) -> Result<tiny_http::Server, String> {
+    tiny_http::Server::from_listener(listen(addr)?, None)
+        .map_err(|e| format!("cannot serve {addr}: {e}"))
+}
+
+/// The listening socket: a [`LISTEN_BACKLOG`]-deep accept queue, and `TCP_NODELAY`, which Linux
+/// passes on to every accepted connection (tiny_http never shows us those sockets). tiny_http
+/// writes a response through a 1 KiB buffer: the headers, then a larger body in a second write.
+/// With Nagle's algorithm on, that second write waited for the client to acknowledge the first,
+/// and a client on a keep-alive connection delays its acknowledgement by up to 40 ms: every
+/// answer over about 1 KiB (a page of accounts or events, the web client's script) took 40 ms
+/// more than its work (BENCHMARKS.md, target 9). Errors: the address cannot be bound.
+pub fn listen(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
     let listener =
         std::net::TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
-        // SAFETY: listen() on a socket we own; calling it again only changes the backlog.
-        unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) };
+        let fd = listener.as_raw_fd();
+        let on: libc::c_int = 1;
+        // SAFETY: listen() and setsockopt() on a socket we own, with a pointer to a live c_int
+        // and its size; listen() again only changes the backlog.
+        let failed = unsafe {
+            libc::listen(fd, LISTEN_BACKLOG) != 0
+                || libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_NODELAY,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                ) != 0
+        };
+        if failed {
+            let error = std::io::Error::last_os_error();
+            return Err(format!("cannot configure the socket on {addr}: {error}"));
+        }
     }
-    tiny_http::Server::from_listener(listener, None)
-        .map_err(|e| format!("cannot serve {addr}: {e}"))
+    Ok(listener)
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (the soft default is often 1,024, and each
@@ -86,4 +113,23 @@ pub fn exit_if_accepting_dies() {
             std::process::exit(1);
         }
     }));
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    fn accepted_nodelay(listener: TcpListener) -> bool {
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        listener.accept().unwrap().0.nodelay().unwrap()
+    }
+
+    #[test]
+    fn accepted_connections_send_without_waiting_for_acknowledgements() {
+        let any = "127.0.0.1:0".parse().unwrap();
+        assert!(accepted_nodelay(listen(any).unwrap()));
+        // The control: without the option on the listener, Nagle's algorithm is on.
+        assert!(!accepted_nodelay(TcpListener::bind(any).unwrap()));
+    }
 }
