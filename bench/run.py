@@ -9,13 +9,15 @@ Target 2 is measured twice: as the processes run on a plain host, and (root, cgr
 controller writable) with PostgreSQL, the service and the load generator each in a CPU cgroup of
 its own with equal shares, the way containers run. Targets 7 and 8 (bench/users.py): 1,000
 concurrent signed-in users on one instance and on three behind nginx, and /login latency at
-BCRYPT_COST 10 and 12. See BENCHMARKS.md.
+BCRYPT_COST 10 and 12. Target 9 (bench/endpoints.py): every endpoint added since, at
+saturation, next to its ceiling (bcrypt, or pgbench of its main statement). See BENCHMARKS.md.
 Needs: PostgreSQL (started by .ci/pg-up), wrk, gnuplot and nginx (Debian packages; installed if
 missing), pgbench (PostgreSQL's). Writes bench/out/ (raw results, the chart bench/out/latency.svg).
 """
 import glob, json, os, re, resource, socket, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import users as scale
+import endpoints
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -190,6 +192,9 @@ def run_all(pgbench, autogroup_before):
         log.close()
     results["autogroup"] = "off" if NO_AUTOGROUP else autogroup_before
     results["scale"] = run_scale(ceiling)
+    print("every endpoint added since the first benchmark, at saturation ...", flush=True)
+    psql("TRUNCATE accounts CASCADE")
+    results["endpoints"] = endpoints.run(ROOT, OUT, f"{PG}/{DB}", DB, psql, pgbench, ceiling, LOAD, COST)
     report(results)
 
 class LogLines:
@@ -235,7 +240,7 @@ def run_phases(proc, ceiling, startup_ms, pgbench, lines):
     pg = {}
     for c in levels:
         out = sh([pgbench, "-h", "127.0.0.1", "-U", "postgres", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
-                  "-T", str(LOAD), *claims_vars(token), "-f", os.path.join(ROOT, "bench", "me.sql"), DB])
+                  "-T", str(LOAD), *claims_vars(token), "-f", os.path.join(ROOT, "bench", "sql", "me.sql"), DB])
         pg[c] = float(re.search(r"tps = ([\d.]+)", out).group(1))
     r["me_vs_pgbench"] = {c: (me[c], pg[c]) for c in levels}
 
@@ -408,6 +413,28 @@ def scale_rows(r):
                      "bcrypt alone sets it (BENCHMARKS.md)", None, l["avg"] < 100, "avg < 100 ms"))
     return rows
 
+def endpoint_rows(rows):
+    """Rows of target 9: each endpoint at saturation against its ceiling."""
+    out = []
+    for e in rows:
+        name = f"9 at saturation: {e['endpoint']}"
+        if e["endpoint"] == "forgot-password worker":
+            seconds = e["seconds"]
+            out.append((name, f"{e['queued']} still queued when the load ended, drained in {seconds:.1f} s"
+                        if seconds is not None else f"{e['queued']} queued, not drained",
+                        "the requests of the load above, none an account", None, seconds is not None, "drained within 300 s"))
+            continue
+        stats = f"{e['rps']:.1f}/s, avg {e['avg']:.1f}, p50 {e['p50']:.1f}, p99 {e['p99']:.1f}, max {e['max']:.0f} ms, {e['errors']} errors"
+        if e["ceiling"] is None:  # /login/mfa: paced by the /login before it
+            out.append((name, stats, e["reference"], None, e["errors"] == 0 and e["p99"] < 50, "no errors, p99 < 50 ms"))
+        elif e["reference"].startswith("bcrypt"):
+            out.append((name, stats, f"{e['ceiling']:.2f}/s ({e['reference']})", e["rps"] / e["ceiling"],
+                        e["errors"] == 0 and e["rps"] >= 0.8 * e["ceiling"], ">= 80 % of the ceiling, no errors"))
+        else:
+            out.append((name, stats, f"{e['ceiling']:.0f}/s ({e['reference']})", e["rps"] / e["ceiling"],
+                        e["errors"] == 0, "no errors (ratio reported)"))
+    return out
+
 def report(r):
     rows = [
         ("1 register throughput vs bcrypt ceiling", f"{r['register_rps']:.2f}/s", f"{r['ceiling']:.2f}/s",
@@ -431,6 +458,7 @@ def report(r):
         ("5 3x capacity: RSS growth", f"{r['rss_growth']:+.1f} MiB", "", None, r["rss_growth"] < 8, "< 8 MiB"),
         ("6 start-up to listening", f"{r['startup_ms']:.0f} ms", "", None, r["startup_ms"] < 200, "< 200 ms"),
         *scale_rows(r["scale"]),
+        *endpoint_rows(r["endpoints"]),
     ]
     lines = ["| target | measured | reference | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for name, measured, ref, ratio, ok, goal in rows:

@@ -15,13 +15,13 @@ USERS = 1000
 SIGNING_KEY = base64.urlsafe_b64encode(b"bench-signing-key-0123456789abcd").decode().rstrip("=")
 
 class Instance:
-    """One `beefirst` process with its stdout in a file."""
+    """One `beefirst` process with its stdout in a file; rate limits off unless `settings` say."""
     def __init__(self, root, out, db_url, name, **settings):
         env = dict(os.environ, DATABASE_URL=db_url, BIND_ADDR="127.0.0.1:0", JWT_SIGNING_KEY=SIGNING_KEY,
                    RATE_LIMIT_IP_PER_MINUTE="0", RATE_LIMIT_EMAIL_PER_HOUR="0",
                    MAX_WRONG_CODES_PER_EMAIL_PER_DAY="0", LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR="0",
-                   REAPER_INTERVAL_SECONDS="3600", DB_POOL_SIZE="10", WORKERS="32", QUEUE_DEPTH="1024",
-                   **{k: str(v) for k, v in settings.items()})
+                   REAPER_INTERVAL_SECONDS="3600", DB_POOL_SIZE="10", WORKERS="32", QUEUE_DEPTH="1024")
+        env.update({k: str(v) for k, v in settings.items()})
         self.log_path = os.path.join(out, f"{name}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([os.path.join(root, "target/release/beefirst")], env=env,
