@@ -3,6 +3,8 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# tiny_http with one fix of ours (vendor/tiny_http/PATCHED.md), patched in by Cargo.toml.
+COPY vendor ./vendor
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo build --release --locked && rm -rf src
 COPY schema.sql ./
