@@ -2,6 +2,7 @@
 //! hand-written: request counts by route and status, a latency histogram by route, queue depths
 //! and shed counts by lane, and the database pool's connections in use and idle.
 
+use crate::store::outbox::Backlog;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -110,9 +111,9 @@ impl Metrics {
         self.mail[outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition, with the pool's figures and the outbox backlog (if the
-    /// database answered) passed in.
-    pub fn render(&self, pool_in_use: u32, pool_idle: u32, outbox_backlog: Option<i64>) -> String {
+    /// The Prometheus text exposition, with the pool's figures and the background worker's
+    /// backlog (if the database answered) passed in.
+    pub fn render(&self, pool_in_use: u32, pool_idle: u32, backlog: Option<Backlog>) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP beefirst_requests_total Requests answered, by route and status.\n");
         out.push_str("# TYPE beefirst_requests_total counter\n");
@@ -183,10 +184,13 @@ impl Metrics {
         out.push_str("# TYPE beefirst_refresh_token_reuse_total counter\n");
         let reuse = self.refresh_reuse.load(Ordering::Relaxed);
         let _ = writeln!(out, "beefirst_refresh_token_reuse_total {reuse}");
-        if let Some(backlog) = outbox_backlog {
+        if let Some(Backlog { mail, reset_requests }) = backlog {
             out.push_str("# HELP beefirst_outbox_backlog Mail queued and not yet delivered (all instances).\n");
             out.push_str("# TYPE beefirst_outbox_backlog gauge\n");
-            let _ = writeln!(out, "beefirst_outbox_backlog {backlog}");
+            let _ = writeln!(out, "beefirst_outbox_backlog {mail}");
+            out.push_str("# HELP beefirst_reset_requests_backlog Forgot-password requests not yet taken by a worker (all instances).\n");
+            out.push_str("# TYPE beefirst_reset_requests_backlog gauge\n");
+            let _ = writeln!(out, "beefirst_reset_requests_backlog {reset_requests}");
         }
         out
     }
@@ -212,9 +216,10 @@ mod tests {
         metrics.enqueued(Lane::Requests);
         metrics.mail(MailOutcome::Failed);
         metrics.refresh_reuse();
-        let text = metrics.render(3, 17, Some(4));
+        let text = metrics.render(3, 17, Some(Backlog { mail: 4, reset_requests: 9 }));
         assert!(text.contains("beefirst_mail_attempts_total{outcome=\"failed\"} 1"));
         assert!(text.contains("beefirst_outbox_backlog 4"));
+        assert!(text.contains("beefirst_reset_requests_backlog 9"));
         assert!(text.contains("beefirst_refresh_token_reuse_total 1"));
         assert!(text.contains("beefirst_requests_total{route=\"/health\",status=\"200\"} 2"));
         assert!(text.contains(

@@ -92,9 +92,9 @@ pub fn pool_connections(state: &AppState) -> (u32, u32) {
     (pool.connections - pool.idle_connections, pool.idle_connections)
 }
 
-/// Mail queued in the outbox, or `None` when the database does not answer (`GET /metrics` still
-/// answers then).
-pub fn outbox_backlog(state: &AppState) -> Option<i64> {
+/// Mail queued in the outbox and forgot-password requests not yet taken, or `None` when the
+/// database does not answer (`GET /metrics` still answers then).
+pub fn outbox_backlog(state: &AppState) -> Option<crate::store::outbox::Backlog> {
     let mut client = crate::store::checkout(&state.pool).ok()?;
     crate::store::outbox::backlog(&mut client).ok()
 }

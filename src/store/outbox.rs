@@ -71,9 +71,22 @@ pub fn retry_later(
     Ok(())
 }
 
-/// Mail waiting to be delivered (`GET /metrics`: `beefirst_outbox_backlog`).
-pub fn backlog(client: &mut Connection) -> Result<i64, Error> {
-    Ok(client.query_one("SELECT count(*) FROM outbox", &[])?.get(0))
+/// The background worker's queues, all instances together (`GET /metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Mail waiting to be delivered (`beefirst_outbox_backlog`).
+    pub mail: i64,
+    /// Forgot-password requests not yet taken (`beefirst_reset_requests_backlog`).
+    pub reset_requests: i64,
+}
+
+/// Both of the worker's queues, in one statement.
+pub fn backlog(client: &mut Connection) -> Result<Backlog, Error> {
+    let row = client.query_one(
+        "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM reset_requests)",
+        &[],
+    )?;
+    Ok(Backlog { mail: row.get(0), reset_requests: row.get(1) })
 }
 
 /// Deletes mail whose code expired before it could be delivered (reaper). Returns how many.

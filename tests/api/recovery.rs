@@ -263,6 +263,31 @@ fn queued_mail_is_retried_until_the_mail_api_takes_it_or_given_up() {
     assert_eq!(left, 0);
 }
 
+/// `beefirst_reset_requests_backlog` counts forgot-password requests no worker has taken: here
+/// one held back by a row lock (the worker passes locked rows by), then none once it is released.
+#[test]
+fn forgot_requests_no_worker_has_taken_show_in_the_metrics() {
+    let app = TestApp::spawn();
+    let backlog = |n: i64| {
+        let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
+        metrics.contains(&format!("beefirst_reset_requests_backlog {n}\n"))
+    };
+    let (mut inserter, mut locker) = (app.sql(), app.sql());
+    let mut tx = locker.transaction().unwrap();
+    // Inserted directly, so nothing wakes the worker: it looks once a second, and would have to
+    // look within the moment before the lock (then: try again).
+    let held = (0..5).any(|_| {
+        let insert = "INSERT INTO reset_requests (email) VALUES ('ned@example.com') RETURNING id";
+        let id: i64 = inserter.query_one(insert, &[]).unwrap().get(0);
+        let lock = "SELECT 1 FROM reset_requests WHERE id = $1 FOR UPDATE";
+        !tx.query(lock, &[&id]).unwrap().is_empty()
+    });
+    assert!(held, "the worker took every request before it could be locked");
+    assert!(backlog(1));
+    tx.rollback().unwrap();
+    eventually("the worker takes the request", || backlog(0));
+}
+
 #[test]
 fn forgot_and_reset_count_against_the_client_ip() {
     let app = TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "2").start();
