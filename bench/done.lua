@@ -7,7 +7,8 @@ return function(threads)
     for _, p in ipairs({50, 99}) do
       io.write(string.format("PCT %g %.3f\n", p, latency:percentile(p) / 1000))
     end
-    io.write(string.format("RESULT ok=%d other=%d seconds=%.3f avg=%.3f max=%.3f timeouts=%d\n", ok, other,
-      summary.duration / 1e6, latency.mean / 1000, latency.max / 1000, summary.errors.timeout))
+    local e = summary.errors
+    io.write(string.format("RESULT ok=%d other=%d seconds=%.3f avg=%.3f max=%.3f timeouts=%d socket=%d\n", ok, other,
+      summary.duration / 1e6, latency.mean / 1000, latency.max / 1000, e.timeout, e.connect + e.read + e.write))
   end
 end

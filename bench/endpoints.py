@@ -14,7 +14,7 @@ import base64, hmac, http.client, json, os, re, struct, subprocess, threading, t
 from concurrent.futures import ThreadPoolExecutor
 import users as scale
 
-USERS, RESETS, TOTPS = 400, 200, 250
+USERS = 400
 CONNS = 16                  # wrk connections and pgbench clients
 HASH_CONNS = 16             # HASH_QUEUE_DEPTH's default: both hash threads busy, 14 waiting, and
                             # room for a client that asks again before its slot is released
@@ -30,14 +30,15 @@ def totp_code(secret, step):
 def now_step():
     return int(time.time()) // 30
 
-def prepare(root, out, db_url, psql):
-    """The accounts, sessions, factors and reset codes the measured endpoints use."""
+def prepare(root, out, db_url, psql, resets, totps):
+    """The accounts, sessions, factors and reset codes the measured endpoints use: `resets`
+    accounts with a reset code mailed, `totps` with TOTP on."""
     setup = scale.Instance(root, out, db_url, "endpoints-setup", BCRYPT_COST=4)
     try:
         scale.active_account(setup, f"ep-seed{DOMAIN}")
         psql(f"INSERT INTO accounts (email, password_hash, status, activated_at) "
              f"SELECT 'ep-' || k || g || '{DOMAIN}', password_hash, 'active', now() "
-             f"FROM accounts, (VALUES ('u', {USERS}), ('r', {RESETS}), ('t', {TOTPS}), ('admin', 1)) AS kinds(k, n), "
+             f"FROM accounts, (VALUES ('u', {USERS}), ('r', {resets}), ('t', {totps}), ('admin', 1)) AS kinds(k, n), "
              f"generate_series(1, n) g WHERE email = 'ep-seed{DOMAIN}'")
         subprocess.run([os.path.join(root, "target/release/beefirst"), "admin", "grant", f"ep-admin1{DOMAIN}"],
                        env=dict(os.environ, DATABASE_URL=db_url), check=True, capture_output=True)
@@ -45,11 +46,11 @@ def prepare(root, out, db_url, psql):
         with ThreadPoolExecutor(8) as pool:
             sessions = list(pool.map(lambda i: login(f"ep-u{i}{DOMAIN}"), range(1, USERS + 1)))
             factors = list(pool.map(lambda i: enrol(setup.addr, login(f"ep-t{i}{DOMAIN}")["access_token"], f"ep-t{i}{DOMAIN}"),
-                                    range(1, TOTPS + 1)))
+                                    range(1, totps + 1)))
             list(pool.map(lambda i: scale.call(setup.addr, "POST", "/password/forgot", {"email": f"ep-r{i}{DOMAIN}"}),
-                          range(1, RESETS + 1)))
+                          range(1, resets + 1)))
         return {"sessions": sessions, "admin": login(f"ep-admin1{DOMAIN}")["access_token"],
-                "factors": factors, "resets": reset_codes(setup)}
+                "factors": factors, "resets": reset_codes(setup, resets)}
     finally:
         setup.stop()
 
@@ -60,7 +61,7 @@ def enrol(addr, token, email):
     scale.call(addr, "POST", "/me/totp/confirm", {"code": totp_code(secret, step)}, token=token)
     return {"email": email, "secret": secret, "last": step + 1}  # the server may have taken step + 1
 
-def reset_codes(setup):
+def reset_codes(setup, expected):
     """[(email, code)] of the reset mails the setup instance logged (the outbox sends them)."""
     for _ in range(600):
         codes = {}
@@ -69,10 +70,10 @@ def reset_codes(setup):
             m = re.search(r"reset code is (\d+)", mail.get("text", ""))
             if mail.get("event") == "mail" and m:
                 codes[mail["to"]] = m.group(1)
-        if len(codes) >= RESETS:
+        if len(codes) >= expected:
             return sorted(codes.items())
         time.sleep(0.1)
-    raise RuntimeError(f"only {len(codes)} of {RESETS} reset codes were mailed")
+    raise RuntimeError(f"only {len(codes)} of {expected} reset codes were mailed")
 
 def wrk(bench, addr, script, path, seconds, **env):
     """A closed loop of CONNS connections: {ok, errors, rps, avg, p50, p99, max} (ms)."""
@@ -83,7 +84,7 @@ def wrk(bench, addr, script, path, seconds, **env):
     r = {k: float(v) for k, v in (kv.split("=") for kv in re.search(r"RESULT (.*)", out).group(1).split())}
     pct = {float(p): float(ms) for p, ms in re.findall(r"PCT (\S+) (\S+)", out)}
     ok = r["ok"] if "ok" in r else r["requests"] - r["non2xx"]
-    errors = (r["other"] if "other" in r else r["non2xx"]) + r["timeouts"]
+    errors = (r["other"] if "other" in r else r["non2xx"]) + r["timeouts"] + r["socket"]
     return {"ok": ok, "errors": int(errors), "rps": ok / r["seconds"], "avg": r["avg"], "p50": pct[50],
             "p99": pct[99], "max": r["max"]}
 
@@ -110,8 +111,10 @@ def drain(psql, limit=300):
 
 class ClosedLoop:
     """HASH_CONNS threads, each on a keep-alive connection, running `job(client, record)` until
-    `seconds` pass or the job returns False; `record(endpoint, ms, ok, status)` collects."""
-    def __init__(self, addr, seconds, job):
+    `seconds` pass or the job returns False; `record(endpoint, ms, ok, status)` collects. A job
+    that raises (a timeout, a reset connection, an answer without the expected field) is
+    recorded as an error under "`name`: exception" and the thread goes on with a new connection."""
+    def __init__(self, name, addr, seconds, job):
         self.stats, self.lock, self.done = scale.Stats(), threading.Lock(), 0
         host, port = addr.rsplit(":", 1)
         deadline = time.time() + seconds
@@ -120,8 +123,14 @@ class ClosedLoop:
                 self.stats.add(endpoint, ms, ok, status)
         def worker():
             client = http.client.HTTPConnection(host, int(port), timeout=30)
-            while time.time() < deadline and job(client, record):
-                pass
+            while time.time() < deadline:
+                try:
+                    if not job(client, record):
+                        break
+                except Exception as e:
+                    record(f"{name}: exception", 0.0, False, type(e).__name__)
+                    client.close()
+                    client = http.client.HTTPConnection(host, int(port), timeout=30)
         started = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(HASH_CONNS)]
         for t in threads: t.start()
@@ -166,22 +175,28 @@ def hashing_jobs(data):
         with lock:  # an idle account with a code newer than its last one (the server refuses replays)
             current = now_step()
             factor = next((f for f in factors if not f.get("busy") and f["last"] < current + 1), None)
-            if factor is None:
-                return False
-            factor["busy"], factor["last"] = True, max(current, factor["last"] + 1)
-        status, body = timed(client, record, "POST /login (TOTP on)", "POST", "/login",
-                             {"email": factor["email"], "password": scale.PASSWORD}, 200)
-        if status == 200:
-            timed(client, record, "POST /login/mfa", "POST", "/login/mfa",
-                  {"mfa_token": body["mfa_token"], "code": totp_code(factor["secret"], factor["last"])}, 200)
-        factor["busy"] = False
+            if factor is not None:
+                factor["busy"], factor["last"] = True, max(current, factor["last"] + 1)
+        if factor is None:  # every account used up this step's codes: wait for the next step
+            time.sleep(max(0.05, (current + 1) * 30 - time.time()))
+            return True
+        try:
+            status, body = timed(client, record, "POST /login (TOTP on)", "POST", "/login",
+                                 {"email": factor["email"], "password": scale.PASSWORD}, 200)
+            if status == 200:
+                timed(client, record, "POST /login/mfa", "POST", "/login/mfa",
+                      {"mfa_token": body["mfa_token"], "code": totp_code(factor["secret"], factor["last"])}, 200)
+        finally:
+            factor["busy"] = False
         return True
     return {"reset": reset, "email change": email_change, "TOTP sign-in": totp_sign_in}
 
 def run(root, out, db_url, db, psql, pgbench_bin, ceiling, seconds, cost):
     """Target 9: [{endpoint, lane, measured…, ceiling, reference}]."""
     bench = os.path.join(root, "bench")
-    data = prepare(root, out, db_url, psql)
+    # Enough reset codes for the whole load at the ceiling, and TOTP accounts for a 30-s step of
+    # sign-ins (each account signs in at most twice a step: the current code, then the next).
+    data = prepare(root, out, db_url, psql, resets=int(1.5 * ceiling * seconds) + 20, totps=int(30 * ceiling) + 50)
     # The mail budget on (the default), so that a forgot-password request counts it.
     inst = scale.Instance(root, out, db_url, "endpoints", BCRYPT_COST=cost, RATE_LIMIT_EMAIL_PER_HOUR=10)
     rows = []
@@ -212,12 +227,13 @@ def run(root, out, db_url, db, psql, pgbench_bin, ceiling, seconds, cost):
                 worker = {"queued": queued, "seconds": drained}
             extra = {"base": base, "step": 0} if sql == "refresh.sql" else {}
             tps = pgbench(pgbench_bin, db, os.path.join(bench, "sql", sql), seconds, mode, **extra)
-            drain(psql)
+            if drain(psql) is None:  # the worker also empties what pgbench queued
+                raise RuntimeError("the forgot-password worker did not drain pgbench's requests")
             rows.append({"endpoint": endpoint, **measured, "ceiling": tps, "reference": f"pgbench bench/sql/{sql}"})
         rows.append({"endpoint": "forgot-password worker", **worker})
         for name, job in hashing_jobs(data).items():
             print(f"  {name} at saturation (bcrypt) ...", flush=True)
-            for endpoint, e in sorted(ClosedLoop(inst.addr, seconds, job).summary().items()):
+            for endpoint, e in sorted(ClosedLoop(name, inst.addr, seconds, job).summary().items()):
                 bcrypt = endpoint != "POST /login/mfa"
                 rows.append({"endpoint": endpoint, **e, "rps": e["rps"] * (e["n"] - e["errors"]) / e["n"],
                              "ceiling": ceiling if bcrypt else None,

@@ -430,9 +430,9 @@ def endpoint_rows(rows):
         elif e["reference"].startswith("bcrypt"):
             out.append((name, stats, f"{e['ceiling']:.2f}/s ({e['reference']})", e["rps"] / e["ceiling"],
                         e["errors"] == 0 and e["rps"] >= 0.8 * e["ceiling"], ">= 80 % of the ceiling, no errors"))
-        else:
+        else:  # the floor catches a regression such as 40 ms per answer (Nagle, 3 % for the admin list)
             out.append((name, stats, f"{e['ceiling']:.0f}/s ({e['reference']})", e["rps"] / e["ceiling"],
-                        e["errors"] == 0, "no errors (ratio reported)"))
+                        e["errors"] == 0 and e["rps"] >= 0.1 * e["ceiling"], ">= 10 % of pgbench, no errors"))
     return out
 
 def report(r):
