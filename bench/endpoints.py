@@ -1,5 +1,5 @@
 """Every endpoint added since the first benchmark, at saturation, each next to its ceiling
-(bench/run, target 9; BENCHMARKS.md "Endpoints at saturation").
+(bench/run, target 9; BENCHMARKS.md "Every endpoint added since, at saturation").
 
 Requests-lane endpoints (no bcrypt): wrk in a closed loop at CONNS connections, against pgbench
 running the endpoint's main statement (bench/sql/) at as many clients: what PostgreSQL alone does
