@@ -75,29 +75,13 @@ def reset_codes(setup, expected):
         time.sleep(0.1)
     raise RuntimeError(f"only {len(codes)} of {expected} reset codes were mailed")
 
-def wrk(bench, addr, script, path, seconds, **env):
+def wrk(addr, script, path, seconds, **env):
     """A closed loop of CONNS connections: {ok, errors, rps, avg, p50, p99, max} (ms)."""
-    out = subprocess.run(["wrk", "-t2", f"-c{CONNS}", f"-d{seconds}s", "--timeout", "20s", "-s",
-                          os.path.join(bench, script), f"http://{addr}{path}"],
-                         env=dict(os.environ, BENCH_DIR=bench, THREADS="2", **env),
-                         check=True, text=True, capture_output=True).stdout
-    r = {k: float(v) for k, v in (kv.split("=") for kv in re.search(r"RESULT (.*)", out).group(1).split())}
-    pct = {float(p): float(ms) for p, ms in re.findall(r"PCT (\S+) (\S+)", out)}
+    r, pct = scale.wrk(addr, script, CONNS, seconds, path, env)
     ok = r["ok"] if "ok" in r else r["requests"] - r["non2xx"]
     errors = (r["other"] if "other" in r else r["non2xx"]) + r["timeouts"] + r["socket"]
     return {"ok": ok, "errors": int(errors), "rps": ok / r["seconds"], "avg": r["avg"], "p50": pct[50],
             "p99": pct[99], "max": r["max"]}
-
-def pgbench(pgbench_bin, db, script, seconds, mode="prepared", **variables):
-    """Transactions per second of `script` at CONNS clients; raises if any failed."""
-    defines = [a for k, v in variables.items() for a in ("-D", f"{k}={v}")]
-    out = subprocess.run([pgbench_bin, "-h", "127.0.0.1", "-U", "postgres", "-n", "-M", mode, "-c", str(CONNS),
-                          "-j", "2", "-T", str(seconds), *defines, "-f", script, db],
-                         check=True, text=True, capture_output=True).stdout
-    failed = re.search(r"number of failed transactions: (\d+)", out)
-    if failed and int(failed.group(1)):
-        raise RuntimeError(f"pgbench {script}: {failed.group(1)} failed transactions")
-    return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 def drain(psql, limit=300):
     """Waits until the background worker has taken every queued forgot-password request: the
@@ -221,12 +205,12 @@ def run(root, out, db_url, db, psql, pgbench_bin, ceiling, seconds, cost):
              f"  WHERE account_id IN (SELECT id FROM accounts WHERE email LIKE 'ep-u%') ORDER BY id LIMIT {CONNS}) s")
         for endpoint, script, path, env, sql, mode in lane:
             print(f"  {endpoint} at saturation, then pgbench of its main statement ...", flush=True)
-            measured = wrk(bench, inst.addr, script, path, seconds, **env)
+            measured = wrk(inst.addr, script, path, seconds, **env)
             if endpoint == "POST /password/forgot":
                 queued, drained = int(psql("SELECT count(*) FROM reset_requests")), drain(psql)
                 worker = {"queued": queued, "seconds": drained}
             extra = {"base": base, "step": 0} if sql == "refresh.sql" else {}
-            tps = pgbench(pgbench_bin, db, os.path.join(bench, "sql", sql), seconds, mode, **extra)
+            tps = scale.pgbench(pgbench_bin, db, os.path.join(bench, "sql", sql), CONNS, seconds, mode, extra)
             if drain(psql) is None:  # the worker also empties what pgbench queued
                 raise RuntimeError("the forgot-password worker did not drain pgbench's requests")
             rows.append({"endpoint": endpoint, **measured, "ceiling": tps, "reference": f"pgbench bench/sql/{sql}"})

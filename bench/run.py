@@ -74,14 +74,6 @@ class CpuCgroups:
         except ProcessLookupError:
             pass  # a backend that has exited meanwhile
 
-def wrk(script, conns, seconds, path="/register", env=None, threads=2):
-    e = dict(os.environ, **(env or {}))
-    out = sh(["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{seconds}s", "--timeout", "20s",
-              "-s", os.path.join(ROOT, "bench", script), f"http://{ADDR}{path}"], env=e)
-    result = dict(kv.split("=") for kv in re.search(r"RESULT (.*)", out).group(1).split())
-    pct = {float(p): float(ms) for p, ms in re.findall(r"PCT (\S+) (\S+)", out)}
-    return {k: float(v) for k, v in result.items()}, pct
-
 def open_loop(rate, seconds, tag):
     """POST /register at a fixed rate (open loop: a request starts every 1/rate s, answered or
     not), each on its own connection. Returns [(status or error, seconds)]."""
@@ -222,7 +214,7 @@ def run_phases(proc, ceiling, startup_ms, pgbench, lines):
     r["health_alone"] = probe("/health", LOAD)
     print("registrations at capacity (throughput) ...", flush=True)
     lane = CORES + 16
-    reg, _ = wrk("register.lua", lane, LOAD)
+    reg, _ = scale.wrk(ADDR, "register.lua", lane, LOAD, "/register")
     r["register_rps"] = reg["created"] / reg["seconds"]
     settle()
     print("registrations offered at 2.5x capacity, with /health and /me alongside ...", flush=True)
@@ -236,12 +228,9 @@ def run_phases(proc, ceiling, startup_ms, pgbench, lines):
 
     print("GET /me throughput vs pgbench ...", flush=True)
     levels = (8, 16, 32)
-    me = {c: wrk("latency.lua", c, LOAD, "/me", env={"TOKEN": token, "WRK_PATH": "/me"})[0]["rps"] for c in levels}
-    pg = {}
-    for c in levels:
-        out = sh([pgbench, "-h", "127.0.0.1", "-U", "postgres", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
-                  "-T", str(LOAD), *claims_vars(token), "-f", os.path.join(ROOT, "bench", "sql", "me.sql"), DB])
-        pg[c] = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    me = {c: scale.wrk(ADDR, "latency.lua", c, LOAD, "/me", {"TOKEN": token, "WRK_PATH": "/me"})[0]["rps"] for c in levels}
+    me_sql = os.path.join(ROOT, "bench", "sql", "me.sql")
+    pg = {c: scale.pgbench(pgbench, DB, me_sql, c, LOAD, variables=claims_vars(token)) for c in levels}
     r["me_vs_pgbench"] = {c: (me[c], pg[c]) for c in levels}
 
     print("1,000 idle keep-alive connections ...", flush=True)
@@ -284,11 +273,11 @@ def saturated(register_rps, token, tag):
     return r
 
 def claims_vars(token):
-    """pgbench -D options for the sid, sub and exp claims of an access token."""
+    """pgbench variables for the sid, sub and exp claims of an access token."""
     import base64
     payload = token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return ["-D", f"sid={claims['sid']}", "-D", f"sub={claims['sub']}", "-D", f"exp={claims['exp']}"]
+    return {name: claims[name] for name in ("sid", "sub", "exp")}
 
 def settle():
     """Waits until no registration is queued or running (the hashing lane is idle)."""

@@ -38,6 +38,28 @@ class Instance:
     def stop(self):
         self.proc.terminate(); self.proc.wait(timeout=15); self.log.close()
 
+def wrk(addr, script, conns, seconds, path, env=None, threads=2):
+    """wrk with `script` (a file of bench/; BENCH_DIR and THREADS are set for it): the numbers of
+    its RESULT line by name, and its PCT lines as {percentile: ms}."""
+    bench, threads = os.path.dirname(os.path.abspath(__file__)), min(threads, conns)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "20s", "-s",
+                          os.path.join(bench, script), f"http://{addr}{path}"],
+                         env=dict(os.environ, BENCH_DIR=bench, THREADS=str(threads), **(env or {})),
+                         check=True, text=True, capture_output=True).stdout
+    result = {k: float(v) for k, v in (kv.split("=") for kv in re.search(r"RESULT (.*)", out).group(1).split())}
+    return result, {float(p): float(ms) for p, ms in re.findall(r"PCT (\S+) (\S+)", out)}
+
+def pgbench(pgbench_bin, db, script, clients, seconds, mode="prepared", variables=None):
+    """Transactions per second of the pgbench `script` at `clients` clients; raises if any failed."""
+    defines = [a for k, v in (variables or {}).items() for a in ("-D", f"{k}={v}")]
+    out = subprocess.run([pgbench_bin, "-h", "127.0.0.1", "-U", "postgres", "-n", "-M", mode, "-c", str(clients),
+                          "-j", "2", "-T", str(seconds), *defines, "-f", script, db],
+                         check=True, text=True, capture_output=True).stdout
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    if failed and int(failed.group(1)):
+        raise RuntimeError(f"pgbench {script}: {failed.group(1)} failed transactions")
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
 def call(addr, method, path, body=None, token=None, basic=None):
     req = urllib.request.Request(f"http://{addr}{path}", method=method,
                                  data=json.dumps(body).encode() if body is not None else None)
