@@ -94,7 +94,7 @@ pub fn pool_connections(state: &AppState) -> (u32, u32) {
 
 /// Mail queued in the outbox and forgot-password requests not yet taken, or `None` when the
 /// database does not answer (`GET /metrics` still answers then).
-pub fn outbox_backlog(state: &AppState) -> Option<crate::store::outbox::Backlog> {
+pub fn worker_backlog(state: &AppState) -> Option<crate::store::outbox::Backlog> {
     let mut client = crate::store::checkout(&state.pool).ok()?;
     crate::store::outbox::backlog(&mut client).ok()
 }

@@ -47,7 +47,7 @@ pub fn health(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
 /// `GET /metrics` → 200 in the Prometheus text format (the one response that is not JSON).
 pub fn metrics(_: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let (in_use, idle) = service::pool_connections(state);
-    let backlog = service::outbox_backlog(state);
+    let backlog = service::worker_backlog(state);
     let text = crate::http::metrics::METRICS.render(in_use, idle, backlog);
     Ok(Reply {
         status: 200,
