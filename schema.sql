@@ -124,29 +124,70 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     listed_until timestamptz NOT NULL         -- the last token it may have signed expires before
 );
 
--- Password resets (POST /password/forgot, POST /password/reset): at most one per account, a newer
--- request replaces the older code. The code is stored as sha256(code_salt || code). A reset is
--- valid only while the account keeps the credential version it was made for, so any password
--- change (which also deletes the row) or an earlier reset kills it. The reaper deletes expired
--- rows; they go with their account.
--- `email` is the address the code was mailed to: the reset works only while the account still
--- has it, so a code mailed to an old address never opens the account under its new one.
--- Tables of short-lived codes made by an earlier build without these columns are dropped and made
--- again (their codes die: people ask again).
+-- Codes mailed to an account's address: `password_reset` (POST /password/forgot, then
+-- POST /password/reset) and `sign_in` (POST /login/code, then POST /login/code/verify). At most one
+-- per account and purpose; a newer request replaces the older code. The code is stored as
+-- sha256(code_salt || code). A code is valid only while the account keeps the credential version
+-- it was made for, so any password change or reset (which also delete the rows) kills it. `email`
+-- is the address the code was mailed to: the code works only while the account still has it, so a
+-- code mailed to an old address never opens the account under its new one. The reaper deletes
+-- expired rows; they go with their account.
+CREATE TABLE IF NOT EXISTS mailed_codes (
+    account_id         bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    purpose            text        NOT NULL CHECK (purpose IN ('password_reset', 'sign_in')),
+    email              text        NOT NULL,
+    code_hash          bytea       NOT NULL,
+    code_salt          bytea       NOT NULL,
+    credential_version integer     NOT NULL,
+    wrong_attempts     integer     NOT NULL DEFAULT 0 CHECK (wrong_attempts >= 0),
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    expires_at         timestamptz NOT NULL,
+    PRIMARY KEY (account_id, purpose)
+);
+CREATE INDEX IF NOT EXISTS mailed_codes_expiry ON mailed_codes (expires_at);
+
+-- Requests for a mailed code (POST /password/forgot, POST /login/code), whatever the email: the
+-- request path only inserts here, so it does the same work for an active account, a pending claim
+-- and an unknown address. The background worker turns each into a code (active accounts only)
+-- and deletes it, within a second; until then the row holds the address as typed (normalized).
+CREATE TABLE IF NOT EXISTS code_requests (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    purpose      text        NOT NULL CHECK (purpose IN ('password_reset', 'sign_in')),
+    email        text        NOT NULL,
+    client_ip    text,                  -- of the request, for the audit trail
+    request_id   text,
+    requested_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- An earlier build kept reset codes in `password_resets` and forgot-password requests in
+-- `reset_requests`: moved over once, then dropped. A table of an even older build without the
+-- columns these need is dropped unread (its codes die: people ask again); so is an `email_changes`
+-- table without its credential version.
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM information_schema.tables
-                WHERE table_schema = current_schema() AND table_name = 'password_resets')
-       AND NOT EXISTS (SELECT 1 FROM information_schema.columns
-                        WHERE table_schema = current_schema() AND table_name = 'password_resets'
-                          AND column_name = 'email') THEN
-        DROP TABLE password_resets;
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'password_resets'
+                  AND column_name = 'email') THEN
+        INSERT INTO mailed_codes (account_id, purpose, email, code_hash, code_salt,
+                                  credential_version, wrong_attempts, created_at, expires_at)
+        SELECT account_id, 'password_reset', email, code_hash, code_salt, credential_version,
+               wrong_attempts, created_at, expires_at
+          FROM password_resets
+        ON CONFLICT DO NOTHING;
     END IF;
     IF EXISTS (SELECT 1 FROM information_schema.tables
-                WHERE table_schema = current_schema() AND table_name = 'reset_requests')
-       AND NOT EXISTS (SELECT 1 FROM information_schema.columns
-                        WHERE table_schema = current_schema() AND table_name = 'reset_requests'
-                          AND column_name = 'request_id') THEN
+                WHERE table_schema = current_schema() AND table_name = 'password_resets') THEN
+        DROP TABLE password_resets;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'reset_requests'
+                  AND column_name = 'request_id') THEN
+        INSERT INTO code_requests (purpose, email, client_ip, request_id, requested_at)
+        SELECT 'password_reset', email, client_ip, request_id, requested_at
+          FROM reset_requests ORDER BY id;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.tables
+                WHERE table_schema = current_schema() AND table_name = 'reset_requests') THEN
         DROP TABLE reset_requests;
     END IF;
     IF EXISTS (SELECT 1 FROM information_schema.tables
@@ -157,30 +198,6 @@ BEGIN
         DROP TABLE email_changes;
     END IF;
 END $$;
-
-CREATE TABLE IF NOT EXISTS password_resets (
-    account_id         bigint      PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
-    email              text        NOT NULL,
-    code_hash          bytea       NOT NULL,
-    code_salt          bytea       NOT NULL,
-    credential_version integer     NOT NULL,
-    wrong_attempts     integer     NOT NULL DEFAULT 0 CHECK (wrong_attempts >= 0),
-    created_at         timestamptz NOT NULL DEFAULT now(),
-    expires_at         timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS password_resets_expiry ON password_resets (expires_at);
-
--- Requests of POST /password/forgot, whatever the email: the request path only inserts here, so
--- it does the same work for an active account, a pending claim and an unknown address. The
--- background worker turns each into a reset (active accounts only) and deletes it, within a
--- second; until then the row holds the address as typed (normalized).
-CREATE TABLE IF NOT EXISTS reset_requests (
-    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    email        text        NOT NULL,
-    client_ip    text,                  -- of the request, for the audit trail
-    request_id   text,
-    requested_at timestamptz NOT NULL DEFAULT now()
-);
 
 -- A pending change of address (POST /me/email): the new address proves itself with a code, like a
 -- claim. At most one per account; a newer request replaces it. The swap itself is one UPDATE of
@@ -242,6 +259,23 @@ BEGIN
     END IF;
 END $$;
 
+-- `accounts.mfa_enabled` mirrors "a confirmed TOTP factor exists" on the account row itself. The
+-- confirmation and the switch-off update it under the account's row lock, so a login whose
+-- session insert waited for that lock re-reads the row (PostgreSQL re-checks a locked row that
+-- changed) and can never slip a password-only session past a confirmation (a flag in another
+-- table would be read from the insert's older snapshot). Filled from `totp_factors` once, when
+-- the column is added.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'accounts'
+                      AND column_name = 'mfa_enabled') THEN
+        ALTER TABLE accounts ADD COLUMN mfa_enabled boolean NOT NULL DEFAULT false;
+        UPDATE accounts a SET mfa_enabled = true
+          FROM totp_factors t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL;
+    END IF;
+END $$;
+
 -- Recovery codes: 50 random bits each, shown once at enrolment, stored as HMAC-SHA256 under a key
 -- derived from TOTP_ENCRYPTION_KEY and bound to the account (a plain hash of 50 bits could be
 -- searched exhaustively from a dump); deleted when used, so each works once.
@@ -262,6 +296,17 @@ CREATE TABLE IF NOT EXISTS mfa_challenges (
     wrong_attempts     integer     NOT NULL DEFAULT 0,
     expires_at         timestamptz NOT NULL
 );
+-- How the first step was passed: 'pwd' (POST /login) or 'email' (a sign-in code); the session's
+-- `amr` starts with it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'mfa_challenges'
+                      AND column_name = 'first_factor') THEN
+        ALTER TABLE mfa_challenges ADD COLUMN first_factor text NOT NULL DEFAULT 'pwd'
+            CHECK (first_factor IN ('pwd', 'email'));
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS mfa_challenges_account ON mfa_challenges (account_id);
 CREATE INDEX IF NOT EXISTS mfa_challenges_expiry ON mfa_challenges (expires_at);
 

@@ -89,6 +89,9 @@ pub enum Error {
     AlreadyActive,
     /// 429: a rate limit is exhausted; retry after the given seconds.
     RateLimited { retry_after_seconds: u32 },
+    /// 429 at `POST /login`: the email's `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` is used up. The
+    /// body names `alternatives` (the sign-in code), for every email alike (contract v3).
+    LoginRateLimited { retry_after_seconds: u32 },
     /// 429: the claim has had `MAX_RESENDS` resends; retry (register again) once it expires.
     TooManyResends { retry_after_seconds: u32 },
     /// 503: the request queue is full; answered without touching the database.

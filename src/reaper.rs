@@ -41,7 +41,8 @@ fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
     let claims = store::accounts::reap_expired_claims(&mut client)?;
     let counters = store::rate_limits::delete_stale(&mut client)?;
     let sessions = store::sessions::reap_expired(&mut client)?;
-    let codes = store::resets::reap_expired(&mut client)? + store::totp::reap_expired(&mut client)?;
+    let codes =
+        store::mailed_codes::reap_expired(&mut client)? + store::totp::reap_expired(&mut client)?;
     let mail = store::outbox::delete_expired(&mut client)?;
     let events = store::audit::reap(&mut client, state.config.audit_retention_days)?;
     if mail > 0 {

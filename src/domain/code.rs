@@ -109,6 +109,31 @@ impl fmt::Debug for VerificationCode {
     }
 }
 
+/// What a code mailed to an account's own address is for. Both are `RESET_CODE_DIGITS` long,
+/// live `RESET_CODE_TTL_SECONDS` and die after `MAX_RESET_ATTEMPTS` wrong tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    /// `POST /password/forgot` → `POST /password/reset`.
+    PasswordReset,
+    /// `POST /login/code` → `POST /login/code/verify` (contract v3, "never locked out").
+    SignIn,
+}
+
+impl CodePurpose {
+    /// The name stored in `mailed_codes.purpose` and `code_requests.purpose`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodePurpose::PasswordReset => "password_reset",
+            CodePurpose::SignIn => "sign_in",
+        }
+    }
+
+    /// The purpose stored as `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<CodePurpose> {
+        [CodePurpose::PasswordReset, CodePurpose::SignIn].into_iter().find(|p| p.as_str() == name)
+    }
+}
+
 /// 16 random bytes that make each claim's code hash unique, so equal codes of two claims never
 /// hash alike.
 ///

@@ -14,7 +14,7 @@ pub mod totp;
 
 pub use account::{DisplayName, Profile};
 pub use activation::{ActivationOutcome, ClaimSnapshot, ResendOutcome};
-pub use code::{CodeError, CodeLengths, VerificationCode};
+pub use code::{CodeError, CodeLengths, CodePurpose, VerificationCode};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};
 pub use session::{MfaToken, OpaqueToken, RefreshToken, SessionRef};

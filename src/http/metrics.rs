@@ -184,13 +184,13 @@ impl Metrics {
         out.push_str("# TYPE beefirst_refresh_token_reuse_total counter\n");
         let reuse = self.refresh_reuse.load(Ordering::Relaxed);
         let _ = writeln!(out, "beefirst_refresh_token_reuse_total {reuse}");
-        if let Some(Backlog { mail, reset_requests }) = backlog {
+        if let Some(Backlog { mail, code_requests }) = backlog {
             out.push_str("# HELP beefirst_outbox_backlog Mail queued and not yet delivered (all instances).\n");
             out.push_str("# TYPE beefirst_outbox_backlog gauge\n");
             let _ = writeln!(out, "beefirst_outbox_backlog {mail}");
-            out.push_str("# HELP beefirst_reset_requests_backlog Forgot-password requests not yet taken by a worker (all instances).\n");
-            out.push_str("# TYPE beefirst_reset_requests_backlog gauge\n");
-            let _ = writeln!(out, "beefirst_reset_requests_backlog {reset_requests}");
+            out.push_str("# HELP beefirst_code_requests_backlog Requests for a mailed code (forgot password, sign-in code) not yet taken by a worker (all instances).\n");
+            out.push_str("# TYPE beefirst_code_requests_backlog gauge\n");
+            let _ = writeln!(out, "beefirst_code_requests_backlog {code_requests}");
         }
         out
     }
@@ -216,10 +216,10 @@ mod tests {
         metrics.enqueued(Lane::Requests);
         metrics.mail(MailOutcome::Failed);
         metrics.refresh_reuse();
-        let text = metrics.render(3, 17, Some(Backlog { mail: 4, reset_requests: 9 }));
+        let text = metrics.render(3, 17, Some(Backlog { mail: 4, code_requests: 9 }));
         assert!(text.contains("beefirst_mail_attempts_total{outcome=\"failed\"} 1"));
         assert!(text.contains("beefirst_outbox_backlog 4"));
-        assert!(text.contains("beefirst_reset_requests_backlog 9"));
+        assert!(text.contains("beefirst_code_requests_backlog 9"));
         assert!(text.contains("beefirst_refresh_token_reuse_total 1"));
         assert!(text.contains("beefirst_requests_total{route=\"/health\",status=\"200\"} 2"));
         assert!(text.contains(

@@ -114,6 +114,10 @@ impl From<&Error> for Reply {
             | Error::TooManyResends { retry_after_seconds } => {
                 headers.push(("Retry-After", (*retry_after_seconds).max(1).to_string()))
             }
+            Error::LoginRateLimited { retry_after_seconds } => {
+                body.insert("alternatives".into(), json!(["email_code"]));
+                headers.push(("Retry-After", (*retry_after_seconds).max(1).to_string()))
+            }
             _ => {}
         }
         Reply { status, body: Body::Json(Value::Object(body)), headers }
@@ -183,6 +187,7 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
         Error::UserNotFound => (404, "not_found", text("No account has this id.")),
         Error::AlreadyActive => (409, "already_active", text("This account is already active.")),
         Error::RateLimited { .. } => (429, "rate_limited", text("Too many requests. Try again later.")),
+        Error::LoginRateLimited { .. } => (429, "rate_limited", text("Too many failed sign-ins for this email. Try again later, or sign in with a code mailed to you (POST /login/code).")),
         Error::TooManyResends { .. } => (429, "too_many_resends", text("No more codes can be sent for this registration. Register again once it expires.")),
         Error::Overloaded => (503, "overloaded", text("The service is overloaded. Try again in a second.")),
         Error::NotFound => (404, "not_found", text("No such endpoint; every endpoint is described at GET /openapi.json.")),
@@ -251,6 +256,7 @@ mod tests {
             (Error::InvalidDisplayName, 400, "invalid_display_name"),
             (Error::UnknownField("x".into()), 400, "unknown_field"),
             (Error::RateLimited { retry_after_seconds: 7 }, 429, "rate_limited"),
+            (Error::LoginRateLimited { retry_after_seconds: 7 }, 429, "rate_limited"),
             (Error::TooManyResends { retry_after_seconds: 7 }, 429, "too_many_resends"),
             (Error::Overloaded, 503, "overloaded"),
             (Error::NotFound, 404, "not_found"),
@@ -285,6 +291,7 @@ mod tests {
             Error::MailUnavailable,
             Error::Overloaded,
             Error::RateLimited { retry_after_seconds: 7 },
+            Error::LoginRateLimited { retry_after_seconds: 7 },
             Error::TooManyResends { retry_after_seconds: 0 },
         ];
         for error in retrying {
@@ -296,5 +303,9 @@ mod tests {
         assert!(headers.contains(&("Retry-After", "7".to_owned())));
         let (_, body, _) = reply(Error::WrongCode { attempts_remaining: 2 });
         assert_eq!(body["attempts_remaining"], 2);
+        let (_, body, _) = reply(Error::LoginRateLimited { retry_after_seconds: 7 });
+        assert_eq!(body["alternatives"], json!(["email_code"]));
+        let (_, body, _) = reply(Error::RateLimited { retry_after_seconds: 7 });
+        assert!(body.get("alternatives").is_none());
     }
 }

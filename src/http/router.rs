@@ -33,7 +33,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 38] = {
+pub static ROUTES: [Route; 40] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -42,6 +42,8 @@ pub static ROUTES: [Route; 38] = {
         route(Post, "/resend", Hashing, registration::resend),
         route(Post, "/login", Hashing, sessions::login),
         route(Post, "/login/mfa", Requests, sessions::login_mfa),
+        route(Post, "/login/code", Requests, sessions::login_code),
+        route(Post, "/login/code/verify", Requests, sessions::login_code_verify),
         route(Post, "/token/refresh", Requests, sessions::refresh),
         route(Post, "/logout", Requests, sessions::logout),
         route(Get, "/me", Requests, account::me),

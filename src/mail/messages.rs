@@ -127,8 +127,9 @@ pub fn totp_enabled_message(to: &Email) -> Message {
         to: to.clone(),
         subject: "Two-factor authentication is on".into(),
         text: "Signing in to your beefirst account now takes a code from your authenticator app \
-               after the password. Keep your recovery codes somewhere safe: each works once if \
-               you lose the phone. If this was not you, reset your password at once."
+               after the password, and every other session was signed out. Keep your recovery \
+               codes somewhere safe: each works once if you lose the phone. If this was not you, \
+               reset your password at once."
             .into(),
     }
 }
@@ -144,15 +145,32 @@ pub fn totp_disabled_message(to: &Email) -> Message {
     }
 }
 
-/// The warning after an mfa_token died of wrong codes: the password was right.
+/// The warning after wrong second-factor codes (contract v3: 3 within an hour, across every
+/// mfa_token of the account, expired ones included; at most one warning an hour). Whoever typed
+/// them had passed the first step: the password or a sign-in code mailed to this address.
 pub fn mfa_failures_message(to: &Email) -> Message {
     Message {
         to: to.clone(),
         subject: "Someone knows your beefirst password".into(),
-        text: "Someone signed in to your beefirst account with the right password, then entered \
-               five wrong two-factor codes. If this was not you, change your password now: your \
-               second factor stopped them, but it should not be the only thing left."
+        text: "Someone got past the first step of signing in to your beefirst account (the \
+               password, or a sign-in code mailed to this address), then entered wrong two-factor \
+               codes several times within an hour. If this was not you, change your password now \
+               and check that nobody else reads your mail: your second factor stopped them, but \
+               it should not be the only thing left."
             .into(),
+    }
+}
+
+/// The sign-in code (`POST /login/code`), queued in the outbox. The code is the first digits.
+pub fn sign_in_code_message(to: &Email, code: &str, ttl_seconds: u32) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "Your beefirst sign-in code".into(),
+        text: format!(
+            "Your beefirst sign-in code is {code}. It expires in {}. If you did not ask to sign \
+             in, ignore this mail: nobody can sign in with it unless they read this mailbox.",
+            duration(ttl_seconds)
+        ),
     }
 }
 
@@ -193,6 +211,11 @@ mod tests {
         assert_eq!(first, "01234567");
         assert!(text.contains("15 minutes"), "{text}");
         assert!(email_change_code_message(&to, "7", 90).text.contains("90 seconds"));
+        assert!(
+            sign_in_code_message(&to, "76543210", 900)
+                .text
+                .starts_with("Your beefirst sign-in code is 76543210.")
+        );
         assert_eq!(duration(60), "1 minute");
     }
 }

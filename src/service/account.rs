@@ -70,7 +70,13 @@ pub fn delete(state: &AppState, session: &SessionRef, password: &str) -> Result<
 }
 
 /// The session's account, once its password is confirmed. A wrong password counts against the
-/// same budget as failed logins (a stolen token must not become a password oracle).
+/// same budget as failed logins (a stolen token must not become a password oracle), reserved
+/// before bcrypt runs and given back when the password is right, so parallel re-checks cannot
+/// overshoot it (see [`limits::Reservation`]).
+///
+/// Errors: 401 [`Error::InvalidToken`] (also when the account was deleted while its password was
+/// being checked: answered as if the token were already dead, never 500), 403
+/// [`Error::WrongPassword`], 429.
 pub(super) fn confirm(
     state: &AppState,
     session: &SessionRef,
@@ -80,16 +86,17 @@ pub(super) fn confirm(
         .ok_or(Error::InvalidToken)?;
     let email = Email::parse(&account.email)
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;
-    limits::ensure_login_budget(state, &email)?;
-    if !credentials::check_password(state, account.account_id, password, &account.password_hash)? {
-        let id = Some(account.account_id);
-        let mut client = store::checkout(&state.pool)?;
-        store::audit::record(&mut *client, id, id, "wrong_password", None)?;
-        drop(client);
-        limits::count_login_failure(state, &email)?;
-        return Err(Error::WrongPassword);
+    let reservation = limits::reserve_login_attempt(state, &email)?;
+    if credentials::check_password(state, account.account_id, password, &account.password_hash)? {
+        reservation.release(state);
+        return Ok((account, email));
     }
-    Ok((account, email))
+    let id = Some(account.account_id);
+    let mut client = store::checkout(&state.pool)?;
+    if !store::audit::record(&mut *client, id, id, "wrong_password", None)? {
+        return Err(Error::InvalidToken); // the account is gone: so is the token
+    }
+    Err(Error::WrongPassword)
 }
 
 /// Mails a notice after a committed change; failure is logged and does not undo the change.

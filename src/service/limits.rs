@@ -5,8 +5,9 @@ use crate::domain::Email;
 use crate::domain::rate_limit::Limit;
 use crate::error::Error;
 use crate::store::pool::Queries;
-use crate::store::rate_limits::{Scope, Subject, check};
+use crate::store::rate_limits::{Scope, Subject, check, release};
 use crate::store::{self};
+use serde_json::json;
 use std::net::IpAddr;
 
 /// `RATE_LIMIT_IP_PER_MINUTE`: counts one POST request from `ip`; 429 once over.
@@ -54,14 +55,53 @@ pub fn count_wrong_code(state: &AppState, email: &Email) -> Result<(), Error> {
     record(state, Scope::WrongCode, Subject::Mailbox(email), limit)
 }
 
-/// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`: 429 while `email` has used up its failures (counts
-/// nothing). Checked before the password, so while limited even the right password gets 429.
-pub fn ensure_login_budget(state: &AppState, email: &Email) -> Result<(), Error> {
-    enforce(state, Scope::LoginFailure, Subject::Email(email), login_limit(state), false)
+/// A failed password check counted before the password is hashed: give it back with
+/// [`Reservation::release`] once the password turned out right (or the check never ran).
+///
+/// Why reserve first: a budget checked before bcrypt and counted after it lets every request that
+/// checked it while the others were hashing through, so with 8 hashing threads a burst of 30
+/// got 17 wrong passwords evaluated under a limit of 10. Counted first, at most
+/// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` passwords per account are ever evaluated per rolling
+/// hour, however many run at once (contract v3; OWASP ASVS 5.0 V6.3.1).
+#[must_use = "a right password gives its reservation back"]
+pub struct Reservation {
+    email: Option<Email>,
+    bucket_start: i64,
+}
+
+impl Reservation {
+    /// Gives the reserved failure back (the password was right). A database error here is logged:
+    /// the sign-in stands, and the account's budget shows one failure too many for an hour.
+    pub fn release(self, state: &AppState) {
+        let Some(email) = self.email else { return };
+        let released = store::checkout(&state.pool).and_then(|mut client| {
+            release(&mut *client, Scope::LoginFailure, Subject::Email(&email), self.bucket_start)
+        });
+        if let Err(e) = released {
+            crate::log::error("rate_limit_release_failed", json!({"error": e.to_string()}));
+        }
+    }
+}
+
+/// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`: counts one failure for `email` before its password is
+/// checked (see [`Reservation`]); 429 once the budget is used up, so while limited even the right
+/// password gets 429. Counted for unknown emails too: 429 tells nothing about which exist.
+pub fn reserve_login_attempt(state: &AppState, email: &Email) -> Result<Reservation, Error> {
+    let limit = login_limit(state);
+    if !limit.is_on() {
+        return Ok(Reservation { email: None, bucket_start: 0 });
+    }
+    let mut client = store::checkout(&state.pool)?;
+    let decision = check(&mut *client, Scope::LoginFailure, Subject::Email(email), limit, true)?;
+    if !decision.allowed {
+        return Err(Error::RateLimited { retry_after_seconds: decision.retry_after_seconds });
+    }
+    Ok(Reservation { email: Some(email.clone()), bucket_start: decision.bucket_start })
 }
 
 /// [`ensure_login_budget`] on `q`, a connection or transaction the caller holds (a request that
-/// holds a row lock must not wait for a second pooled connection).
+/// holds a row lock must not wait for a second pooled connection): 429 while `email` has used up
+/// its failures (counts nothing).
 pub fn ensure_login_budget_on(
     q: &mut impl Queries,
     state: &AppState,
@@ -80,10 +120,20 @@ pub fn count_login_failure_on(
     counted(enforce_on(q, Scope::LoginFailure, Subject::Email(email), login_limit(state), true))
 }
 
-/// Counts one failed login (or wrong confirmation password) against `email`, known or not, so
-/// 429 reveals nothing about which emails exist.
-pub fn count_login_failure(state: &AppState, email: &Email) -> Result<(), Error> {
-    record(state, Scope::LoginFailure, Subject::Email(email), login_limit(state))
+/// The budget of wrong second-factor codes of `email`'s account, on `q` (the caller's
+/// transaction, which holds the account's lock): 429 once `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`
+/// wrong codes were tried within the rolling hour, whatever first step (password or sign-in code)
+/// led to them, so the sign-in code adds no guesses at the second factor. With `count`, one wrong
+/// code is counted (a used-up budget is then not an error: the count stops at the limit).
+pub fn second_factor_budget_on(
+    q: &mut impl Queries,
+    state: &AppState,
+    email: &Email,
+    count: bool,
+) -> Result<(), Error> {
+    let outcome =
+        enforce_on(q, Scope::SecondFactor, Subject::Email(email), login_limit(state), count);
+    if count { counted(outcome) } else { outcome }
 }
 
 fn login_limit(state: &AppState) -> Limit {

@@ -12,6 +12,7 @@ pub mod recovery;
 pub mod register;
 pub mod resend;
 pub mod sessions;
+pub mod sign_in_code;
 pub mod tokens;
 pub mod totp;
 

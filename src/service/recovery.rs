@@ -4,11 +4,11 @@
 use super::{AppState, limits};
 use crate::domain::activation::{ActivationOutcome, decide};
 use crate::domain::code::code_salt;
-use crate::domain::{Email, Password, VerificationCode};
+use crate::domain::{CodePurpose, Email, Password, VerificationCode};
 use crate::error::Error;
 use crate::hashing;
-use crate::mail::{password_reset_message, reset_code_message};
-use crate::store::{self, resets};
+use crate::mail::{password_reset_message, reset_code_message, sign_in_code_message};
+use crate::store::{self, mailed_codes};
 
 /// Records a request to reset `email`'s password and answers alike whatever `email` is.
 ///
@@ -18,8 +18,14 @@ use crate::store::{self, resets};
 /// an active account is first looked at by the worker ([`start_requested`]), after the answer:
 /// neither the answer nor its timing can tell. Errors: 429, 503.
 pub fn forgot(state: &AppState, email: &Email) -> Result<(), Error> {
+    request_code(state, CodePurpose::PasswordReset, email)
+}
+
+/// Queues a request for a `purpose` code to `email` as [`forgot`] describes: one mail counted
+/// against the mailbox's budget, one insert, the worker woken; the same work whatever `email` is.
+pub fn request_code(state: &AppState, purpose: CodePurpose, email: &Email) -> Result<(), Error> {
     limits::count_mail_to(state, email)?;
-    resets::queue_request(&mut *store::checkout(&state.pool)?, email)?;
+    mailed_codes::queue_request(&mut *store::checkout(&state.pool)?, purpose, email)?;
     state.outbox.wake();
     Ok(())
 }
@@ -27,21 +33,24 @@ pub fn forgot(state: &AppState, email: &Email) -> Result<(), Error> {
 /// Most requests one worker pass takes.
 const REQUESTS_PER_PASS: i64 = 16;
 
-/// Background worker: turns queued forgot-password requests into resets, in one transaction:
-/// for each, a fresh `RESET_CODE_DIGITS` code is stored and its mail queued in the outbox, if and
-/// only if the email is an active account (a newer request replaces the older code). Returns how
-/// many requests it took.
+/// Background worker: turns queued requests for mailed codes (forgot password, sign-in code)
+/// into codes, in one transaction: for each, a fresh `RESET_CODE_DIGITS` code is stored and its
+/// mail queued in the outbox, if and only if the email is an active, enabled account (a newer
+/// request replaces the older code of the same purpose). Returns how many requests it took.
 pub fn start_requested(state: &AppState) -> Result<usize, Error> {
     let ttl = state.config.reset_code_ttl_seconds;
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let requests = resets::claim_requests(&mut tx, REQUESTS_PER_PASS)?;
+    let requests = mailed_codes::claim_requests(&mut tx, REQUESTS_PER_PASS)?;
     for request in &requests {
         let code = VerificationCode::generate(state.config.reset_code_digits)?;
         let salt = code_salt()?;
         let Ok(to) = Email::parse(&request.email) else { continue };
-        let mail = reset_code_message(&to, code.expose(), ttl);
-        resets::start(&mut tx, request, &code, &salt, ttl, &mail)?;
+        let mail = match request.purpose {
+            CodePurpose::PasswordReset => reset_code_message(&to, code.expose(), ttl),
+            CodePurpose::SignIn => sign_in_code_message(&to, code.expose(), ttl),
+        };
+        mailed_codes::start(&mut tx, request, &code, &salt, ttl, &mail)?;
     }
     tx.commit()?;
     Ok(requests.len())
@@ -69,17 +78,20 @@ pub fn reset(
     let Some(account_id) = store::accounts::lock_active(&mut tx, email)? else {
         return Err(Error::InvalidCode);
     };
-    let Some(snapshot) = resets::lock(&mut tx, account_id, code)? else {
+    let purpose = CodePurpose::PasswordReset;
+    let Some(snapshot) = mailed_codes::lock(&mut tx, account_id, purpose, code)? else {
         return Err(Error::InvalidCode);
     };
     let outcome = decide(snapshot, state.config.max_reset_attempts);
     match outcome {
         ActivationOutcome::Activate => {
-            resets::complete(&mut tx, account_id, &new_hash, &password_reset_message(email))?
+            mailed_codes::complete(&mut tx, account_id, &new_hash, &password_reset_message(email))?
         }
-        ActivationOutcome::WrongCode { .. } => resets::record_wrong_attempt(&mut tx, account_id)?,
+        ActivationOutcome::WrongCode { .. } => {
+            mailed_codes::record_wrong_attempt(&mut tx, account_id, purpose)?
+        }
         ActivationOutcome::Exhausted | ActivationOutcome::Expired => {
-            resets::delete(&mut tx, account_id)?
+            mailed_codes::delete(&mut tx, account_id, purpose)?
         }
     }
     tx.commit()?;

@@ -1,10 +1,12 @@
 //! Login sessions: `POST /login`, `POST /token/refresh`, `POST /logout` and the session list.
 
+use super::mfa::FirstFactor;
 use super::{AppState, credentials, limits, tokens};
 use crate::domain::{Email, MfaToken, RefreshToken, SessionRef};
 use crate::error::Error;
+use crate::store::accounts::{Status, StoredCredentials};
 use crate::store::sessions::{Issued, Refreshed, SessionInfo};
-use crate::store::{self, accounts::Status};
+use crate::store::{self};
 use serde_json::json;
 
 /// A signed-in client's credentials: a short-lived access token and the refresh token that
@@ -30,10 +32,12 @@ pub enum Login {
 /// Logs in with email and password: a new session (`amr` `["pwd"]`) and its first token pair,
 /// or, with a second factor on, the mfa_token for the next step.
 ///
-/// Order: the email's failure budget (429, even for the right password) → bcrypt verification →
-/// state. Unknown email, malformed input, wrong password and an expired claim are one answer,
-/// 401, after one bcrypt verification each, and each counts as a failure for that email, known or
-/// not (so 429 enumerates nothing). Only the right password for an unexpired claim learns 403
+/// Order: one failure reserved against the email's budget (429 once it is used up, even for the
+/// right password, with the sign-in code named as the way in that this limit does not block) →
+/// bcrypt verification → state; the reservation is given back once the password was right.
+/// Unknown email, malformed input, wrong password and an expired claim are one answer, 401,
+/// after one bcrypt verification each, and each stays counted as a failure for that email, known
+/// or not (so 429 enumerates nothing). Only the right password for an unexpired claim learns 403
 /// `not_activated`. The session is created only if the account still holds the password that was
 /// checked (credential version) and still exists; otherwise 401 as for a wrong password.
 pub fn login(
@@ -43,46 +47,100 @@ pub fn login(
     user_agent: Option<&str>,
 ) -> Result<Login, Error> {
     let parsed = Email::parse(email).ok();
-    if let Some(email) = &parsed {
-        limits::ensure_login_budget(state, email)?;
-    }
-    let failed = |state: &AppState| -> Error {
-        let Some(email) = parsed.as_ref() else { return Error::LoginFailed };
-        let recorded = store::checkout(&state.pool)
-            .and_then(|mut client| store::audit::record_login_failure(&mut *client, email))
-            .and_then(|()| limits::count_login_failure(state, email));
-        recorded.err().unwrap_or(Error::LoginFailed)
+    let reservation = match &parsed {
+        Some(email) => Some(limits::reserve_login_attempt(state, email).map_err(|e| match e {
+            Error::RateLimited { retry_after_seconds } => {
+                Error::LoginRateLimited { retry_after_seconds }
+            }
+            other => other,
+        })?),
+        None => None,
     };
     let stored = match credentials::verify(state, email, password) {
-        Ok((_, stored)) => stored,
-        Err(Error::InvalidCredentials) => return Err(failed(state)),
+        Ok((_, stored)) if !(stored.status == Status::Pending && stored.claim_expired) => stored,
+        Ok(_) | Err(Error::InvalidCredentials) => return Err(failed(state, parsed.as_ref())),
         Err(other) => return Err(other),
     };
+    if let Some(reservation) = reservation {
+        reservation.release(state); // the right password: not a failure
+    }
     match stored.status {
-        Status::Pending if stored.claim_expired => Err(failed(state)),
         Status::Pending => Err(Error::NotActivated),
         Status::Active if stored.disabled => Err(Error::AccountDisabled),
-        Status::Active if stored.second_factor => {
-            let token =
-                super::mfa::challenge(state, stored.id, stored.credential_version, user_agent)?;
-            Ok(Login::MfaRequired(token))
-        }
-        Status::Active => {
-            let refresh_token = RefreshToken::generate()?;
-            let issued = store::sessions::create(
-                &mut *store::checkout(&state.pool)?,
-                stored.id,
-                stored.credential_version,
-                &["pwd"],
-                user_agent,
-                &refresh_token,
-                state.config.session_ttl_seconds,
-            )?;
-            // Deleted, or given a new password, since the check: that password opens nothing.
-            let issued = issued.ok_or(Error::LoginFailed)?;
-            Ok(Login::Tokens(pair(state, &issued, refresh_token)))
-        }
+        Status::Active if stored.second_factor => mfa_step(state, &stored, user_agent),
+        Status::Active => match password_session(state, &stored, user_agent)? {
+            Some(pair) => Ok(Login::Tokens(pair)),
+            None => second_factor_since_check(state, &stored, parsed.as_ref(), user_agent),
+        },
     }
+}
+
+/// The session insert found the account changed since its password was checked. If TOTP was
+/// confirmed meanwhile, its code comes next; anything else (deleted, a new password): that
+/// password opens nothing (401 as for a wrong one).
+fn second_factor_since_check(
+    state: &AppState,
+    checked: &StoredCredentials,
+    email: Option<&Email>,
+    user_agent: Option<&str>,
+) -> Result<Login, Error> {
+    let email = email.ok_or(Error::LoginFailed)?;
+    let now = store::accounts::find_credentials(&mut *store::checkout(&state.pool)?, email)?;
+    match now {
+        Some(now)
+            if now.id == checked.id
+                && now.credential_version == checked.credential_version
+                && now.second_factor
+                && !now.disabled =>
+        {
+            mfa_step(state, &now, user_agent)
+        }
+        _ => Err(Error::LoginFailed),
+    }
+}
+
+/// A failed login: recorded in `email`'s audit trail if it is an account; the failure itself
+/// was counted before the password was checked. Always [`Error::LoginFailed`] unless the
+/// database fails.
+fn failed(state: &AppState, email: Option<&Email>) -> Error {
+    let Some(email) = email else { return Error::LoginFailed };
+    let recorded = store::checkout(&state.pool)
+        .and_then(|mut client| store::audit::record_login_failure(&mut *client, email));
+    recorded.err().unwrap_or(Error::LoginFailed)
+}
+
+fn mfa_step(
+    state: &AppState,
+    stored: &StoredCredentials,
+    user_agent: Option<&str>,
+) -> Result<Login, Error> {
+    let token = super::mfa::challenge(
+        state,
+        stored.id,
+        stored.credential_version,
+        FirstFactor::Password,
+        user_agent,
+    )?;
+    Ok(Login::MfaRequired(token))
+}
+
+/// A password-only session, unless the account changed since its password was checked (`None`).
+fn password_session(
+    state: &AppState,
+    stored: &StoredCredentials,
+    user_agent: Option<&str>,
+) -> Result<Option<TokenPair>, Error> {
+    let refresh_token = RefreshToken::generate()?;
+    let issued = store::sessions::create(
+        &mut *store::checkout(&state.pool)?,
+        stored.id,
+        stored.credential_version,
+        &["pwd"],
+        user_agent,
+        &refresh_token,
+        state.config.session_ttl_seconds,
+    )?;
+    Ok(issued.map(|issued| pair(state, &issued, refresh_token)))
 }
 
 pub(super) fn pair(state: &AppState, issued: &Issued, refresh_token: RefreshToken) -> TokenPair {

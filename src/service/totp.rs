@@ -51,8 +51,9 @@ pub fn enroll(state: &AppState, session: &SessionRef, password: &str) -> Result<
     }
 }
 
-/// Confirms the enrolment with a code from the app: the factor is on from now, ten recovery codes
-/// are returned (the only time they are shown; stored as SHA-256), a notice is queued.
+/// Confirms the enrolment with a code from the app: the factor is on from now, every other session
+/// of the account is revoked (contract v3), ten recovery codes are returned (the only time they
+/// are shown; stored keyed-hashed), a notice is queued.
 ///
 /// Errors: 401, 409 [`Error::NoPendingTotp`] | [`Error::TotpAlreadyEnabled`], 422
 /// [`Error::WrongTotpCode`], 503.
@@ -75,9 +76,10 @@ pub fn confirm(
     let codes = RecoveryCode::generate_set()?;
     let tags: Vec<Vec<u8>> =
         codes.iter().map(|c| state.sealing.tag(factor.account_id, c.expose().as_bytes())).collect();
-    totp::confirm(&mut tx, factor.account_id, step, &tags)?;
+    let revoked = totp::confirm(&mut tx, factor.account_id, step, &tags, session.id)?;
     let id = Some(factor.account_id);
-    store::audit::record(&mut tx, id, id, "totp_enabled", None)?;
+    let details = json!({ "other_sessions_revoked": revoked });
+    store::audit::record(&mut tx, id, id, "totp_enabled", Some(&details))?;
     outbox::enqueue(&mut tx, "totp_enabled", &totp_enabled_message(&email_of(&factor)?))?;
     tx.commit()?;
     state.outbox.wake();

@@ -132,10 +132,7 @@ pub fn find_credentials(
 ) -> Result<Option<StoredCredentials>, Error> {
     let row = client.query_opt(
         "SELECT id, password_hash, status, coalesce(code_expires_at <= now(), false),
-                credential_version,
-                EXISTS (SELECT 1 FROM totp_factors t
-                         WHERE t.account_id = accounts.id AND t.confirmed_at IS NOT NULL),
-                disabled_at IS NOT NULL
+                credential_version, mfa_enabled, disabled_at IS NOT NULL
            FROM accounts WHERE email = $1",
         &[&email.as_str()],
     )?;
@@ -385,8 +382,8 @@ pub fn change_password(
               WHERE s.account_id = changed.id AND s.id = $3
          ), others AS (
              DELETE FROM sessions WHERE account_id IN (SELECT id FROM changed) AND id <> $3
-         ), reset_gone AS (
-             DELETE FROM password_resets WHERE account_id IN (SELECT id FROM changed)
+         ), codes_gone AS (
+             DELETE FROM mailed_codes WHERE account_id IN (SELECT id FROM changed)
          ), change_gone AS (
              DELETE FROM email_changes WHERE account_id IN (SELECT id FROM changed)
          ), event AS (

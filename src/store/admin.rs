@@ -48,8 +48,7 @@ macro_rules! user_columns {
             rfc3339!("a.activated_at"),
             ", ",
             rfc3339!("a.disabled_at"),
-            ", EXISTS (SELECT 1 FROM totp_factors t
-                        WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL),
+            ", a.mfa_enabled,
              (SELECT count(*) FROM sessions s
                WHERE s.account_id = a.id AND s.expires_at > now()
                  AND s.credential_version = a.credential_version)"
@@ -181,7 +180,7 @@ pub fn still_admin(tx: &mut Tx<'_>, actor: i64) -> Result<bool, Error> {
 pub fn set_role(tx: &mut Tx<'_>, id: i64, role: &str, actor: Option<i64>) -> Result<(), Error> {
     tx.execute("UPDATE accounts SET role = $2 WHERE id = $1", &[&id, &role])?;
     let details = json!({ "role": role, "via": if actor.is_some() { "api" } else { "cli" } });
-    super::audit::record(tx, Some(id), actor, "role_changed", Some(&details))
+    super::audit::record(tx, Some(id), actor, "role_changed", Some(&details)).map(drop)
 }
 
 /// The id of the active account of `email` (the `admin` subcommand; after [`take_lock`]).
@@ -191,8 +190,9 @@ pub fn id_of(tx: &mut Tx<'_>, email: &str) -> Result<Option<i64>, Error> {
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Disables the locked account: every session, pending MFA challenge, password reset and change
-/// of email deleted at once.
+/// Disables the locked account: every session, pending MFA challenge, password-reset code and
+/// change of email deleted at once. A sign-in code stays until it expires: entered, it answers
+/// 403 `account_disabled`, as the right password does.
 pub fn disable(tx: &mut Tx<'_>, id: i64, actor: i64) -> Result<(), Error> {
     tx.execute(
         "WITH sessions_gone AS (
@@ -200,25 +200,25 @@ pub fn disable(tx: &mut Tx<'_>, id: i64, actor: i64) -> Result<(), Error> {
          ), challenges_gone AS (
              DELETE FROM mfa_challenges WHERE account_id = $1
          ), resets_gone AS (
-             DELETE FROM password_resets WHERE account_id = $1
+             DELETE FROM mailed_codes WHERE account_id = $1 AND purpose = 'password_reset'
          ), changes_gone AS (
              DELETE FROM email_changes WHERE account_id = $1
          )
          UPDATE accounts SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1",
         &[&id],
     )?;
-    super::audit::record(tx, Some(id), Some(actor), "account_disabled", None)
+    super::audit::record(tx, Some(id), Some(actor), "account_disabled", None).map(drop)
 }
 
 /// Enables the locked account again.
 pub fn enable(tx: &mut Tx<'_>, id: i64, actor: i64) -> Result<(), Error> {
     tx.execute("UPDATE accounts SET disabled_at = NULL WHERE id = $1", &[&id])?;
-    super::audit::record(tx, Some(id), Some(actor), "account_enabled", None)
+    super::audit::record(tx, Some(id), Some(actor), "account_enabled", None).map(drop)
 }
 
 /// Deletes every session of the locked account.
 pub fn revoke_sessions(tx: &mut Tx<'_>, id: i64, actor: i64) -> Result<(), Error> {
     let gone = tx.execute("DELETE FROM sessions WHERE account_id = $1", &[&id])?;
     let details = json!({ "sessions": gone });
-    super::audit::record(tx, Some(id), Some(actor), "sessions_revoked", Some(&details))
+    super::audit::record(tx, Some(id), Some(actor), "sessions_revoked", Some(&details)).map(drop)
 }

@@ -15,23 +15,32 @@ pub fn context() -> (Option<String>, Option<String>) {
     (context.client_ip, context.request_id)
 }
 
-/// Records one event: `action` about account `subject` (if it still exists), done by `actor`,
-/// with optional `details` (never a secret).
+/// Records one event: `action` about account `subject`, done by `actor`, with optional `details`
+/// (never a secret). Returns false, recording nothing, when `subject` names an account that no
+/// longer exists (deleted by a request that committed first): the subject and the actor are read
+/// `FOR KEY SHARE`, so a deletion either waits for this insert or has already happened, and the
+/// insert never fails on the foreign key. An actor deleted meanwhile is recorded as NULL.
 pub fn record(
     q: &mut impl Queries,
     subject: Option<i64>,
     actor: Option<i64>,
     action: &str,
     details: Option<&Value>,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let (ip, request_id) = context();
     let details = details.map(Value::to_string);
-    q.execute(
-        "INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id, details)
-         VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)",
+    let inserted = q.execute(
+        "WITH subject AS (
+             SELECT id FROM accounts WHERE id = $1 FOR KEY SHARE
+         ), actor AS (
+             SELECT id FROM accounts WHERE id = $2 FOR KEY SHARE
+         )
+         INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id, details)
+         SELECT (SELECT id FROM subject), (SELECT id FROM actor), $3, $4, $5, $6::text::jsonb
+          WHERE $1::bigint IS NULL OR EXISTS (SELECT 1 FROM subject)",
         &[&subject, &actor, &action, &ip, &request_id, &details],
     )?;
-    Ok(())
+    Ok(inserted == 1)
 }
 
 /// Records a failed login of `email`, if it is an account (no event for unknown emails: they
@@ -40,10 +49,31 @@ pub fn record_login_failure(client: &mut impl Queries, email: &Email) -> Result<
     let (ip, request_id) = context();
     client.execute(
         "INSERT INTO audit_events (account_id, action, client_ip, request_id)
-         SELECT id, 'login_failed', $2, $3 FROM accounts WHERE email = $1",
+         SELECT id, 'login_failed', $2, $3 FROM accounts WHERE email = $1 FOR KEY SHARE",
         &[&email.as_str(), &ip, &request_id],
     )?;
     Ok(())
+}
+
+/// True when account `account_id` has at least `threshold` `login_failed` events recorded at
+/// step `at` within the past hour (database clock) and no `warning_action` event in that hour:
+/// the owner is due a warning. Read inside the transaction that recorded the latest failure and
+/// holds the account's lock, so two parallel failures cannot both decide to warn.
+pub fn warning_due(
+    q: &mut impl Queries,
+    account_id: i64,
+    at: &str,
+    threshold: i64,
+    warning_action: &str,
+) -> Result<bool, Error> {
+    let row = q.query_one(
+        "SELECT count(*) FILTER (WHERE action = 'login_failed' AND details->>'at' = $2) >= $3
+                AND count(*) FILTER (WHERE action = $4) = 0
+           FROM audit_events
+          WHERE account_id = $1 AND at > now() - interval '1 hour'",
+        &[&account_id, &at, &threshold, &warning_action],
+    )?;
+    Ok(row.get(0))
 }
 
 /// One recorded event.

@@ -158,8 +158,8 @@ pub fn swap(
                  UPDATE accounts SET email = $2 WHERE id = $1 RETURNING *
              ), change_gone AS (
                  DELETE FROM email_changes WHERE account_id = $1
-             ), reset_gone AS (
-                 DELETE FROM password_resets WHERE account_id = $1
+             ), codes_gone AS (
+                 DELETE FROM mailed_codes WHERE account_id = $1
              ), notice AS (
                  INSERT INTO outbox (kind, recipient, subject, body)
                  SELECT 'email_changed', old.email, $3, $4 FROM old

@@ -20,8 +20,7 @@ macro_rules! profile_columns {
             rfc3339!("a.created_at"),
             ", ",
             rfc3339!("a.activated_at"),
-            ", a.role, EXISTS (SELECT 1 FROM totp_factors t
-                               WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL)"
+            ", a.role, a.mfa_enabled"
         )
     };
 }
@@ -40,11 +39,12 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod email_changes;
+pub mod mailed_codes;
 pub mod outbox;
 pub mod pool;
 pub mod rate_limits;
-pub mod resets;
 pub mod sessions;
+pub mod sign_in_codes;
 pub mod signing_keys;
 pub mod totp;
 

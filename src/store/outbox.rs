@@ -76,17 +76,18 @@ pub fn retry_later(
 pub struct Backlog {
     /// Mail waiting to be delivered (`beefirst_outbox_backlog`).
     pub mail: i64,
-    /// Forgot-password requests not yet taken (`beefirst_reset_requests_backlog`).
-    pub reset_requests: i64,
+    /// Requests for a mailed code (forgot password, sign-in code) not yet taken
+    /// (`beefirst_code_requests_backlog`).
+    pub code_requests: i64,
 }
 
 /// Both of the worker's queues, in one statement.
 pub fn backlog(client: &mut Connection) -> Result<Backlog, Error> {
     let row = client.query_one(
-        "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM reset_requests)",
+        "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM code_requests)",
         &[],
     )?;
-    Ok(Backlog { mail: row.get(0), reset_requests: row.get(1) })
+    Ok(Backlog { mail: row.get(0), code_requests: row.get(1) })
 }
 
 /// Deletes mail whose code expired before it could be delivered (reaper). Returns how many.

@@ -19,6 +19,9 @@ pub enum Scope {
     /// Failed logins and wrong confirmation passwords per email
     /// (`LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`).
     LoginFailure,
+    /// Wrong second-factor codes per email, whichever first step (password or sign-in code)
+    /// came before them (also `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`).
+    SecondFactor,
 }
 
 impl Scope {
@@ -28,6 +31,7 @@ impl Scope {
             Scope::Mail => "mail",
             Scope::WrongCode => "wrong_code",
             Scope::LoginFailure => "login_failure",
+            Scope::SecondFactor => "second_factor",
         }
     }
 }
@@ -50,6 +54,18 @@ pub struct Decision {
     pub allowed: bool,
     /// When not allowed: whole seconds until one would be.
     pub retry_after_seconds: u32,
+    /// The start of the bucket the hit was counted in (seconds since the Unix epoch): what
+    /// [`release`] needs to give that hit back.
+    pub bucket_start: i64,
+}
+
+/// The stored subject text and whether the statement hashes it.
+fn subject_key(subject: Subject<'_>) -> (String, bool) {
+    match subject {
+        Subject::Ip(ip) => (ip.to_string(), false),
+        Subject::Email(email) => (email.as_str().to_owned(), true),
+        Subject::Mailbox(email) => (email.mailbox(), true),
+    }
 }
 
 /// Checks `limit` for (`scope`, `subject`) in one upsert; with `consume`, an allowed check also
@@ -62,11 +78,7 @@ pub fn check(
     limit: Limit,
     consume: bool,
 ) -> Result<Decision, Error> {
-    let (subject_text, hashed) = match subject {
-        Subject::Ip(ip) => (ip.to_string(), false),
-        Subject::Email(email) => (email.as_str().to_owned(), true),
-        Subject::Mailbox(email) => (email.mailbox(), true),
-    };
+    let (subject_text, hashed) = subject_key(subject);
     let window = i32::try_from(limit.window_seconds).unwrap_or(i32::MAX);
     let max = i32::try_from(limit.max).unwrap_or(i32::MAX);
     let row = client.query_one(
@@ -94,7 +106,8 @@ pub fn check(
                                             THEN r.current ELSE 0 END AS current) carried
                        ) shifted)
          RETURNING last_allowed, previous, current,
-                   extract(epoch FROM now() - bucket_start)::float8",
+                   extract(epoch FROM now() - bucket_start)::float8,
+                   extract(epoch FROM bucket_start)::bigint",
         &[&scope.name(), &subject_text, &window, &max, &consume, &hashed],
     )?;
     let allowed: bool = row.get(0);
@@ -106,7 +119,34 @@ pub fn check(
     Ok(Decision {
         allowed,
         retry_after_seconds: if allowed { 0 } else { retry_after_seconds(limit, state) },
+        bucket_start: row.get(4),
     })
+}
+
+/// Gives back one hit counted by an allowed, consuming [`check`] whose decision named
+/// `bucket_start`: taken from that bucket while it is still the current one, or from the previous
+/// one once the window has moved on (never below zero; nothing once that bucket has aged out).
+/// One statement under the row lock, like [`check`].
+pub fn release(
+    client: &mut impl Queries,
+    scope: Scope,
+    subject: Subject<'_>,
+    bucket_start: i64,
+) -> Result<(), Error> {
+    let (subject_text, hashed) = subject_key(subject);
+    client.execute(
+        "UPDATE rate_limits
+            SET current = current - (bucket_start = to_timestamp($3::bigint))::int,
+                previous = previous - (bucket_start <> to_timestamp($3::bigint))::int
+          WHERE scope = $1
+            AND subject = CASE WHEN $4 THEN encode(sha256(convert_to($2, 'UTF8')), 'hex')
+                               ELSE $2 END
+            AND ((bucket_start = to_timestamp($3::bigint) AND current > 0)
+                 OR (bucket_start = to_timestamp($3::bigint) + make_interval(secs => window_seconds)
+                     AND previous > 0))",
+        &[&scope.name(), &subject_text, &bucket_start, &hashed],
+    )?;
+    Ok(())
 }
 
 /// Deletes counters whose whole window has passed (reaper). Returns how many.

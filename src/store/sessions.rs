@@ -81,9 +81,7 @@ pub fn create(
              SELECT id, email, role, credential_version FROM accounts
               WHERE id = $1 AND credential_version = $2 AND status = 'active'
                 AND disabled_at IS NULL
-                AND ('otp' = ANY ($3::text[])
-                     OR NOT EXISTS (SELECT 1 FROM totp_factors t
-                                     WHERE t.account_id = accounts.id AND t.confirmed_at IS NOT NULL))
+                AND ('otp' = ANY ($3::text[]) OR NOT mfa_enabled)
                 FOR KEY SHARE
          ), session AS (
              INSERT INTO sessions (account_id, credential_version, amr, user_agent, expires_at)

@@ -93,25 +93,39 @@ pub fn lock_factor(tx: &mut Tx<'_>, account_id: i64) -> Result<Option<LockedFact
 }
 
 /// Turns the locked factor on: confirmed now, `step` used, a fresh set of recovery codes stored as
-/// the given tags (`SealingKey::tag`; earlier codes deleted).
+/// the given tags (`SealingKey::tag`; earlier codes deleted), the account row marked
+/// `mfa_enabled`, and every session of the account but `keep_session` deleted (contract v3: a
+/// session made with the password alone never outlives the second factor). Returns how many
+/// sessions were deleted.
+///
+/// The account row is updated, not only locked: a login whose session insert is waiting for that
+/// row re-reads it once this commits, sees `mfa_enabled` and inserts nothing, however old its
+/// snapshot (`sessions::create`).
 pub fn confirm(
     tx: &mut Tx<'_>,
     account_id: i64,
     step: i64,
     code_tags: &[Vec<u8>],
-) -> Result<(), Error> {
-    tx.execute(
+    keep_session: i64,
+) -> Result<u64, Error> {
+    let row = tx.query_one(
         "WITH factor AS (
              UPDATE totp_factors SET confirmed_at = now(), last_used_step = $2, wrong_attempts = 0
               WHERE account_id = $1
+         ), account AS (
+             UPDATE accounts SET mfa_enabled = true WHERE id = $1
          ), old AS (
              DELETE FROM recovery_codes WHERE account_id = $1
+         ), codes AS (
+             INSERT INTO recovery_codes (account_id, code_hash)
+             SELECT $1, tag FROM unnest($3::bytea[]) AS tag
+         ), others AS (
+             DELETE FROM sessions WHERE account_id = $1 AND id <> $4 RETURNING 1
          )
-         INSERT INTO recovery_codes (account_id, code_hash)
-         SELECT $1, tag FROM unnest($3::bytea[]) AS tag",
-        &[&account_id, &step, &code_tags],
+         SELECT count(*) FROM others",
+        &[&account_id, &step, &code_tags, &keep_session],
     )?;
-    Ok(())
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
 /// Counts a wrong code against the locked, unconfirmed factor; with `last`, deletes it instead
@@ -151,13 +165,16 @@ pub fn use_recovery_code(
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Turns the factor off: the secret, the recovery codes and pending login challenges go.
+/// Turns the factor off: the secret, the recovery codes and pending login challenges go, and the
+/// account row is no longer marked `mfa_enabled`.
 pub fn disable(tx: &mut Tx<'_>, account_id: i64) -> Result<(), Error> {
     tx.execute(
         "WITH codes AS (
              DELETE FROM recovery_codes WHERE account_id = $1
          ), challenges AS (
              DELETE FROM mfa_challenges WHERE account_id = $1
+         ), account AS (
+             UPDATE accounts SET mfa_enabled = false WHERE id = $1
          )
          DELETE FROM totp_factors WHERE account_id = $1",
         &[&account_id],
@@ -165,22 +182,41 @@ pub fn disable(tx: &mut Tx<'_>, account_id: i64) -> Result<(), Error> {
     Ok(())
 }
 
-/// Stores the challenge of a login whose password was right, for `ttl_seconds`, if the account
-/// still has credential `version` (read `FOR KEY SHARE`, as a session insert does); false if not.
+/// A challenge to store: whose, made under which credential version, after which first step.
+#[derive(Debug, Clone, Copy)]
+pub struct NewChallenge<'a> {
+    /// The account whose first step was passed.
+    pub account_id: i64,
+    /// Its credential version at that moment.
+    pub credential_version: i32,
+    /// `pwd` or `email` (the `amr` of the first step).
+    pub first_factor: &'a str,
+}
+
+/// Stores the challenge of a sign-in whose first step was passed, for `ttl_seconds`, if the
+/// account still has that credential version (read `FOR KEY SHARE`, as a session insert does);
+/// false if not.
 pub fn create_challenge(
-    client: &mut Connection,
-    account_id: i64,
-    version: i32,
+    q: &mut impl Queries,
+    challenge: &NewChallenge<'_>,
     token: &MfaToken,
     user_agent: Option<&str>,
     ttl_seconds: u32,
 ) -> Result<bool, Error> {
-    let inserted = client.execute(
-        "INSERT INTO mfa_challenges (token_hash, account_id, credential_version, user_agent, expires_at)
-         SELECT sha256($1::bytea), id, credential_version, $4, now() + make_interval(secs => $5)
+    let inserted = q.execute(
+        "INSERT INTO mfa_challenges
+                (token_hash, account_id, credential_version, user_agent, expires_at, first_factor)
+         SELECT sha256($1::bytea), id, credential_version, $4, now() + make_interval(secs => $5), $6
            FROM accounts WHERE id = $2 AND credential_version = $3 AND status = 'active'
             FOR KEY SHARE",
-        &[&token.expose().as_bytes(), &account_id, &version, &user_agent, &f64::from(ttl_seconds)],
+        &[
+            &token.expose().as_bytes(),
+            &challenge.account_id,
+            &challenge.credential_version,
+            &user_agent,
+            &f64::from(ttl_seconds),
+            &challenge.first_factor,
+        ],
     )?;
     Ok(inserted == 1)
 }
@@ -204,8 +240,10 @@ pub struct Challenge {
     pub factor: LockedFactor,
     /// Wrong codes so far.
     pub wrong_attempts: u32,
-    /// As sent at the password step.
+    /// As sent at the first step.
     pub user_agent: Option<String>,
+    /// `pwd` or `email`: how the first step was passed.
+    pub first_factor: String,
 }
 
 /// Locks the challenge of `token` and its account's factor (`FOR UPDATE`), if the challenge is
@@ -214,7 +252,8 @@ pub struct Challenge {
 pub fn lock_challenge(tx: &mut Tx<'_>, token: &MfaToken) -> Result<Option<Challenge>, Error> {
     let row = tx.query_opt(
         "SELECT a.id, a.email, a.credential_version, t.secret_sealed, true, t.last_used_step,
-                extract(epoch FROM now())::bigint, t.wrong_attempts, c.wrong_attempts, c.user_agent
+                extract(epoch FROM now())::bigint, t.wrong_attempts, c.wrong_attempts, c.user_agent,
+                c.first_factor
            FROM mfa_challenges c
            JOIN accounts a ON a.id = c.account_id AND a.credential_version = c.credential_version
                           AND a.disabled_at IS NULL
@@ -227,6 +266,7 @@ pub fn lock_challenge(tx: &mut Tx<'_>, token: &MfaToken) -> Result<Option<Challe
         factor: locked_factor(&r),
         wrong_attempts: u32::try_from(r.get::<_, i32>(8)).unwrap_or(u32::MAX),
         user_agent: r.get(9),
+        first_factor: r.get(10),
     }))
 }
 

@@ -360,6 +360,22 @@ impl TestApp {
         self.db.client()
     }
 
+    /// Waits until the outbox is empty: every mail queued so far has reached the mail API (a row
+    /// is deleted only after the API took it), so what has not arrived by then was never sent.
+    pub fn wait_outbox_drained(&self) {
+        eventually("the outbox to drain", || {
+            let left: i64 = self
+                .sql()
+                .query_one(
+                    "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM code_requests)",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            left == 0
+        });
+    }
+
     /// Connections to this test's database that are waiting for a lock right now.
     pub fn waiting_for_locks(&self) -> i64 {
         self.sql()

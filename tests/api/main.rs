@@ -28,6 +28,7 @@ mod recovery;
 mod register;
 mod secrets;
 mod sessions;
+mod sign_in_code;
 mod tokens;
 mod totp;
 mod webdriver;

@@ -157,3 +157,114 @@ fn a_refresh_racing_a_logout_or_a_second_refresh_never_fails_with_500() {
         }
     }
 }
+
+/// Sends `n` requests with a wrong password at once while the test holds the account row, which
+/// their failure records wait for; returns their statuses once the row is released. Checked
+/// before hashing and counted after it, every request that checked while the first ones were
+/// hashing got its password evaluated; reserved first, never more than the limit.
+fn wrong_passwords_held_on_the_account(
+    app: &Arc<TestApp>,
+    email: &'static str,
+    n: usize,
+    send: fn(&TestApp, &str) -> u16,
+) -> Vec<u16> {
+    let token = app.login_ok(email, PW);
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM accounts WHERE email = $1 FOR UPDATE", &[&email]).unwrap();
+    let requests: Vec<_> = (0..n)
+        .map(|_| {
+            let (app, token) = (Arc::clone(app), token.clone());
+            std::thread::spawn(move || send(&app, &token))
+        })
+        .collect();
+    // Every hashing thread ends up waiting for the row with a wrong password it has checked.
+    eventually("the hashing threads wait on the account", || app.waiting_for_locks() == 4);
+    hold.commit().unwrap();
+    requests.into_iter().map(|r| r.join().unwrap()).collect()
+}
+
+#[test]
+fn parallel_wrong_passwords_never_get_more_evaluations_than_the_limit() {
+    let app = Arc::new(
+        TestApp::with()
+            .env("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "6")
+            .env("RATE_LIMIT_IP_PER_MINUTE", "0")
+            .env("HASH_THREADS", "4")
+            .env("HASH_QUEUE_DEPTH", "64")
+            .start(),
+    );
+    app.active_account("burst@example.com", PW);
+    let login: fn(&TestApp, &str) -> u16 =
+        |app, _| app.login("burst@example.com", "wrong horse").status;
+    let statuses = wrong_passwords_held_on_the_account(&app, "burst@example.com", 16, login);
+    assert_eq!(count(&statuses, 401) + count(&statuses, 429), 16, "{statuses:?}");
+    assert_eq!(count(&statuses, 401), 6, "wrong passwords evaluated: {statuses:?}");
+    assert_error(&app.login("burst@example.com", PW), 429, "rate_limited");
+
+    app.active_account("again@example.com", PW);
+    let change: fn(&TestApp, &str) -> u16 = |app, token| {
+        let body =
+            serde_json::json!({"current_password": "wrong horse", "new_password": "x".repeat(9)});
+        app.with_token("POST", "/me/password", token, Some(&body.to_string())).status
+    };
+    let statuses = wrong_passwords_held_on_the_account(&app, "again@example.com", 16, change);
+    assert_eq!(count(&statuses, 403), 6, "wrong passwords evaluated at /me/password: {statuses:?}");
+    assert_eq!(count(&statuses, 429), 10, "{statuses:?}");
+}
+
+#[test]
+fn a_right_password_gives_its_reserved_failure_back() {
+    let app = TestApp::with().env("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "2").start();
+    app.active_account("ok@example.com", PW);
+    for _ in 0..4 {
+        app.login_ok("ok@example.com", PW);
+    }
+    let token = app.login_ok("ok@example.com", PW);
+    let body = serde_json::json!({"current_password": PW, "new_password": "battery staple"});
+    for new in ["battery staple", PW, "battery staple"] {
+        let current = if new == PW { "battery staple" } else { PW };
+        let body = serde_json::json!({"current_password": current, "new_password": new});
+        let changed = app.with_token("POST", "/me/password", &token, Some(&body.to_string()));
+        assert_eq!(changed.status, 204, "{}", body_text(&changed));
+    }
+    drop(body);
+    assert_error(&app.login("ok@example.com", "wrong horse"), 401, "invalid_credentials");
+    app.login_ok("ok@example.com", "battery staple");
+}
+
+#[test]
+fn a_wrong_password_while_the_account_is_being_deleted_is_401_never_500() {
+    // The test deletes the account in a transaction of its own and commits it while each request
+    // is recording its wrong password: the record must find the account gone, not trip on the
+    // foreign key.
+    let app = racing_app();
+    let calls: [(&str, &str, serde_json::Value); 4] = [
+        (
+            "POST",
+            "/me/password",
+            serde_json::json!({"current_password": "wrong horse", "new_password": "battery staple"}),
+        ),
+        ("DELETE", "/me", serde_json::json!({"password": "wrong horse"})),
+        (
+            "POST",
+            "/me/email",
+            serde_json::json!({"new_email": "new@example.com", "password": "wrong horse"}),
+        ),
+        ("POST", "/me/totp", serde_json::json!({"password": "wrong horse"})),
+    ];
+    for (method, path, body) in calls {
+        app.active_account("del@example.com", PW);
+        let token = app.login_ok("del@example.com", PW);
+        let mut holder = app.sql();
+        let mut deleting = holder.transaction().unwrap();
+        deleting.execute("DELETE FROM accounts WHERE email = 'del@example.com'", &[]).unwrap();
+        let a = Arc::clone(&app);
+        let request =
+            std::thread::spawn(move || a.with_token(method, path, &token, Some(&body.to_string())));
+        eventually("the wrong password's record waits", || app.waiting_for_locks() == 1);
+        deleting.commit().unwrap();
+        let answer = request.join().unwrap();
+        assert_error(&answer, 401, "invalid_token");
+    }
+}

@@ -56,8 +56,7 @@ fn a_forgotten_password_is_reset_with_the_mailed_code_and_every_session_ends() {
     for secret in [code.as_str(), PW, NEW_PW] {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
     }
-    let stored: i64 =
-        app.sql().query_one("SELECT count(*) FROM password_resets", &[]).unwrap().get(0);
+    let stored: i64 = app.sql().query_one("SELECT count(*) FROM mailed_codes", &[]).unwrap().get(0);
     assert_eq!(stored, 0, "the code is consumed");
 }
 
@@ -98,7 +97,7 @@ fn every_failure_of_email_and_code_gets_one_body_and_bad_shapes_get_400() {
     let code = reset_code(&app, "cy@example.com", 1);
     let wrong = reset(&app, "cy@example.com", &other_code(&code), NEW_PW);
     app.sql()
-        .execute("UPDATE password_resets SET expires_at = now() - interval '1 second'", &[])
+        .execute("UPDATE mailed_codes SET expires_at = now() - interval '1 second'", &[])
         .unwrap();
     let expired = reset(&app, "cy@example.com", &code, NEW_PW);
     let used_up = reset(&app, "cy@example.com", &code, NEW_PW);
@@ -169,7 +168,7 @@ fn parallel_wrong_guesses_never_exceed_the_attempt_limit() {
     let code = reset_code(&app, "gil@example.com", 1);
     let mut holder = app.sql();
     let mut lock = holder.transaction().unwrap();
-    lock.execute("SELECT 1 FROM password_resets FOR UPDATE", &[]).unwrap();
+    lock.execute("SELECT 1 FROM mailed_codes FOR UPDATE", &[]).unwrap();
     let guesses: Vec<_> = (0..8)
         .map(|_| {
             let (app, wrong) = (Arc::clone(&app), other_code(&code));
@@ -263,23 +262,23 @@ fn queued_mail_is_retried_until_the_mail_api_takes_it_or_given_up() {
     assert_eq!(left, 0);
 }
 
-/// `beefirst_reset_requests_backlog` counts forgot-password requests no worker has taken: here
+/// `beefirst_code_requests_backlog` counts requests for mailed codes no worker has taken: here
 /// one held back by a row lock (the worker passes locked rows by), then none once it is released.
 #[test]
 fn forgot_requests_no_worker_has_taken_show_in_the_metrics() {
     let app = TestApp::spawn();
     let backlog = |n: i64| {
         let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
-        metrics.contains(&format!("beefirst_reset_requests_backlog {n}\n"))
+        metrics.contains(&format!("beefirst_code_requests_backlog {n}\n"))
     };
     let (mut inserter, mut locker) = (app.sql(), app.sql());
     let mut tx = locker.transaction().unwrap();
     // Inserted directly, so nothing wakes the worker: it looks once a second, and would have to
     // look within the moment before the lock (then: try again).
     let held = (0..5).any(|_| {
-        let insert = "INSERT INTO reset_requests (email) VALUES ('ned@example.com') RETURNING id";
+        let insert = "INSERT INTO code_requests (purpose, email) VALUES ('password_reset', 'ned@example.com') RETURNING id";
         let id: i64 = inserter.query_one(insert, &[]).unwrap().get(0);
-        let lock = "SELECT 1 FROM reset_requests WHERE id = $1 FOR UPDATE";
+        let lock = "SELECT 1 FROM code_requests WHERE id = $1 FOR UPDATE";
         !tx.query(lock, &[&id]).unwrap().is_empty()
     });
     assert!(held, "the worker took every request before it could be locked");

@@ -217,7 +217,7 @@ fn an_mfa_token_dies_after_five_wrong_codes_or_its_ttl_and_wrong_codes_count_as_
     eventually("the owner is warned", || {
         app.mail_texts_to("dan@example.com")
             .iter()
-            .any(|t| t.contains("five wrong two-factor codes"))
+            .any(|t| t.contains("entered wrong two-factor codes"))
     });
     let mfa_token = password_step(&app, "dan@example.com");
     app.sql().execute("UPDATE mfa_challenges SET expires_at = now()", &[]).unwrap();
@@ -375,4 +375,106 @@ fn parallel_wrong_codes_on_one_mfa_token_never_starve_the_pool() {
     let statuses = in_parallel(8, move |_| mfa(&shared, &token, "000000").status);
     assert_eq!(count(&statuses, 503), 0, "{statuses:?}");
     assert!(statuses.iter().all(|s| [401, 429].contains(s)), "{statuses:?}");
+}
+
+#[test]
+fn turning_it_on_ends_every_other_session_at_once() {
+    settle(5);
+    let app = TestApp::spawn();
+    app.active_account("ivy@example.com", PW);
+    let other = json(&app.login("ivy@example.com", PW));
+    let (other_access, other_refresh) =
+        (other["access_token"].as_str().unwrap(), other["refresh_token"].as_str().unwrap());
+    let token = app.login_ok("ivy@example.com", PW);
+    let secret = enroll(&app, &token);
+    let confirmed =
+        post(&app, "/me/totp/confirm", &token, json!({"code": code_at(&secret, step_now())}));
+    assert_eq!(confirmed.status, 200, "{}", body_text(&confirmed));
+    assert_error(&app.with_token("GET", "/me", other_access, None), 401, "invalid_token");
+    let refreshed =
+        app.post_json("/token/refresh", &json!({ "refresh_token": other_refresh }).to_string());
+    assert_error(&refreshed, 401, "invalid_token");
+    assert_eq!(app.with_token("GET", "/me", &token, None).status, 200, "the confirming one stays");
+    let details: String = app
+        .sql()
+        .query_one("SELECT details::text FROM audit_events WHERE action = 'totp_enabled'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&details).unwrap(),
+        json!({"other_sessions_revoked": 1})
+    );
+}
+
+#[test]
+fn a_login_whose_password_check_overlaps_the_confirmation_never_gets_a_password_only_session() {
+    // The test holds the factor row: the confirmation locks the account, then waits for the
+    // factor. A login checks the password meanwhile (its snapshot says "no second factor") and
+    // waits for the account row. Released, the confirmation commits first; the login must then
+    // see the second factor, not slip a password-only session in after the revocation.
+    settle(8);
+    let app = Arc::new(TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "0").start());
+    app.active_account("jay@example.com", PW);
+    let token = app.login_ok("jay@example.com", PW);
+    let secret = enroll(&app, &token);
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM totp_factors FOR UPDATE", &[]).unwrap();
+    let (a, code) = (Arc::clone(&app), code_at(&secret, step_now()));
+    let confirm = std::thread::spawn(move || {
+        post(&a, "/me/totp/confirm", &token, json!({ "code": code })).status
+    });
+    eventually("the confirmation waits for the factor", || app.waiting_for_locks() == 1);
+    let b = Arc::clone(&app);
+    let login = std::thread::spawn(move || b.login("jay@example.com", PW));
+    eventually("the login waits for the account", || app.waiting_for_locks() == 2);
+    hold.commit().unwrap();
+    assert_eq!(confirm.join().unwrap(), 200);
+    let login = json(&login.join().unwrap());
+    assert_eq!(login["mfa_required"], true, "a password-only login slipped through: {login}");
+    let password_only: i64 = app
+        .sql()
+        .query_one("SELECT count(*) FROM sessions WHERE amr = '{pwd}'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(password_only, 1, "only the session that confirmed");
+}
+
+#[test]
+fn three_wrong_codes_within_an_hour_across_tokens_warn_the_owner_once() {
+    settle(5);
+    let app = TestApp::spawn();
+    let (secret, _, _) = with_totp(&app, "kim@example.com");
+    let warnings = |app: &TestApp| {
+        app.mail_texts_to("kim@example.com")
+            .iter()
+            .filter(|t| t.contains("entered wrong two-factor codes"))
+            .count()
+    };
+    // Two wrong codes on a token that then expires, one on a fresh token: three in the hour.
+    let expiring = password_step(&app, "kim@example.com");
+    assert_error(&mfa(&app, &expiring, "000000"), 401, "invalid_code");
+    assert_error(&mfa(&app, &expiring, "000000"), 401, "invalid_code");
+    app.sql().execute("UPDATE mfa_challenges SET expires_at = now()", &[]).unwrap();
+    let fresh = password_step(&app, "kim@example.com");
+    app.wait_outbox_drained();
+    assert_eq!(warnings(&app), 0, "two wrong codes warn nobody");
+    assert_error(&mfa(&app, &fresh, "000000"), 401, "invalid_code");
+    eventually("the warning", || warnings(&app) == 1);
+    // More wrong codes within the hour, each on a token of its own: no second warning.
+    for _ in 0..3 {
+        let token = password_step(&app, "kim@example.com");
+        assert_error(&mfa(&app, &token, "000000"), 401, "invalid_code");
+    }
+    let token = password_step(&app, "kim@example.com");
+    assert_eq!(mfa(&app, &token, &code_at(&secret, step_now() + 1)).status, 200);
+    app.wait_outbox_drained();
+    assert_eq!(warnings(&app), 1, "at most one warning an hour");
+    // An hour later the count starts again.
+    app.sql().execute("UPDATE audit_events SET at = at - interval '61 minutes'", &[]).unwrap();
+    for _ in 0..3 {
+        let token = password_step(&app, "kim@example.com");
+        assert_error(&mfa(&app, &token, "000000"), 401, "invalid_code");
+    }
+    eventually("the next hour's warning", || warnings(&app) == 2);
 }

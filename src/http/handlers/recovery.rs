@@ -58,7 +58,7 @@ pub fn confirm_email(request: &mut Request, state: &AppState) -> Result<Reply, E
 }
 
 /// A code of exactly `RESET_CODE_DIGITS` digits, else 400 `invalid_code_format`.
-fn reset_code(raw: &str, state: &AppState) -> Result<VerificationCode, Error> {
+pub(super) fn reset_code(raw: &str, state: &AppState) -> Result<VerificationCode, Error> {
     let digits = state.config.reset_code_digits;
     VerificationCode::parse_exact(raw, digits).map_err(|_| Error::InvalidResetCodeFormat { digits })
 }

@@ -1,13 +1,14 @@
 //! Handlers of login sessions and their tokens: login, refresh, logout, the session list, JWKS.
 
 use super::bearer;
-use crate::domain::{FactorCode, MfaToken, RefreshToken};
+use super::recovery::reset_code;
+use crate::domain::{Email, FactorCode, MfaToken, RefreshToken};
 use crate::error::Error;
 use crate::http::request::{header, json_object, path_id, read_body, string_field};
 use crate::http::response::Reply;
-use crate::service::mfa;
 use crate::service::sessions::{self, Login, TokenPair};
 use crate::service::{AppState, tokens};
+use crate::service::{mfa, sign_in_code};
 use serde_json::json;
 use tiny_http::Request;
 
@@ -17,20 +18,47 @@ pub fn login(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let body = json_object(&read_body(request)?)?;
     let email = string_field(&body, "email")?;
     let password = string_field(&body, "password")?;
-    match sessions::login(state, &email, &password, user_agent(request).as_deref())? {
-        Login::Tokens(pair) => Ok(pair_reply(&pair)),
-        Login::MfaRequired(token) => Ok(Reply::json(
+    let login = sessions::login(state, &email, &password, user_agent(request).as_deref())?;
+    Ok(login_reply(state, login))
+}
+
+/// `POST /login/code` `{"email"}` → 202 `{"status": "accepted"}`, whatever the email is; an
+/// active, enabled account is mailed a sign-in code.
+pub fn login_code(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let body = json_object(&read_body(request)?)?;
+    let email = Email::parse(&string_field(&body, "email")?).map_err(Error::InvalidEmail)?;
+    sign_in_code::request(state, &email)?;
+    Ok(Reply::json(202, json!({"status": "accepted"})))
+}
+
+/// `POST /login/code/verify` `{"email", "code"}` → 200 the token pair (`amr` `["email"]`), or
+/// with a second factor on, 200 `{"mfa_required": true, "mfa_token", "expires_in"}`. Malformed
+/// fields are 400; every failure of email and code is one 401 `invalid_code`.
+pub fn login_code_verify(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
+    let body = json_object(&read_body(request)?)?;
+    let email = Email::parse(&string_field(&body, "email")?).map_err(Error::InvalidEmail)?;
+    let code = reset_code(&string_field(&body, "code")?, state)?;
+    let login = sign_in_code::verify(state, &email, &code, user_agent(request).as_deref())?;
+    Ok(login_reply(state, login))
+}
+
+/// A finished first step: the token pair, or the mfa_token for the second.
+fn login_reply(state: &AppState, login: Login) -> Reply {
+    match login {
+        Login::Tokens(pair) => pair_reply(&pair),
+        Login::MfaRequired(token) => Reply::json(
             200,
             json!({
                 "mfa_required": true,
                 "mfa_token": token.expose(),
                 "expires_in": state.config.mfa_token_ttl_seconds,
             }),
-        )),
+        ),
     }
 }
 
-/// `POST /login/mfa` `{"mfa_token", "code"}` → 200 the token pair (`amr` `["pwd","otp"]`). The
+/// `POST /login/mfa` `{"mfa_token", "code"}` → 200 the token pair (`amr` `["pwd","otp"]`, or
+/// `["email","otp"]` after a sign-in code). The
 /// code is a TOTP code or a recovery code; a malformed one is 400, every other failure 401.
 pub fn login_mfa(request: &mut Request, state: &AppState) -> Result<Reply, Error> {
     let body = json_object(&read_body(request)?)?;
