@@ -282,3 +282,43 @@ fn the_next_person_at_the_computer_sees_nothing_of_the_last_and_a_spent_resend_b
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors or CSP violations: {errors:#?}");
 }
+
+#[test]
+fn an_owner_kept_out_by_the_password_limit_signs_in_with_a_mailed_code() {
+    let Some(browser) = Browser::start() else { return };
+    let app = TestApp::with().env("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "2").start();
+    let email = "kim@example.com";
+    app.active_account(email, PW);
+    browser.goto(&format!("http://{}/", app.process.addr));
+    browser.wait_for(&visible("signin"));
+    browser.fill("#signin-email", email);
+    for _ in 0..2 {
+        browser.fill("#signin-password", "wrong password");
+        browser.click("#form-signin button[type=submit]");
+        browser.wait_for("document.querySelector('#signin-password-error')");
+    }
+    // Even the right password gets 429 now; the notice offers the way in the limit never blocks.
+    browser.fill("#signin-password", PW);
+    browser.click("#form-signin button[type=submit]");
+    browser.wait_for("document.querySelector('#form-signin .form-error button')");
+    browser.screenshot("06-sign-in-code-offered");
+    let mails = app.mail_texts_to(email).len();
+    browser.click("#form-signin .form-error button");
+    browser.wait_for(&visible("code"));
+    browser.wait_for("!document.querySelector('#form-code-verify').hidden");
+    let code = first_digits(&mail_with(&app, email, "sign-in code", mails));
+    browser.fill("#code-code", &code);
+    browser.click("#form-code-verify button[type=submit]");
+    browser.wait_for(&visible("account"));
+    assert!(browser.text("#profile-email").contains(email));
+
+    // Signed out, the sign-in page offers the code too, with the email carried over.
+    browser.click("#signout");
+    browser.wait_for(&visible("signin"));
+    browser.fill("#signin-email", email);
+    browser.click("[data-go=code]");
+    browser.wait_for(&visible("code"));
+    assert_eq!(browser.value("#code-email"), email);
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors or CSP violations: {errors:#?}");
+}

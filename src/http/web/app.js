@@ -115,7 +115,7 @@ function countDown(button, seconds) {
       button.textContent = label;
       return;
     }
-    button.textContent = `Try again in ${left} s`;
+    button.textContent = left > 90 ? `Try again in ${Math.ceil(left / 60)} min` : `Try again in ${left} s`;
     left -= 1;
   };
   const timer = setInterval(tick, 1000);
@@ -178,7 +178,7 @@ function forgetAccount() {
     $(`#${id}`).replaceChildren();
   }
   for (const id of ['sessions', 'users']) $(`#${id} tbody`).replaceChildren();
-  for (const id of ['totp-enroll', 'totp-codes', 'form-email-confirm', 'form-reset', 'nav-admin']) $(`#${id}`).hidden = true;
+  for (const id of ['totp-enroll', 'totp-codes', 'form-email-confirm', 'form-reset', 'form-code-verify', 'nav-admin']) $(`#${id}`).hidden = true;
   Object.assign(state, { email: '', password: '', mfaToken: '', usersAfter: null });
 }
 
@@ -242,13 +242,48 @@ $('#resend').addEventListener('click', async () => {
 
 // --- signing in ----------------------------------------------------------------------------
 
-onSubmit('form-signin', async (form, v) => {
-  const result = await call('POST', '/login', { body: { email: v.email, password: v.password }, token: null });
-  if (result.status !== 200) return result;
+// A finished first step (password or mailed code): signed in, or on to the second factor.
+async function signedIn(result) {
   if (result.data.mfa_required) { state.mfaToken = result.data.mfa_token; show('mfa'); return; }
   setTokens(result.data);
-  form.reset();
+  for (const id of ['form-signin', 'form-code-ask', 'form-code-verify']) $(`#${id}`).reset();
+  $('#form-code-verify').hidden = true;
   await loadAccount();
+}
+
+onSubmit('form-signin', async (form, v) => {
+  const result = await call('POST', '/login', { body: { email: v.email, password: v.password }, token: null });
+  if (result.status === 429 && (result.data.alternatives || []).includes('email_code')) {
+    showError(form, result);
+    offerCode(form, v.email);
+    return;
+  }
+  if (result.status !== 200) return result;
+  await signedIn(result);
+});
+
+// Too many failed sign-ins for this email (perhaps not yours): a mailed code still signs in.
+function offerCode(form, email) {
+  const button = Object.assign(document.createElement('button'), { type: 'button', className: 'link', textContent: 'Email me a sign-in code instead' });
+  button.addEventListener('click', () => {
+    $('#code-email').value = email;
+    show('code');
+    $('#form-code-ask').requestSubmit();
+  });
+  form.querySelector('.form-error').replaceChildren('Too many failed sign-ins for this email, perhaps not by you. You can still sign in with a code we mail to it. ', button);
+}
+
+onSubmit('form-code-ask', async (form, v) => {
+  const result = await call('POST', '/login/code', { body: { email: v.email }, token: null });
+  if (result.status !== 202) return result;
+  $('#form-code-verify').hidden = false;
+  $('#code-code').focus();
+});
+
+onSubmit('form-code-verify', async (form, v) => {
+  const result = await call('POST', '/login/code/verify', { body: { email: $('#code-email').value, code: v.code.trim() }, token: null });
+  if (result.status !== 200) return result;
+  await signedIn(result);
 });
 
 onSubmit('form-mfa', async (form, v) => {
@@ -469,7 +504,11 @@ $('#nav-admin').addEventListener('click', async () => { show('admin'); await loa
 $('#nav-account').addEventListener('click', loadAccount);
 
 for (const link of document.querySelectorAll('[data-go]')) {
-  link.addEventListener('click', () => { say(''); show(link.dataset.go); });
+  link.addEventListener('click', () => {
+    say('');
+    if (link.dataset.go === 'code' && !$('#code-email').value) $('#code-email').value = $('#signin-email').value;
+    show(link.dataset.go);
+  });
 }
 
 // A reload keeps the session of this tab: its refresh token is in sessionStorage.
