@@ -203,3 +203,30 @@ fn every_answer_nginx_gives_itself_is_json() {
         assert!(json(&response).is_object());
     }
 }
+
+#[test]
+fn a_browser_reaches_the_web_client_through_nginx() {
+    let Some(binary) = Nginx::binary() else {
+        eprintln!("SKIPPED: nginx is not installed");
+        return;
+    };
+    let app = TestApp::spawn();
+    let nginx = Nginx::start(&binary, &[app.process.addr]);
+    // What Chromium sends for a page.
+    let accept =
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+    let request =
+        format!("GET / HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n");
+    let page = send_raw(nginx.addr(), request.as_bytes());
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(body_text(&page).contains("<script type=\"module\" src=\"/app.js\"></script>"));
+    let api = send_raw(nginx.addr(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(api.header("content-type"), Some("application/json"));
+    let bad = send_raw(
+        nginx.addr(),
+        "GET / HTTP/1.1\r\nHost: x\r\nAccept: t\u{e9}xt/html\r\nConnection: close\r\n\r\n"
+            .as_bytes(),
+    );
+    assert_error(&bad, 400, "bad_request");
+}
