@@ -196,12 +196,16 @@ impl Process {
 impl Drop for Process {
     /// SIGTERM first (an idle service exits at once, and a coverage build writes its profile on
     /// exit), SIGKILL if it is still there after two seconds.
+    /// A process that has already exited (a test stopped it) is only reaped.
     fn drop(&mut self) {
-        let stopped = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status()
-            .is_ok_and(|s| s.success())
-            && self.wait_exit(Duration::from_secs(2)).is_some();
+        let exited = matches!(self.child.try_wait(), Ok(Some(_)));
+        let stopped = exited
+            || (Command::new("kill")
+                .arg(self.child.id().to_string())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+                && self.wait_exit(Duration::from_secs(2)).is_some());
         if !stopped {
             let _ = self.child.kill();
         }
