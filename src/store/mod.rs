@@ -128,6 +128,14 @@ fn connect_with_retries(pg: &postgres::Config, timeout: Duration) -> Result<Clie
     loop {
         match pg.connect(NoTls) {
             Ok(client) => return Ok(client),
+            Err(e) if refused_for_good(&e) => {
+                let db = pg.get_dbname().unwrap_or("(default)");
+                return Err(format!(
+                    "the server at {server} refused database {db:?}: {} (check DATABASE_URL; \
+                     `.ci/pg-up` creates the database it names)",
+                    chain(&e)
+                ));
+            }
             Err(e) if Instant::now() + pause < deadline => {
                 eprintln!(
                     "beefirst: database at {server} unreachable ({}); retrying in {:.1} s",
@@ -146,6 +154,21 @@ fn connect_with_retries(pg: &postgres::Config, timeout: Duration) -> Result<Clie
             }
         }
     }
+}
+
+/// True when the server answered and refused in a way that waiting cannot mend: the database does
+/// not exist, or the credentials are wrong. Anything else (refused connection, a server still
+/// starting up) is worth retrying.
+fn refused_for_good(error: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    error.code().is_some_and(|code| {
+        [
+            SqlState::INVALID_CATALOG_NAME,
+            SqlState::INVALID_PASSWORD,
+            SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+        ]
+        .contains(code)
+    })
 }
 
 /// `host:port` of the (first) server in the connection string; never the password.

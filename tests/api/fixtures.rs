@@ -5,18 +5,27 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Admin connection used to create and drop per-test databases.
-pub fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+/// The connection string everything derives from: `DATABASE_URL` (the service's own setting), or
+/// the service's default.
+fn configured_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        let setting = beefirst::config::SETTINGS.iter().find(|s| s.name == "DATABASE_URL");
+        setting.expect("DATABASE_URL is a setting").default.to_owned()
+    })
 }
 
-/// `admin_url()` with its database name replaced.
+/// Admin connection used to create and drop per-test databases: the `postgres` database of the
+/// server `DATABASE_URL` names.
+pub fn admin_url() -> String {
+    database_url("postgres")
+}
+
+/// `DATABASE_URL` with its database name replaced (its query string, if any, kept).
 pub fn database_url(name: &str) -> String {
-    let admin = admin_url();
-    let base = admin.split('?').next().unwrap_or(&admin);
-    let (server, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL must be a postgres:// URL");
-    format!("{server}/{name}")
+    let url = configured_url();
+    let (base, query) = url.split_at(url.find('?').unwrap_or(url.len()));
+    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL must be a postgres:// URL");
+    format!("{server}/{name}{query}")
 }
 
 /// A fresh, uniquely named database, dropped in `Drop`.

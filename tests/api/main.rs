@@ -1,6 +1,7 @@
 //! Integration tests: each spawns the real binary against a fresh PostgreSQL database.
-//! Prerequisite: PostgreSQL at TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
-//! `.ci/pg-up` starts it on this machine. The proxy tests need nginx (`.ci/run` installs it) and
+//! Prerequisite: the PostgreSQL server of DATABASE_URL (default
+//! postgres://postgres@localhost:5432/beefirst); each test creates and drops a database of its own
+//! there. `.ci/pg-up` starts it on this machine. The proxy tests need nginx (`.ci/run` installs it) and
 //! the outage test PostgreSQL's server binaries; each says SKIPPED when its tool is missing.
 
 mod abuse;

@@ -60,6 +60,21 @@ fn an_unreachable_database_at_start_exits_non_zero_after_calm_bounded_retries() 
 }
 
 #[test]
+fn a_database_that_does_not_exist_fails_at_once_with_a_clear_message() {
+    let missing = crate::fixtures::database_url("beefirst_no_such_database");
+    for args in [&["admin", "grant", "ann@example.com"][..], &[][..]] {
+        let started = Instant::now();
+        let output = beefirst(&[("DATABASE_URL", &missing), ("BIND_ADDR", "127.0.0.1:0")], args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("\"beefirst_no_such_database\""), "{stderr}");
+        assert!(stderr.contains("does not exist") && stderr.contains("DATABASE_URL"), "{stderr}");
+        assert!(started.elapsed() < Duration::from_secs(5), "no retries: {:?}", started.elapsed());
+    }
+}
+
+#[test]
 fn several_instances_starting_at_once_apply_the_schema_safely() {
     let db = TestDatabase::create();
     let env = vec![("DATABASE_URL".to_string(), db.url())];
