@@ -13,7 +13,7 @@ pub struct Setting {
 /// Every setting, in `--help` order.
 #[rustfmt::skip]
 pub const SETTINGS: &[Setting] = &[
-    s("DATABASE_URL", "postgres://postgres@localhost:5432/beefirst", "PostgreSQL connection string"),
+    s("DATABASE_URL", "postgres://postgres@localhost:5432/beefirst", "PostgreSQL connection string (also for beefirst admin, .ci/pg-up and the tests)"),
     s("BIND_ADDR", "127.0.0.1:8080", "listen address IP:PORT; port 0 picks a free port"),
     s("WORKERS", "16", "request worker threads (1-1024)"),
     s("DB_POOL_SIZE", "10", "most PostgreSQL connections this process opens, on demand (1-1024); see README for sizing"),
@@ -42,9 +42,9 @@ pub const SETTINGS: &[Setting] = &[
     s("REFRESH_REUSE_GRACE_SECONDS", "10", "a spent refresh token presented again within this many seconds is refused without revoking its session (two tabs racing); later, the session is revoked (0-300)"),
     s("JWT_ISSUER", "beefirst", "the iss claim of access tokens"),
     s("JWT_SIGNING_KEY", "unset", "unset: a fresh Ed25519 key per process (only its public half is stored, in the database); set: base64url of a 32-byte Ed25519 seed"),
-    s("RESET_CODE_DIGITS", "8", "length of password-reset and email-change codes (6-10)"),
-    s("RESET_CODE_TTL_SECONDS", "900", "lifetime of a password-reset code, seconds (60-86400)"),
-    s("MAX_RESET_ATTEMPTS", "5", "wrong codes that kill a password-reset or email-change code (1-100)"),
+    s("RESET_CODE_DIGITS", "8", "length of password-reset, sign-in and email-change codes (6-10)"),
+    s("RESET_CODE_TTL_SECONDS", "900", "lifetime of a password-reset or sign-in code, seconds (60-86400)"),
+    s("MAX_RESET_ATTEMPTS", "5", "wrong codes that kill a password-reset, sign-in or email-change code (1-100)"),
     s("EMAIL_CHANGE_TTL_SECONDS", "900", "lifetime of an email-change code, seconds (60-86400)"),
     s("MAIL_MAX_ATTEMPTS", "12", "delivery attempts of a queued mail (reset codes, notices) before it is given up; pauses double from 1 s to 5 min (1-100)"),
     s("TOTP_ISSUER", "beefirst", "the issuer an authenticator app shows next to the account"),
@@ -52,7 +52,7 @@ pub const SETTINGS: &[Setting] = &[
     s("MFA_TOKEN_TTL_SECONDS", "300", "lifetime of the token between the password step and the second-factor step of a login, seconds (30-3600)"),
     s("CORS_ALLOWED_ORIGINS", "empty", "comma-separated exact origins (https://app.example.com) whose pages may call the API from a browser; empty: no CORS headers"),
     s("AUDIT_RETENTION_DAYS", "365", "audit events older than this are deleted by the reaper, days (1-36500); an account's events go with it"),
-    s("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "10", "failed logins per email per rolling hour before 429 (also wrong passwords at /me); 0: off"),
+    s("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "10", "failed logins per email per rolling hour before 429 (also wrong passwords at /me, and wrong second-factor codes per account); a mailed sign-in code still works; 0: off"),
 ];
 
 const fn s(name: &'static str, default: &'static str, meaning: &'static str) -> Setting {
