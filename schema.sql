@@ -263,18 +263,24 @@ END $$;
 -- confirmation and the switch-off update it under the account's row lock, so a login whose
 -- session insert waited for that lock re-reads the row (PostgreSQL re-checks a locked row that
 -- changed) and can never slip a password-only session past a confirmation (a flag in another
--- table would be read from the insert's older snapshot). Filled from `totp_factors` once, when
--- the column is added.
+-- table would be read from the insert's older snapshot). Filled from `totp_factors` below.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
                     WHERE table_schema = current_schema() AND table_name = 'accounts'
                       AND column_name = 'mfa_enabled') THEN
         ALTER TABLE accounts ADD COLUMN mfa_enabled boolean NOT NULL DEFAULT false;
-        UPDATE accounts a SET mfa_enabled = true
-          FROM totp_factors t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL;
     END IF;
 END $$;
+-- Kept in step with `totp_factors` at every start too (it changes nothing normally): an instance
+-- of an earlier build that turned a factor on or off after the column was added would have left
+-- it behind. Stop the old instances before starting new ones (README, "Upgrading").
+UPDATE accounts SET mfa_enabled = true
+ WHERE NOT mfa_enabled
+   AND id IN (SELECT account_id FROM totp_factors WHERE confirmed_at IS NOT NULL);
+UPDATE accounts SET mfa_enabled = false
+ WHERE mfa_enabled
+   AND id NOT IN (SELECT account_id FROM totp_factors WHERE confirmed_at IS NOT NULL);
 
 -- Recovery codes: 50 random bits each, shown once at enrolment, stored as HMAC-SHA256 under a key
 -- derived from TOTP_ENCRYPTION_KEY and bound to the account (a plain hash of 50 bits could be

@@ -87,9 +87,17 @@ pub(super) fn confirm(
     let email = Email::parse(&account.email)
         .map_err(|_| Error::Internal("stored email does not parse".into()))?;
     let reservation = limits::reserve_login_attempt(state, &email)?;
-    if credentials::check_password(state, account.account_id, password, &account.password_hash)? {
-        reservation.release(state);
-        return Ok((account, email));
+    let (id, hash) = (account.account_id, &account.password_hash);
+    match credentials::check_password(state, id, password, hash) {
+        Ok(false) => {}
+        Ok(true) => {
+            reservation.release(state);
+            return Ok((account, email));
+        }
+        Err(e) => {
+            reservation.release(state); // no password was judged
+            return Err(e);
+        }
     }
     let id = Some(account.account_id);
     let mut client = store::checkout(&state.pool)?;

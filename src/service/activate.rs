@@ -18,15 +18,20 @@ use crate::store::{self, accounts::Status};
 /// codes for the email are longer (see `limits::next_code_digits`), and activation goes on as
 /// usual: never a lockout of the owner.
 ///
+/// The password of anything but a pending claim counts against the login-failure limit
+/// (`credentials::verify_claimant`): for an active account this endpoint tells a right password
+/// from a wrong one.
+///
 /// Errors: 401 [`Error::InvalidCredentials`], 422 [`Error::WrongCode`], 410
-/// [`Error::AttemptsExhausted`] or [`Error::CodeExpired`] (claim deleted), 503.
+/// [`Error::AttemptsExhausted`] or [`Error::CodeExpired`] (claim deleted), 429
+/// [`Error::RateLimited`], 503.
 pub fn activate(
     state: &AppState,
     email: &str,
     password: &str,
     code: &VerificationCode,
 ) -> Result<Email, Error> {
-    let (email, stored) = credentials::verify(state, email, password)?;
+    let (email, stored) = credentials::verify_claimant(state, email, password)?;
     if stored.status == Status::Active {
         return Ok(email);
     }

@@ -1,11 +1,11 @@
 //! Checking an email + password pair without leaking which half was wrong.
 
-use super::AppState;
+use super::{AppState, limits};
 use crate::domain::password::hash_cost;
 use crate::domain::{Email, Password};
 use crate::error::Error;
 use crate::hashing::{self, Verified};
-use crate::store::{self, accounts::StoredCredentials};
+use crate::store::{self, accounts::Status, accounts::StoredCredentials};
 use serde_json::json;
 
 /// Looks up `email` and verifies `password` with bcrypt; returns the normalized email and the
@@ -15,12 +15,53 @@ use serde_json::json;
 /// email is malformed or unknown, or the password is malformed (e.g. over 72 bytes) or wrong: no
 /// enumeration through the body or the timing (failure scenarios 7 and 10; OWASP Authentication
 /// Cheat Sheet, "authentication responses"). The pooled connection is returned before bcrypt runs.
-/// A stale hash is upgraded on success (see [`check_password`]).
+/// A stale hash is upgraded on success (see [`check_password`]). The caller owns the
+/// login-failure budget (`POST /login` reserves before calling).
 pub fn verify(
     state: &AppState,
     email: &str,
     password: &str,
 ) -> Result<(Email, StoredCredentials), Error> {
+    let (email, stored) = look_up(state, email)?;
+    check(state, email, stored, password)
+}
+
+/// [`verify`] for `POST /activate` and `POST /resend`, which answer differently for the right and
+/// a wrong password of an active account (200 or 409 against 401): unless the identity is a
+/// pending claim, the check reserves one failure in the email's
+/// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` before bcrypt and gives it back when the password was
+/// right, so these endpoints are no way around the login limit (contract v3: at most that many
+/// wrong passwords per account are ever evaluated per hour). Unknown emails are counted too, as
+/// at `/login`. A pending claim is exempt: its password was chosen minutes ago by whoever
+/// registered, and counting it would let anyone keep the owner from activating.
+///
+/// Errors: as [`verify`], and 429 [`Error::RateLimited`] once the budget is used up.
+pub fn verify_claimant(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<(Email, StoredCredentials), Error> {
+    let (email, stored) = look_up(state, email)?;
+    let pending = stored.as_ref().is_some_and(|s| s.status == Status::Pending);
+    let reservation = match &email {
+        Some(email) if !pending => Some(limits::reserve_login_attempt(state, email)?),
+        _ => None,
+    };
+    let verified = check(state, email, stored, password);
+    // Kept only for a wrong password; given back when it was right or never judged.
+    if let Some(reservation) = reservation {
+        if !matches!(verified, Err(Error::InvalidCredentials)) {
+            reservation.release(state);
+        }
+    }
+    verified
+}
+
+/// The parsed email and its stored row, if both exist.
+fn look_up(
+    state: &AppState,
+    email: &str,
+) -> Result<(Option<Email>, Option<StoredCredentials>), Error> {
     let email = Email::parse(email).ok();
     let stored = match &email {
         Some(email) => {
@@ -28,6 +69,16 @@ pub fn verify(
         }
         None => None,
     };
+    Ok((email, stored))
+}
+
+/// One bcrypt verification of `password`, against the stored hash or the dummy one.
+fn check(
+    state: &AppState,
+    email: Option<Email>,
+    stored: Option<StoredCredentials>,
+    password: &str,
+) -> Result<(Email, StoredCredentials), Error> {
     let hash = stored.as_ref().map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
     let verified = hashing::verify(password, hash)?;
     match (email, stored) {

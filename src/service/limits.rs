@@ -136,6 +136,14 @@ pub fn second_factor_budget_on(
     if count { counted(outcome) } else { outcome }
 }
 
+/// Counts one try at a sign-in code for `email`, known or not, inside the caller's transaction.
+/// Never refused, whatever the count: it is there so that every verification writes alike (see
+/// `service::sign_in_code::verify`), and it leaves operators a per-email count in `rate_limits`.
+pub fn count_sign_in_code_try(q: &mut impl Queries, email: &Email) -> Result<(), Error> {
+    let limit = Limit::per_hour(u32::MAX);
+    check(q, Scope::SignInCodeTry, Subject::Email(email), limit, true).map(drop)
+}
+
 fn login_limit(state: &AppState) -> Limit {
     Limit::per_hour(state.config.login_failures_per_hour)
 }

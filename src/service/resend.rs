@@ -12,11 +12,13 @@ use crate::store::{self, accounts, accounts::Status};
 ///
 /// The new code is committed first and mailed after (failure scenario 2); if the mail budget is
 /// used up or the mail cannot be delivered, the previous code, window and resend count are put
-/// back, so the claim is exactly as before. Errors: 401, 409 [`Error::AlreadyActive`], 410
+/// back, so the claim is exactly as before. The password of anything but a pending claim counts
+/// against the login-failure limit (`credentials::verify_claimant`). Errors: 401, 409
+/// [`Error::AlreadyActive`], 410
 /// [`Error::CodeExpired`] (claim deleted), 429 [`Error::TooManyResends`] or
 /// [`Error::RateLimited`], 503 [`Error::MailUnavailable`].
 pub fn resend(state: &AppState, email: &str, password: &str) -> Result<Email, Error> {
-    let (email, stored) = credentials::verify(state, email, password)?;
+    let (email, stored) = credentials::verify_claimant(state, email, password)?;
     if stored.status == Status::Active {
         return Err(Error::AlreadyActive);
     }

@@ -59,7 +59,13 @@ pub fn login(
     let stored = match credentials::verify(state, email, password) {
         Ok((_, stored)) if !(stored.status == Status::Pending && stored.claim_expired) => stored,
         Ok(_) | Err(Error::InvalidCredentials) => return Err(failed(state, parsed.as_ref())),
-        Err(other) => return Err(other),
+        Err(other) => {
+            // No password was judged (database or bcrypt thread failed): nothing to count.
+            if let Some(reservation) = reservation {
+                reservation.release(state);
+            }
+            return Err(other);
+        }
     };
     if let Some(reservation) = reservation {
         reservation.release(state); // the right password: not a failure
@@ -200,6 +206,8 @@ fn revoke_as(
     let mut client = store::checkout(&state.pool)?;
     match store::sessions::revoke(&mut client, session, which, action)? {
         (false, _) => Err(Error::InvalidToken),
+        // A logout whose session another request ended while it waited: as if already gone.
+        (true, 0) if which == Some(session.id) => Err(Error::InvalidToken),
         (true, 0) if which.is_some() => Err(Error::NotFound),
         (true, _) => Ok(()),
     }

@@ -10,11 +10,11 @@
 
 use super::mfa::{self, FirstFactor};
 use super::sessions::{Login, pair};
-use super::{AppState, recovery};
+use super::{AppState, limits, recovery};
 use crate::domain::activation::{ActivationOutcome, decide};
-use crate::domain::{CodePurpose, Email, RefreshToken, VerificationCode};
+use crate::domain::{ClaimSnapshot, CodePurpose, Email, RefreshToken, VerificationCode};
 use crate::error::Error;
-use crate::store::sign_in_codes::{self, CodeAccount, Settled};
+use crate::store::sign_in_codes::{self, Settled};
 use crate::store::{self};
 
 /// Asks for a sign-in code for `email`, answering alike whatever it is: the request is queued and
@@ -33,7 +33,8 @@ pub fn request(state: &AppState, email: &Email) -> Result<(), Error> {
 /// password limit cannot keep the owner out.
 ///
 /// Errors: 401 [`Error::InvalidCode`] for every failure of email and code (unknown email, no
-/// code, wrong, expired, used up: one body, the same statements), 403
+/// code, wrong, expired, used up: one body, the same four statements, each transaction ending
+/// with a write), 403
 /// [`Error::AccountDisabled`] after the right code of a disabled account, 503.
 pub fn verify(
     state: &AppState,
@@ -43,8 +44,12 @@ pub fn verify(
 ) -> Result<Login, Error> {
     let mut client = store::checkout(&state.pool)?;
     let mut tx = client.begin()?;
-    let account = sign_in_codes::lock_account_with_code(&mut tx, email, CodePurpose::SignIn, code)?;
-    let settled = settle(account.as_ref(), state.config.max_reset_attempts);
+    let account = sign_in_codes::lock_account(&mut tx, email)?;
+    // Written for every email, so that every verification commits a write (a read-only
+    // transaction commits without waiting for the disk, which a timing attacker could tell).
+    limits::count_sign_in_code_try(&mut tx, email)?;
+    let snapshot = sign_in_codes::lock_code(&mut tx, account.map(|a| a.account_id), code)?;
+    let settled = settle(snapshot, state.config.max_reset_attempts);
     sign_in_codes::settle_sign_in_code(&mut tx, account.map(|a| a.account_id), settled)?;
     let account = match account {
         Some(account) if settled == Settled::Used => account,
@@ -81,8 +86,8 @@ pub fn verify(
 
 /// What the presented code does, decided as for an activation (expiry first, then the code, then
 /// the count of wrong tries).
-fn settle(account: Option<&CodeAccount>, max_attempts: u32) -> Settled {
-    let Some(snapshot) = account.and_then(|a| a.code) else { return Settled::Nothing };
+fn settle(snapshot: Option<ClaimSnapshot>, max_attempts: u32) -> Settled {
+    let Some(snapshot) = snapshot else { return Settled::Nothing };
     match decide(snapshot, max_attempts) {
         ActivationOutcome::Activate => Settled::Used,
         ActivationOutcome::WrongCode { .. } => Settled::Wrong,

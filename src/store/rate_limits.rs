@@ -22,6 +22,8 @@ pub enum Scope {
     /// Wrong second-factor codes per email, whichever first step (password or sign-in code)
     /// came before them (also `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`).
     SecondFactor,
+    /// Tries at sign-in codes per email: counted, never refused.
+    SignInCodeTry,
 }
 
 impl Scope {
@@ -32,6 +34,7 @@ impl Scope {
             Scope::WrongCode => "wrong_code",
             Scope::LoginFailure => "login_failure",
             Scope::SecondFactor => "second_factor",
+            Scope::SignInCodeTry => "sign_in_code_try",
         }
     }
 }

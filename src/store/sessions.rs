@@ -165,7 +165,10 @@ pub fn account_of(
 
 /// Revokes sessions of the live session's account: `which` = `Some(id)` that one session (it
 /// must belong to the account), `None` every session but the caller's own; `Some(session.id)`
-/// is a logout. Returns (caller live, sessions deleted).
+/// is a logout. Returns (caller live, sessions deleted). The account is read `FOR KEY SHARE`
+/// before any session is deleted (the `caller` CTE feeds the deletion), so a revocation waits for
+/// a flow that holds the account and deletes sessions itself (turning TOTP on) instead of
+/// deadlocking with it.
 pub fn revoke(
     client: &mut Connection,
     session: &SessionRef,
@@ -175,7 +178,7 @@ pub fn revoke(
     let sql = concat!(
         "WITH caller AS (SELECT s.account_id FROM sessions s, accounts a WHERE ",
         live_session!(),
-        "), gone AS (
+        " FOR KEY SHARE OF a), gone AS (
              DELETE FROM sessions o USING caller
               WHERE o.account_id = caller.account_id
                 AND CASE WHEN $4::bigint IS NULL THEN o.id <> $1 ELSE o.id = $4 END
@@ -248,9 +251,11 @@ pub enum Refreshed {
 
 /// Spends `presented` and stores `next` for the same session, in the caller's transaction; a
 /// token spent before is told apart by how long ago (`grace_seconds`), and replaying it revokes
-/// the session. The session row is locked first, the order every deletion of a session takes
-/// (the session, then its tokens by cascade), so a refresh racing a logout or a deletion waits
-/// instead of deadlocking; two refreshes with one token queue on it and exactly one rotates.
+/// the session. Its account is locked first (`FOR KEY SHARE`, evaluated while the session is
+/// scanned, before the session's own lock), then the session row: the order every flow that
+/// deletes sessions takes (the account, the session, its tokens by cascade), so a refresh racing
+/// a logout, a deletion or the confirmation of a second factor waits instead of deadlocking; two
+/// refreshes with one token queue on it and exactly one rotates.
 /// The caller commits only [`Refreshed::Rotated`] and [`Refreshed::Reused`].
 pub fn refresh(
     tx: &mut Tx<'_>,
@@ -260,9 +265,10 @@ pub fn refresh(
 ) -> Result<Refreshed, Error> {
     let presented = presented.expose().as_bytes();
     let locked = tx.query_opt(
-        "SELECT id FROM sessions
-          WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = sha256($1::bytea))
-            FOR UPDATE",
+        "SELECT s.id FROM sessions s
+          WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE token_hash = sha256($1::bytea))
+            AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = s.account_id FOR KEY SHARE)
+            FOR UPDATE OF s",
         &[&presented],
     )?;
     let Some(locked) = locked else {

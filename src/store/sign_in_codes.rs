@@ -1,14 +1,15 @@
 //! SQL of signing in with a code mailed to the account's address (`POST /login/code/verify`):
-//! the account and its code read in one statement, and one statement for whatever follows, so a
-//! failure costs the same work whatever the email is. The codes themselves are `mailed_codes`
+//! the account locked, its code locked and read, the outcome applied, each one statement that
+//! runs whatever the email is, so a failure costs the same work for every email. The codes themselves are `mailed_codes`
 //! rows of purpose `sign_in`, made as [`super::mailed_codes`] describes.
 
 use super::pool::{Queries, Tx};
 use crate::domain::{ClaimSnapshot, CodePurpose, Email, VerificationCode};
 use crate::error::Error;
 
-/// The active account of `email` (disabled ones included), locked `FOR NO KEY UPDATE` (so
-/// parallel guesses queue on it), with its `purpose` code evaluated against a presented code.
+/// The active account of `email` (disabled ones included), locked `FOR NO KEY UPDATE`: parallel
+/// guesses queue on it, and each then reads the code in a statement of its own (see
+/// [`lock_code`]).
 #[derive(Debug, Clone, Copy)]
 pub struct CodeAccount {
     /// `accounts.id`.
@@ -19,45 +20,53 @@ pub struct CodeAccount {
     pub mfa_enabled: bool,
     /// Disabled by an administrator.
     pub disabled: bool,
-    /// The code, as an activation sees a claim; `None`: no code of that purpose.
-    pub code: Option<ClaimSnapshot>,
 }
 
-/// Reads and locks [`CodeAccount`] in one statement (the same one whatever the email is).
-/// `None`: no active account has `email`.
-pub fn lock_account_with_code(
-    tx: &mut Tx<'_>,
-    email: &Email,
-    purpose: CodePurpose,
-    code: &VerificationCode,
-) -> Result<Option<CodeAccount>, Error> {
+/// Locks [`CodeAccount`]. `None`: no active account has `email`.
+pub fn lock_account(tx: &mut Tx<'_>, email: &Email) -> Result<Option<CodeAccount>, Error> {
     let row = tx.query_opt(
-        "SELECT a.id, a.credential_version, a.mfa_enabled, a.disabled_at IS NOT NULL,
-                r.account_id IS NOT NULL,
-                coalesce(r.expires_at <= now() OR r.credential_version <> a.credential_version
-                         OR r.email <> a.email, true),
-                coalesce(r.code_hash = sha256(r.code_salt || $3::bytea), false),
-                coalesce(r.wrong_attempts, 0)
-           FROM accounts a
-           LEFT JOIN mailed_codes r ON r.account_id = a.id AND r.purpose = $2
-          WHERE a.email = $1 AND a.status = 'active'
-            FOR NO KEY UPDATE OF a",
-        &[
-            &email.as_str() as &(dyn postgres::types::ToSql + Sync),
-            &purpose.as_str(),
-            &code.expose().as_bytes(),
-        ],
+        "SELECT id, credential_version, mfa_enabled, disabled_at IS NOT NULL
+           FROM accounts WHERE email = $1 AND status = 'active'
+            FOR NO KEY UPDATE",
+        &[&email.as_str()],
     )?;
     Ok(row.map(|r| CodeAccount {
         account_id: r.get(0),
         credential_version: r.get(1),
         mfa_enabled: r.get(2),
         disabled: r.get(3),
-        code: r.get::<_, bool>(4).then(|| ClaimSnapshot {
-            expired: r.get(5),
-            code_matches: r.get(6),
-            wrong_attempts: u32::try_from(r.get::<_, i32>(7)).unwrap_or(u32::MAX),
-        }),
+    }))
+}
+
+/// Locks the sign-in code of the account the caller locked (`None`: no account, and the same
+/// statement runs) and evaluates `code` against it with the database clock, as an activation
+/// sees a claim. A statement of its own, after the account's lock: a guess that waited for that
+/// lock reads the attempts the one before it recorded. A code counts as expired once the account
+/// has another password or another address than the one it was mailed to. `None`: no code.
+pub fn lock_code(
+    tx: &mut Tx<'_>,
+    account_id: Option<i64>,
+    code: &VerificationCode,
+) -> Result<Option<ClaimSnapshot>, Error> {
+    let row = tx.query_one(
+        "SELECT c.expired, c.code_matches, c.wrong_attempts
+           FROM (VALUES (1)) AS one
+           LEFT JOIN LATERAL (
+               SELECT r.expires_at <= now() OR r.credential_version <> a.credential_version
+                          OR r.email <> a.email AS expired,
+                      r.code_hash = sha256(r.code_salt || $2::bytea) AS code_matches,
+                      r.wrong_attempts
+                 FROM mailed_codes r JOIN accounts a ON a.id = r.account_id
+                WHERE r.account_id = $1 AND r.purpose = $3
+                  FOR UPDATE OF r
+           ) c ON true",
+        &[&account_id, &code.expose().as_bytes(), &CodePurpose::SignIn.as_str()],
+    )?;
+    let expired: Option<bool> = row.get(0);
+    Ok(expired.map(|expired| ClaimSnapshot {
+        expired,
+        code_matches: row.get(1),
+        wrong_attempts: u32::try_from(row.get::<_, i32>(2)).unwrap_or(u32::MAX),
     }))
 }
 

@@ -26,7 +26,9 @@ fn fifty_parallel_wrong_codes_get_at_most_three_evaluations() {
     });
     assert_eq!(count(&statuses, 422), 2, "{statuses:?}");
     assert_eq!(count(&statuses, 410), 1, "{statuses:?}");
-    assert_eq!(count(&statuses, 401), 47, "{statuses:?}");
+    // Once the claim is released the email is unknown, and unknown emails' passwords count
+    // against the login-failure limit here as at /login: the tail may be 429 instead of 401.
+    assert_eq!(count(&statuses, 401) + count(&statuses, 429), 47, "{statuses:?}");
     assert_eq!(app.row("guess@example.com"), None);
 }
 

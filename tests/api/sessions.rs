@@ -185,3 +185,33 @@ fn the_reaper_deletes_expired_sessions() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn activate_and_resend_are_no_way_around_the_login_limit_and_never_block_a_claim() {
+    let app = TestApp::with().env("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "3").start();
+    app.active_account("ann@example.com", PW);
+    // For an active account both endpoints tell the right password from a wrong one.
+    assert_error(
+        &app.activate("ann@example.com", "wrong horse", "1234"),
+        401,
+        "invalid_credentials",
+    );
+    assert_error(&app.resend("ann@example.com", "wrong horse"), 401, "invalid_credentials");
+    assert_error(
+        &app.activate("ann@example.com", "wrong horse", "1234"),
+        401,
+        "invalid_credentials",
+    );
+    assert_error(&app.activate("ann@example.com", PW, "1234"), 429, "rate_limited");
+    assert_error(&app.resend("ann@example.com", PW), 429, "rate_limited");
+    assert_error(&app.login("ann@example.com", PW), 429, "rate_limited");
+
+    // A pending claim's owner activates whatever strangers did to the email's budget.
+    app.register_ok("pen@example.com", PW);
+    for _ in 0..3 {
+        assert_error(&app.login("pen@example.com", "wrong horse"), 401, "invalid_credentials");
+    }
+    assert_eq!(app.resend("pen@example.com", PW).status, 202);
+    let code = app.last_code_for("pen@example.com");
+    assert_eq!(app.activate("pen@example.com", PW, &code).status, 200);
+}

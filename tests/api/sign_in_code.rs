@@ -7,6 +7,7 @@ use crate::totp::{code_at, mfa, step_now, with_totp};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 const PW: &str = "correct horse";
 
@@ -185,4 +186,48 @@ fn the_right_code_of_an_account_disabled_after_it_was_mailed_is_403() {
     assert_error(&verify(&app, "dis@example.com", &other_code(&code)), 401, "invalid_code");
     assert_error(&verify(&app, "dis@example.com", &code), 403, "account_disabled");
     assert_error(&verify(&app, "dis@example.com", &code), 401, "invalid_code");
+}
+
+/// Holds the account row while `n` verifications of `email` with `codes(i)` start, then releases
+/// it; returns their statuses. Each waits for the row and must then read what the one before it
+/// wrote.
+fn verifications_held_on_the_account(
+    app: &Arc<TestApp>,
+    email: &'static str,
+    n: usize,
+    codes: impl Fn(usize) -> String,
+) -> Vec<u16> {
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM accounts WHERE email = $1 FOR UPDATE", &[&email]).unwrap();
+    let requests: Vec<_> = (0..n)
+        .map(|i| {
+            let (app, code) = (Arc::clone(app), codes(i));
+            std::thread::spawn(move || verify(&app, email, &code).status)
+        })
+        .collect();
+    eventually("every verification waits for the account", || app.waiting_for_locks() == n as i64);
+    hold.commit().unwrap();
+    requests.into_iter().map(|r| r.join().unwrap()).collect()
+}
+
+#[test]
+fn parallel_guesses_never_get_more_tries_than_the_limit_and_a_code_signs_in_once() {
+    let app = Arc::new(TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "0").start());
+    app.active_account("par@example.com", PW);
+    let code = mailed_code(&app, "par@example.com", 1);
+    let wrong = other_code(&code);
+    let statuses = verifications_held_on_the_account(&app, "par@example.com", 8, |_| wrong.clone());
+    assert_eq!(count(&statuses, 401), 8);
+    let tries: i32 = app
+        .sql()
+        .query_opt("SELECT wrong_attempts FROM mailed_codes WHERE purpose = 'sign_in'", &[])
+        .unwrap()
+        .map_or(-1, |r| r.get(0));
+    assert_eq!(tries, -1, "the 5th wrong try deleted the code; no try went uncounted");
+    assert_error(&verify(&app, "par@example.com", &code), 401, "invalid_code");
+
+    let code = mailed_code(&app, "par@example.com", 2);
+    let statuses = verifications_held_on_the_account(&app, "par@example.com", 4, |_| code.clone());
+    assert_eq!((count(&statuses, 200), count(&statuses, 401)), (1, 3), "{statuses:?}");
 }

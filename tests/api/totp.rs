@@ -478,3 +478,40 @@ fn three_wrong_codes_within_an_hour_across_tokens_warn_the_owner_once() {
     }
     eventually("the next hour's warning", || warnings(&app) == 2);
 }
+
+#[test]
+fn signing_out_or_replaying_a_token_while_the_factor_is_confirmed_never_deadlocks() {
+    // The confirmation holds the account (the test holds the factor row it waits for) and then
+    // deletes the other sessions. A logout and a refresh-token replay of those sessions arrive
+    // meanwhile: locking their session row before the account, they would deadlock with it (503).
+    settle(8);
+    let app = Arc::new(
+        TestApp::with()
+            .env("RATE_LIMIT_IP_PER_MINUTE", "0")
+            .env("REFRESH_REUSE_GRACE_SECONDS", "0")
+            .start(),
+    );
+    app.active_account("kai@example.com", PW);
+    let leaving = app.login_ok("kai@example.com", PW);
+    let replayed = json(&app.login("kai@example.com", PW));
+    let spent = json!({ "refresh_token": replayed["refresh_token"] }).to_string();
+    assert_eq!(app.post_json("/token/refresh", &spent).status, 200);
+    let token = app.login_ok("kai@example.com", PW);
+    let secret = enroll(&app, &token);
+    let mut holder = app.sql();
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM totp_factors FOR UPDATE", &[]).unwrap();
+    let (a, code) = (Arc::clone(&app), code_at(&secret, step_now()));
+    let confirm = std::thread::spawn(move || {
+        post(&a, "/me/totp/confirm", &token, json!({ "code": code })).status
+    });
+    eventually("the confirmation waits for the factor", || app.waiting_for_locks() == 1);
+    let (b, c) = (Arc::clone(&app), Arc::clone(&app));
+    let logout = std::thread::spawn(move || b.with_token("POST", "/logout", &leaving, None).status);
+    let replay = std::thread::spawn(move || c.post_json("/token/refresh", &spent).status);
+    eventually("both wait for the account", || app.waiting_for_locks() == 3);
+    hold.commit().unwrap();
+    assert_eq!(confirm.join().unwrap(), 200);
+    assert_eq!(logout.join().unwrap(), 401, "its session was ended by the confirmation");
+    assert_eq!(replay.join().unwrap(), 401, "its session was ended by the confirmation");
+}
