@@ -97,7 +97,7 @@ pub fn create(
                FROM account, session
          )
          SELECT session.id, account.email, account.role,
-                extract(epoch FROM now())::bigint
+                floor(extract(epoch FROM now()))::bigint
            FROM session, account",
         &[
             &account_id,
@@ -288,7 +288,7 @@ pub fn refresh(
           WHERE s.id = $1 AND a.id = s.account_id AND s.expires_at > now()
             AND s.credential_version = a.credential_version AND a.status = 'active'
             AND a.disabled_at IS NULL
-         RETURNING a.id, a.email, a.role, s.amr, extract(epoch FROM now())::bigint",
+         RETURNING a.id, a.email, a.role, s.amr, floor(extract(epoch FROM now()))::bigint",
         &[&session_id],
     )?;
     let Some(row) = row else {

@@ -83,7 +83,7 @@ fn locked_factor(row: &postgres::Row) -> LockedFactor {
 pub fn lock_factor(tx: &mut Tx<'_>, account_id: i64) -> Result<Option<LockedFactor>, Error> {
     let row = tx.query_opt(
         "SELECT a.id, a.email, a.credential_version, t.secret_sealed, t.confirmed_at IS NOT NULL,
-                t.last_used_step, extract(epoch FROM now())::bigint, t.wrong_attempts
+                t.last_used_step, floor(extract(epoch FROM now()))::bigint, t.wrong_attempts
            FROM accounts a JOIN totp_factors t ON t.account_id = a.id
           WHERE a.id = $1
             FOR UPDATE OF t",
@@ -252,7 +252,7 @@ pub struct Challenge {
 pub fn lock_challenge(tx: &mut Tx<'_>, token: &MfaToken) -> Result<Option<Challenge>, Error> {
     let row = tx.query_opt(
         "SELECT a.id, a.email, a.credential_version, t.secret_sealed, true, t.last_used_step,
-                extract(epoch FROM now())::bigint, t.wrong_attempts, c.wrong_attempts, c.user_agent,
+                floor(extract(epoch FROM now()))::bigint, t.wrong_attempts, c.wrong_attempts, c.user_agent,
                 c.first_factor
            FROM mfa_challenges c
            JOIN accounts a ON a.id = c.account_id AND a.credential_version = c.credential_version

@@ -274,3 +274,20 @@ fn another_service_verifies_the_token_with_pyjwt_and_the_jwks() {
     let output = verify_with_pyjwt(&app, &forged).unwrap();
     assert!(!output.status.success(), "a tampered token is refused by PyJWT too");
 }
+
+#[test]
+fn a_token_is_never_issued_at_a_second_that_has_not_begun() {
+    // `iat` is the database clock's second, floored: rounded, it was half a second ahead half
+    // the time, and a strict verifier (PyJWT) refused such a token as "not yet valid".
+    let app = TestApp::with().env("RATE_LIMIT_IP_PER_MINUTE", "0").start();
+    app.active_account("iat@example.com", PW);
+    // Logins spread over more than a second, so some fall in the second half of one.
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    while std::time::Instant::now() < until {
+        let (access, _) = tokens(&app, "iat@example.com");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let payload = URL_SAFE_NO_PAD.decode(access.split('.').nth(1).unwrap()).unwrap();
+        let iat = serde_json::from_slice::<Value>(&payload).unwrap()["iat"].as_u64().unwrap();
+        assert!(iat <= now.as_secs(), "iat {iat} is after now {now:?}");
+    }
+}
