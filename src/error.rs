@@ -1,5 +1,7 @@
-//! The one error type of the service. [`crate::http::response`] maps each variant to a status,
-//! an error code and headers in a single `match`.
+//! The one error type of the features. It carries no HTTP: the web layer
+//! (`web::response::describe`) maps each variant to a status, an error code and headers in a
+//! single tested `match`. Refusals that only the transport can make (no such route, wrong method,
+//! body too large or chunked, queue full) are the web layer's own (`web::response::Refusal`).
 
 use crate::domain::{CodeLengths, EmailError, PasswordError};
 use std::fmt;
@@ -94,16 +96,8 @@ pub enum Error {
     LoginRateLimited { retry_after_seconds: u32 },
     /// 429: the claim has had `MAX_RESENDS` resends; retry (register again) once it expires.
     TooManyResends { retry_after_seconds: u32 },
-    /// 503: the request queue is full; answered without touching the database.
-    Overloaded,
-    /// 404: no such path.
+    /// 404: no such resource (a session that is not the caller's, an id beyond any account's).
     NotFound,
-    /// 405: the path exists with other methods, listed in `allow`.
-    MethodNotAllowed { allow: String },
-    /// 413: the declared or actual body is over 8 KiB.
-    PayloadTooLarge,
-    /// 411: `Transfer-Encoding` bodies are refused (tiny_http would mis-frame them).
-    LengthRequired,
     /// 503: the mail API did not accept the verification mail; the claim was removed again.
     MailUnavailable,
     /// 503: PostgreSQL is unreachable.

@@ -1,34 +1,40 @@
-//! beefirst: a trust state machine for identity claims.
+//! beefirst: a small account service around a trust state machine for identity claims.
 //!
 //! A person claims an email with a password (`POST /register`), receives a verification code by
 //! mail, and activates with Basic Auth plus the code within the window (`POST /activate`).
 //!
-//! Layers: [`http`] (tiny_http adapter) → [`service`] (use cases) → [`domain`] (pure rules),
-//! [`store`] (all SQL), [`mail`] (mailer port and adapters) and [`hashing`] (bcrypt, at idle
-//! priority).
+//! Layout (README, "How it is built"): [`features`] holds one folder per feature, each with the
+//! same layers (`api.rs`: typed requests and answers and the handlers; `flow.rs`: the use cases;
+//! `sql.rs`: its statements); [`domain`] the shared types whose constructors parse; [`uow`] the
+//! unit of work through which every audit event and notice is written; [`db`], [`mail`],
+//! [`outbox`], [`security`] and [`telemetry`] the infrastructure they use. [`web`] (the tiny_http
+//! server) and [`worker`] (the background threads) are the outer layers: nothing imports them.
 
-pub mod audit;
+pub mod api;
+pub mod app;
 pub mod client;
 pub mod config;
+pub mod context;
+#[macro_use]
+pub mod db;
 pub mod domain;
 pub mod error;
-pub mod hashing;
-pub mod http;
-pub mod jwt;
-pub mod log;
+pub mod features;
 pub mod mail;
 pub mod outbox;
-pub mod reaper;
-pub mod sealing;
-pub mod service;
-pub mod store;
+pub mod security;
+pub mod telemetry;
+pub mod uow;
+pub mod web;
+pub mod worker;
 
+use app::AppState;
 use config::Config;
 use serde_json::json;
-use service::AppState;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
+use telemetry::log;
 
 /// Starts the service and blocks while it runs: connects to PostgreSQL (with bounded retries),
 /// applies the schema, binds, prints the `listening` line first on stdout, then serves until
@@ -36,21 +42,22 @@ use std::time::Duration;
 ///
 /// Errors: a one-line reason for the operator (database unreachable, bind failed, listener lost).
 pub fn run(config: Config) -> Result<(), String> {
-    http::listener::exit_if_accepting_dies();
-    http::listener::raise_open_files_limit();
-    let pool = store::connect(&config)?;
+    web::listener::exit_if_accepting_dies();
+    web::listener::raise_open_files_limit();
+    let pool = db::connect(&config)?;
     let state = AppState::new(config, pool).map_err(|e| format!("start-up failed: {e}"))?;
     // The signing key is listed before the first token it signs can be presented anywhere.
-    service::tokens::maintain_keys(&state)
+    features::sessions::tokens::maintain_keys(&state)
         .map_err(|e| format!("cannot list the signing key: {e}"))?;
     let state = Arc::new(state);
-    let server = http::listener::bind(state.config.bind_addr)?;
+    let server = web::listener::bind(state.config.bind_addr)?;
     let addr = server.server_addr().to_ip().ok_or("bound to a non-IP address")?;
-    reaper::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the reaper: {e}"))?;
-    outbox::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the mail sender: {e}"))?;
-    match http::server::serve(server, addr, state)? {
-        http::server::Stopped::Gracefully => log::info("stopped", json!({"graceful": true})),
-        http::server::Stopped::GraceExpired { still_running } => log::error(
+    worker::reaper::spawn(Arc::clone(&state))
+        .map_err(|e| format!("cannot start the reaper: {e}"))?;
+    worker::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the mail sender: {e}"))?;
+    match web::server::serve(server, addr, state)? {
+        web::server::Stopped::Gracefully => log::info("stopped", json!({"graceful": true})),
+        web::server::Stopped::GraceExpired { still_running } => log::error(
             "stopped",
             json!({"graceful": false, "workers_still_running": still_running}),
         ),
@@ -65,9 +72,9 @@ pub fn run(config: Config) -> Result<(), String> {
 /// revoking would leave no enabled administrator.
 pub fn admin_command(config: &Config, grant: bool, email: &str) -> Result<String, String> {
     let email = domain::Email::parse(email).map_err(|_| format!("{email:?} is not an email"))?;
-    let pool = store::connect(config)?;
-    let role = if grant { "admin" } else { "user" };
-    service::admin::set_role_by_email(&pool, email.as_str(), role).map_err(|e| e.0)
+    let pool = db::connect(config)?;
+    let role = if grant { domain::Role::Admin } else { domain::Role::User };
+    features::admin::flow::set_role_by_email(&pool, &email, role).map_err(|e| e.0)
 }
 
 /// `beefirst --healthcheck`: `GET /health` on `BIND_ADDR` (an unspecified IP means loopback), for

@@ -3,16 +3,17 @@
 //! [`SETTINGS`] (in `settings.rs`) is the single list of every variable with its default and meaning: `--help`
 //! prints it and [`Config::from_lookup`] reads it, so the two cannot drift apart.
 
+use crate::client::endpoint::HttpEndpoint;
 use crate::domain::CodeLengths;
 use crate::domain::Email;
 use crate::domain::code::{CODE_DIGITS_RANGE, HARDENED_CODE_DIGITS_RANGE};
-use crate::mail::HttpEndpoint;
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod origins;
 mod settings;
 
 pub use settings::{SETTINGS, Setting, help_text};
@@ -185,7 +186,7 @@ impl Config {
             mfa_token_ttl_seconds: get("MFA_TOKEN_TTL_SECONDS").number(30..=3600)?,
             audit_retention_days: get("AUDIT_RETENTION_DAYS").number(1..=36_500)?,
             cors_allowed_origins: get("CORS_ALLOWED_ORIGINS").with(
-                |v| if v == "empty" { Some(Vec::new()) } else { crate::http::cors::parse_origins(v) },
+                |v| if v == "empty" { Some(Vec::new()) } else { origins::parse_origins(v) },
                 "must be comma-separated origins like https://app.example.com (scheme and host, no path)",
             )?,
         })

@@ -1,18 +1,69 @@
-//! The account as its owner sees it: the profile and the display name.
+//! The account as its owner sees it: the profile and the display name; its role and status.
+
+use super::email::Email;
+
+/// An account's role (contract v2): in `GET /me`, the access token's `role` claim and the admin
+/// API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everyone.
+    User,
+    /// May use the admin API.
+    Admin,
+}
+
+impl Role {
+    /// As stored and shown: `user` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// `user` or `admin`; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Role> {
+        [Role::User, Role::Admin].into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// A row of `accounts`: a claim waiting for its code, or an activated account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// A claim (seed truth #1): the email is held until the code arrives or the window passes.
+    Pending,
+    /// An activated account.
+    Active,
+}
+
+impl AccountStatus {
+    /// As stored and shown: `pending` or `active`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "pending",
+            AccountStatus::Active => "active",
+        }
+    }
+
+    /// `pending` or `active`; `None` for anything else.
+    pub fn parse(name: &str) -> Option<AccountStatus> {
+        [AccountStatus::Pending, AccountStatus::Active].into_iter().find(|s| s.as_str() == name)
+    }
+}
 
 /// `GET /me`: times are RFC 3339 UTC with second precision, as PostgreSQL renders them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     /// Normalized email.
-    pub email: String,
+    pub email: Email,
     /// Display name, if set.
     pub display_name: Option<String>,
     /// When the claim that became this account was made.
     pub created_at: String,
     /// When it was activated.
     pub activated_at: String,
-    /// `user` or `admin`.
-    pub role: String,
+    /// Its role.
+    pub role: Role,
     /// A confirmed second factor (TOTP).
     pub totp_enabled: bool,
 }
@@ -43,6 +94,18 @@ impl DisplayName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_and_statuses_round_trip_their_stored_names() {
+        for role in [Role::User, Role::Admin] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        for status in [AccountStatus::Pending, AccountStatus::Active] {
+            assert_eq!(AccountStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(Role::parse("root"), None);
+        assert_eq!(AccountStatus::parse("disabled"), None);
+    }
 
     #[test]
     fn display_names_are_trimmed_and_bounded() {

@@ -4,17 +4,19 @@
 //! ("parse, don't validate"), so the service layer only ever sees values that are already valid.
 
 pub mod account;
-pub mod activation;
+pub mod audit;
 pub mod code;
+pub mod code_check;
 pub mod email;
 pub mod password;
 pub mod rate_limit;
 pub mod session;
 pub mod totp;
 
-pub use account::{DisplayName, Profile};
-pub use activation::{ActivationOutcome, ClaimSnapshot, ResendOutcome};
+pub use account::{AccountStatus, DisplayName, Profile, Role};
+pub use audit::AuditAction;
 pub use code::{CodeError, CodeLengths, CodePurpose, VerificationCode};
+pub use code_check::{CodeOutcome, CodeSnapshot, decide};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError};
 pub use session::{MfaToken, OpaqueToken, RefreshToken, SessionRef};

@@ -1,8 +1,17 @@
 //! The text of every mail. A mail that carries a code starts its text with the code, so the first
 //! run of digits in it is the code (contract "Mail").
 
-use super::Message;
 use crate::domain::Email;
+
+/// One plain-text message to one recipient.
+pub struct Message {
+    /// Recipient (normalized).
+    pub to: Email,
+    /// Subject line.
+    pub subject: String,
+    /// Body. For a verification mail the code is the first run of digits (contract "Mail").
+    pub text: String,
+}
 
 /// The notice after a password change (contract: mailed after the commit).
 pub fn password_changed_message(to: &Email) -> Message {

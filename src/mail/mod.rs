@@ -4,26 +4,17 @@
 //! - [`Mailer::Http`]: `POST` of Mailpit's send-API JSON to `MAIL_API_URL`, bounded by
 //!   `MAIL_TIMEOUT_MS`; any 2xx is success.
 
-mod endpoint;
 mod messages;
+mod notice;
 
-pub use endpoint::HttpEndpoint;
-pub use messages::*;
+pub use crate::client::endpoint::HttpEndpoint;
+pub use messages::Message;
+pub use notice::{Delivery, Notice, NoticeKind};
 
 use crate::domain::Email;
 use serde_json::json;
 use std::fmt;
 use std::time::Duration;
-
-/// One plain-text message to one recipient.
-pub struct Message {
-    /// Recipient (normalized).
-    pub to: Email,
-    /// Subject line.
-    pub subject: String,
-    /// Body. For a verification mail the code is the first run of digits (contract "Mail").
-    pub text: String,
-}
 
 /// Where mail goes.
 #[derive(Clone)]
@@ -56,7 +47,7 @@ impl Mailer {
     pub fn send(&self, message: &Message) -> Result<(), MailError> {
         match self {
             Mailer::Console => {
-                crate::log::info(
+                crate::telemetry::log::info(
                     "mail",
                     json!({"to": message.to.as_str(), "subject": message.subject, "text": message.text}),
                 );

@@ -23,13 +23,15 @@ fn service_connections(app: &TestApp) -> i64 {
 #[test]
 fn connections_are_opened_on_demand_with_a_small_idle_floor() {
     let app = Arc::new(TestApp::with().env("DB_POOL_SIZE", "").start()); // the default, 10
-    // r2d2 keeps 2 connections idle (DB_POOL_MIN_IDLE), so the one start-up used (listing the
-    // signing key) opened a third, and the background worker's look at its queues each second a
-    // fourth; watch for two seconds that nothing more opens.
+    // r2d2 keeps 2 connections idle (DB_POOL_MIN_IDLE) and, after a checkout leaves fewer idle,
+    // opens the missing ones in the background: the one start-up used (listing the signing key)
+    // makes a third, and the background worker's looks at its queues may meet a refill still
+    // under way (seen: 5 open, in 2 of 30 starts on a loaded machine). Far from DB_POOL_SIZE
+    // (10): watch for two seconds that no more open.
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
         let open = service_connections(&app);
-        assert!(open <= 4, "{open} connections open while idle");
+        assert!(open <= 5, "{open} connections open while idle");
         std::thread::sleep(Duration::from_millis(50));
     }
     let a = Arc::clone(&app);

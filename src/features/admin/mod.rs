@@ -1,0 +1,5 @@
+//! Administration: the admin API (`/admin/users…`) and `beefirst admin grant|revoke`.
+
+pub mod api;
+pub mod flow;
+pub mod sql;

@@ -1,0 +1,5 @@
+//! A change of the account's email: `POST /me/email`, `POST /me/email/confirm`.
+
+pub mod api;
+pub mod flow;
+pub mod sql;

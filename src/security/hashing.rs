@@ -1,0 +1,110 @@
+//! Every bcrypt computation of the service, each on a short-lived thread of its own in Linux's
+//! `SCHED_IDLE` class: it gets a core only when no normal thread wants it.
+//!
+//! While registrations saturate the machine, a woken `/health` or `/me` worker, and PostgreSQL,
+//! therefore run at once instead of waiting for a time slice behind bcrypt (≈ 230 ms of CPU at
+//! cost 12). Alone on the machine, hashing still gets all of the CPU. The hashing lane's workers
+//! (`http::server`) keep normal priority and wait for the bcrypt thread: they also query
+//! PostgreSQL, log and count metrics under locks, and an idle-class thread preempted inside a
+//! lock stalls every normal thread waiting for it (measured: idle-class lane workers put
+//! `/health` at p99 89 ms, see BENCHMARKS.md). A bcrypt thread holds no lock a normal thread could
+//! wait for, and an unprivileged thread cannot leave `SCHED_IDLE` once in it, so each computation
+//! gets a fresh thread: at most one per hashing-lane worker, and starting one (tens of
+//! microseconds) is nothing next to the hash.
+
+use crate::domain::Password;
+use crate::error::Error;
+
+/// bcrypt hash of `password` at `cost`, on an idle-class thread. Errors: bcrypt refused the cost
+/// (outside 4–31), or no thread could be started.
+pub fn hash(password: &Password, cost: u32) -> Result<String, Error> {
+    Ok(on_idle_thread(|| bcrypt::hash(password.expose(), cost))??)
+}
+
+/// Checks `candidate` against `hash` (see [`verify_here`]) on an idle-class thread. Errors: no
+/// thread could be started.
+pub fn verify(candidate: &str, hash: &str) -> Result<Verified, Error> {
+    on_idle_thread(|| verify_here(candidate, hash))
+}
+
+/// Runs `job` on a new `SCHED_IDLE` thread and waits for it. A panic in `job` is an error.
+fn on_idle_thread<T: Send>(job: impl FnOnce() -> T + Send) -> Result<T, Error> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("bcrypt".into())
+            .spawn_scoped(scope, || {
+                lower_priority();
+                job()
+            })
+            .map_err(|e| Error::Internal(format!("cannot start a bcrypt thread: {e}")))?;
+        thread.join().map_err(|_| Error::Internal("a bcrypt computation panicked".into()))
+    })
+}
+
+/// How a presented password compares with a stored bcrypt hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// Wrong, or malformed.
+    No,
+    /// Right, in its normalized form.
+    Yes,
+    /// Right only exactly as typed, not normalized: an old hash, to be re-made from the
+    /// normalized form.
+    AsTyped,
+}
+
+/// Checks `candidate` against `hash`, on the calling thread: first its NFKC form (what every hash is made from now), then,
+/// only if that fails and the password as typed differs, the form as typed (hashes made before
+/// passwords were normalized). A malformed candidate (outside 8–72 bytes, or with NUL) still costs
+/// one verification, of a placeholder, so its answer takes as long as any other (no length oracle;
+/// cf. CVE-2025-22234); over-long passwords never reach bcrypt, which would silently compare only
+/// their first 72 bytes. A hash bcrypt cannot read counts as a mismatch.
+fn verify_here(candidate: &str, hash: &str) -> Verified {
+    let normalized = Password::parse_existing(candidate.to_owned()).ok();
+    let password =
+        normalized.as_ref().map_or("placeholder for a malformed password", Password::expose);
+    if bcrypt::verify(password, hash).unwrap_or(false) && normalized.is_some() {
+        return Verified::Yes;
+    }
+    match Password::legacy_form(candidate) {
+        Some(typed) if bcrypt::verify(typed.expose(), hash).unwrap_or(false) => Verified::AsTyped,
+        _ => Verified::No,
+    }
+}
+
+/// Moves the calling thread to Linux's `SCHED_IDLE` class. Failure is logged and leaves the
+/// thread at normal priority.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: a system call on the calling thread (pid 0) with a valid, initialized parameter.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        let error = std::io::Error::last_os_error().to_string();
+        crate::telemetry::log::error(
+            "sched_setscheduler_failed",
+            serde_json::json!({"error": error}),
+        );
+    }
+}
+
+/// Elsewhere the bcrypt threads keep normal priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_malformed_candidates_never_match() {
+        let password = Password::parse_existing("correct horse".into()).unwrap();
+        let hash = hash(&password, 4).unwrap();
+        assert_eq!(verify("correct horse", &hash).unwrap(), Verified::Yes);
+        assert_eq!(verify_here("wrong horse", &hash), Verified::No);
+        assert_eq!(verify_here(&"x".repeat(100), &hash), Verified::No);
+        assert_eq!(verify_here("correct horse", "not a hash"), Verified::No);
+        let typed = "\u{ff43}orrect horse";
+        let legacy = bcrypt::hash(typed, 4).unwrap();
+        assert_eq!(verify_here(typed, &legacy), Verified::AsTyped);
+    }
+}

@@ -1,0 +1,157 @@
+//! The unit of work: one transaction and the side effects it records, written when it commits.
+//!
+//! Every audit event ([`AuditAction`]) and every queued mail ([`Notice`]) of the service goes
+//! through here, and only here are `audit_events` and `outbox` inserted into. A flow begins one,
+//! runs its feature's statements on [`UnitOfWork::tx`], records what happened, and commits:
+//! the events and the mail are written in the same transaction as the change (a change that
+//! rolls back leaves neither), the worker is woken for the mail, and a notice the contract wants
+//! mailed before the answer is tried at once. Who asked (client IP, request id) is the
+//! [`Context`] it was begun with, passed explicitly from the request.
+
+pub mod signal;
+mod sql;
+
+pub use signal::Signal;
+
+use crate::app::AppState;
+use crate::context::Context;
+use crate::db::pool::{Connection, Tx};
+use crate::domain::{AuditAction, Email};
+use crate::error::Error;
+use crate::mail::{Delivery, Notice};
+use serde_json::Value;
+
+/// Whom an audit event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// No account (a system event).
+    None,
+    /// Account `id`. The event is dropped if the account is gone by then.
+    Account(i64),
+    /// The account of an address, if there is one (a failed login names an email that may
+    /// belong to nobody: then nothing is recorded).
+    Email(Email),
+}
+
+/// One audit event, written at commit.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Whom it is about.
+    pub subject: Subject,
+    /// Who acted: the account itself, an administrator, or `None` (the system, a stranger).
+    pub actor: Option<i64>,
+    /// What happened.
+    pub action: AuditAction,
+    /// Never a secret.
+    pub details: Option<Value>,
+    /// The request it belongs to, when not the unit of work's own (the worker records the
+    /// events of queued requests with the context they were queued with).
+    pub context: Option<Context>,
+}
+
+/// See the module's documentation.
+pub struct UnitOfWork<'c> {
+    tx: Tx<'c>,
+    context: Context,
+    events: Vec<Event>,
+    notices: Vec<Notice>,
+}
+
+impl<'c> UnitOfWork<'c> {
+    /// Begins a transaction on `connection` for a request from `context`.
+    pub fn begin(connection: &'c mut Connection, context: &Context) -> Result<Self, Error> {
+        Ok(UnitOfWork {
+            tx: connection.begin()?,
+            context: context.clone(),
+            events: Vec::new(),
+            notices: Vec::new(),
+        })
+    }
+
+    /// The transaction, for the feature's statements.
+    pub fn tx(&mut self) -> &mut Tx<'c> {
+        &mut self.tx
+    }
+
+    /// Records `action` about `subject`, done by `actor`.
+    pub fn record(&mut self, subject: Subject, actor: Option<i64>, action: AuditAction) {
+        self.events.push(Event { subject, actor, action, details: None, context: None });
+    }
+
+    /// [`UnitOfWork::record`] with details (never a secret).
+    pub fn record_with(
+        &mut self,
+        subject: Subject,
+        actor: Option<i64>,
+        action: AuditAction,
+        details: Value,
+    ) {
+        self.events.push(Event { subject, actor, action, details: Some(details), context: None });
+    }
+
+    /// Records `action` about `subject` for the request of `context` (a queued one).
+    pub fn record_for(&mut self, context: &Context, subject: Subject, action: AuditAction) {
+        let context = Some(context.clone());
+        self.events.push(Event { subject, actor: None, action, details: None, context });
+    }
+
+    /// Queues `notice` for mailing once this commits.
+    pub fn notify(&mut self, notice: Notice) {
+        self.notices.push(notice);
+    }
+
+    /// Reads account `id` `FOR KEY SHARE`: true while it exists, and then it stays until this
+    /// commits (a deletion waits). For a flow that must answer differently once its account is
+    /// gone (an event about it would be dropped).
+    pub fn hold_account(&mut self, id: i64) -> Result<bool, Error> {
+        sql::hold_account(&mut self.tx, id)
+    }
+
+    /// Writes the recorded events and notices, commits, wakes the worker for the mail, and tries
+    /// at once the notices to be delivered before the answer (a failure there only leaves them to
+    /// the worker's retries).
+    pub fn commit(self, state: &AppState) -> Result<(), Error> {
+        self.finish(state, false)
+    }
+
+    /// [`UnitOfWork::commit`], running the statement that writes the events even when there is
+    /// none: for a flow whose failures must cost the same work whatever the email is (a failure
+    /// that records an event must not take one statement longer than one that does not).
+    pub fn commit_alike(self, state: &AppState) -> Result<(), Error> {
+        self.finish(state, true)
+    }
+
+    /// [`UnitOfWork::commit`] outside the service (the `admin` subcommand): the events are
+    /// written; there is no worker to wake, so queuing mail here is a bug (500).
+    pub fn commit_without_mail(mut self) -> Result<(), Error> {
+        if !self.notices.is_empty() {
+            return Err(Error::Internal("mail queued outside the service".into()));
+        }
+        if !self.events.is_empty() {
+            sql::insert_events(&mut self.tx, &self.context, &self.events)?;
+        }
+        Ok(self.tx.commit()?)
+    }
+
+    fn finish(mut self, state: &AppState, always_write_events: bool) -> Result<(), Error> {
+        if always_write_events || !self.events.is_empty() {
+            sql::insert_events(&mut self.tx, &self.context, &self.events)?;
+        }
+        let queued = if self.notices.is_empty() {
+            Vec::new()
+        } else {
+            sql::insert_notices(&mut self.tx, &self.notices, crate::outbox::lease(state))?
+        };
+        self.tx.commit()?;
+        if queued.is_empty() {
+            return Ok(());
+        }
+        state.outbox.wake();
+        for (id, notice) in queued.iter().zip(&self.notices) {
+            if notice.delivery() == Delivery::BeforeAnswer {
+                crate::outbox::deliver_now(state, *id);
+            }
+        }
+        Ok(())
+    }
+}

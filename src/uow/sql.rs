@@ -1,0 +1,99 @@
+//! The only statements that insert into `audit_events` and `outbox` (`.ci/rules` checks it).
+
+use super::{Event, Subject};
+use crate::context::Context;
+use crate::db::pool::{Queries, Tx};
+use crate::error::Error;
+use crate::mail::{Delivery, Notice};
+
+/// Inserts `events` in one statement, in order. Subjects and actors are read `FOR KEY SHARE`, so
+/// a concurrent deletion either waits for this transaction or has happened already: an event
+/// about an account that is gone (or an email that is no account) is dropped, an actor that is
+/// gone is recorded as none, and the foreign keys never fail.
+pub fn insert_events(tx: &mut Tx<'_>, context: &Context, events: &[Event]) -> Result<(), Error> {
+    let mut ids: Vec<Option<i64>> = Vec::with_capacity(events.len());
+    let mut emails: Vec<Option<String>> = Vec::with_capacity(events.len());
+    for event in events {
+        let (id, email) = match &event.subject {
+            Subject::None => (None, None),
+            Subject::Account(id) => (Some(*id), None),
+            Subject::Email(email) => (None, Some(email.as_str().to_owned())),
+        };
+        ids.push(id);
+        emails.push(email);
+    }
+    let actors: Vec<Option<i64>> = events.iter().map(|e| e.actor).collect();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    let details: Vec<Option<String>> =
+        events.iter().map(|e| e.details.as_ref().map(ToString::to_string)).collect();
+    let contexts: Vec<&Context> =
+        events.iter().map(|e| e.context.as_ref().unwrap_or(context)).collect();
+    let ips: Vec<Option<&str>> = contexts.iter().map(|c| c.client_ip.as_deref()).collect();
+    let request_ids: Vec<Option<&str>> = contexts.iter().map(|c| c.request_id.as_deref()).collect();
+    tx.execute(
+        "WITH e AS (
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[])
+                      WITH ORDINALITY
+                      AS e(subject, subject_email, actor, action, details, client_ip, request_id, n)
+         ), subjects AS (
+             SELECT id, email FROM accounts
+              WHERE id = ANY ($1::bigint[]) OR email = ANY ($2::text[])
+                FOR KEY SHARE
+         ), actors AS (
+             SELECT id FROM accounts WHERE id = ANY ($3::bigint[]) FOR KEY SHARE
+         )
+         INSERT INTO audit_events (account_id, actor_id, action, client_ip, request_id, details)
+         SELECT s.id, a.id, e.action, e.client_ip, e.request_id, e.details::jsonb
+           FROM e
+           LEFT JOIN subjects s ON s.id = e.subject OR s.email = e.subject_email
+           LEFT JOIN actors a ON a.id = e.actor
+          WHERE (e.subject IS NULL AND e.subject_email IS NULL) OR s.id IS NOT NULL
+          ORDER BY e.n",
+        &[&ids, &emails, &actors, &actions, &details, &ips, &request_ids],
+    )?;
+    Ok(())
+}
+
+/// Queues `notices` in the outbox in one statement; returns their row ids, in order. A mail
+/// that carries a code expires with it (never sent after). A notice to be tried before the answer
+/// is not due for `lease_seconds`: the request that queued it tries it first, and the worker only
+/// if that request dies.
+pub fn insert_notices(
+    tx: &mut Tx<'_>,
+    notices: &[Notice],
+    lease_seconds: u32,
+) -> Result<Vec<i64>, Error> {
+    let messages: Vec<_> = notices.iter().map(Notice::message).collect();
+    let kinds: Vec<&str> = notices.iter().map(Notice::name).collect();
+    let recipients: Vec<&str> = notices.iter().map(|n| n.to.as_str()).collect();
+    let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
+    let bodies: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+    let expiries: Vec<Option<f64>> =
+        notices.iter().map(|n| n.expires_in().map(f64::from)).collect();
+    let deferrals: Vec<f64> = notices
+        .iter()
+        .map(
+            |n| if n.delivery() == Delivery::BeforeAnswer { f64::from(lease_seconds) } else { 0.0 },
+        )
+        .collect();
+    let rows = tx.query(
+        "INSERT INTO outbox (kind, recipient, subject, body, expires_at, next_attempt_at)
+         SELECT kind, recipient, subject, body, now() + make_interval(secs => ttl),
+                now() + make_interval(secs => defer)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[],
+                       $6::float8[])
+                WITH ORDINALITY AS m(kind, recipient, subject, body, ttl, defer, n)
+          ORDER BY n
+         RETURNING id",
+        &[&kinds, &recipients, &subjects, &bodies, &expiries, &deferrals],
+    )?;
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    ids.sort_unstable(); // identities are handed out in insertion order
+    Ok(ids)
+}
+
+/// See `UnitOfWork::hold_account`.
+pub fn hold_account(tx: &mut Tx<'_>, id: i64) -> Result<bool, Error> {
+    Ok(tx.query_opt("SELECT 1 FROM accounts WHERE id = $1 FOR KEY SHARE", &[&id])?.is_some())
+}
