@@ -2,7 +2,7 @@
 //! strangers (401), no account reaches another, events are written with the change, hold no
 //! secret, and go with their account.
 
-use crate::helpers::*;
+use crate::support::helpers::*;
 use serde_json::{Value, json};
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! Change of email: the new address proves itself with a mailed code, the old one is told and
 //! freed, and the database's UNIQUE constraint decides a race with a registration.
 
-use crate::helpers::*;
+use crate::support::helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};

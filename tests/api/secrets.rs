@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::helpers::*;
 use std::time::{Duration, Instant};
 
 const PW: &str = "correct horse battery";

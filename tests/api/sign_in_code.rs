@@ -2,7 +2,7 @@
 //! still signs in with a code mailed to them (`POST /login/code`, `POST /login/code/verify`).
 
 use crate::admin::admin;
-use crate::helpers::*;
+use crate::support::helpers::*;
 use crate::totp::{code_at, mfa, step_now, with_totp};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -2,7 +2,7 @@
 //! attempt limits, turning it off. Codes are computed here from the returned secret, as an
 //! authenticator app would (RFC 6238 with HMAC-SHA1, independent of the service's code).
 
-use crate::helpers::*;
+use crate::support::helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};

@@ -1,5 +1,8 @@
-use crate::helpers::*;
-use crate::infra::PgCluster;
+mod backends;
+mod process;
+
+use crate::support::helpers::*;
+use crate::support::infra::PgCluster;
 use std::net::TcpListener;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -56,7 +59,7 @@ fn a_full_requests_lane_sheds_too() {
     // Cheap requests are slow only when the database is gone (each waits up to 1 s for a
     // connection): one worker and a queue of one then shed the rest of a burst at once.
     let Some(bin) = PgCluster::bin_dir() else {
-        eprintln!("SKIPPED: PostgreSQL server binaries (initdb, pg_ctl) are not installed");
+        missing_tool("PostgreSQL's server binaries (initdb, pg_ctl)");
         return;
     };
     let cluster = PgCluster::start(bin);
@@ -103,15 +106,10 @@ fn cheap_requests_are_served_at_once_while_the_hashing_lane_is_busy() {
         })
         .collect();
     // Wait until the one hash thread is busy and the others are queued behind it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("registrations queued in the hashing lane", || {
         let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
-        if metrics.contains("beefirst_queue_depth{lane=\"hashing\"} 2") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "registrations never queued:\n{metrics}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        metrics.contains("beefirst_queue_depth{lane=\"hashing\"} 2")
+    });
     for _ in 0..5 {
         assert_eq!(app.process.send("GET", "/health", &[], None).status, 200);
     }
@@ -179,7 +177,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
         );
         let mut bytes = request.into_bytes();
         bytes.extend_from_slice(body);
-        crate::client::exchange(addr, &bytes, Duration::from_secs(10))
+        crate::support::client::exchange(addr, &bytes, Duration::from_secs(10))
     });
     // The request is in flight once the service has connected to the mail API.
     let (_mail_connection, _) = listener.accept().unwrap();
@@ -206,7 +204,7 @@ fn sigint_on_an_idle_service_exits_0_at_once() {
 #[test]
 fn a_database_outage_answers_503_quickly_and_heals_without_a_restart() {
     let Some(bin) = PgCluster::bin_dir() else {
-        eprintln!("SKIPPED: PostgreSQL server binaries (initdb, pg_ctl) are not installed");
+        missing_tool("PostgreSQL's server binaries (initdb, pg_ctl)");
         return;
     };
     let cluster = PgCluster::start(bin);

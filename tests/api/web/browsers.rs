@@ -1,6 +1,6 @@
 //! What browsers need: CORS for pages on other origins.
 
-use crate::helpers::*;
+use crate::support::helpers::*;
 
 const ALLOWED: &str = "https://app.example.com";
 

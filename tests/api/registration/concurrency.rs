@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::helpers::*;
 use std::sync::Arc;
 
 const PW: &str = "correct horse";

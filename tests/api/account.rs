@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::helpers::*;
 use std::sync::atomic::Ordering;
 
 const PW: &str = "correct horse";

@@ -1,4 +1,10 @@
-use crate::helpers::*;
+mod abuse;
+mod activate;
+mod concurrency;
+mod expiry;
+mod identity;
+
+use crate::support::helpers::*;
 
 #[test]
 fn registering_answers_201_pending_and_mails_a_code() {

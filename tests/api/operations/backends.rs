@@ -1,6 +1,6 @@
 //! How the service treats what it depends on: PostgreSQL connections and the mail API's answers.
 
-use crate::helpers::*;
+use crate::support::helpers::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};

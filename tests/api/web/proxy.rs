@@ -1,8 +1,8 @@
 //! deploy/nginx.conf in front of the binary stops what tiny_http cannot (README, "Deploying").
 
-use crate::client::{self as wire, RawResponse};
-use crate::helpers::*;
-use crate::infra::Nginx;
+use crate::support::client::{self as wire, RawResponse};
+use crate::support::helpers::*;
+use crate::support::infra::Nginx;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -18,9 +18,7 @@ fn health_through(nginx: &Nginx) -> u16 {
 #[test]
 fn nginx_in_front_stops_every_tiny_http_failure_mode() {
     let Some(binary) = Nginx::binary() else {
-        eprintln!(
-            "SKIPPED: nginx is not installed (apt-get install nginx-light); .ci/run installs it"
-        );
+        missing_tool("nginx (apt-get install nginx-light)");
         return;
     };
     let app = TestApp::with()
@@ -78,7 +76,7 @@ fn nginx_in_front_stops_every_tiny_http_failure_mode() {
 #[test]
 fn nginx_enforces_its_per_ip_connection_cap_with_a_json_429() {
     let Some(binary) = Nginx::binary() else {
-        eprintln!("SKIPPED: nginx is not installed");
+        missing_tool("nginx (apt-get install nginx-light)");
         return;
     };
     let app = TestApp::spawn();
@@ -103,7 +101,7 @@ fn nginx_enforces_its_per_ip_connection_cap_with_a_json_429() {
 #[test]
 fn behind_nginx_the_ip_limit_uses_the_real_peer_not_a_spoofed_header() {
     let Some(binary) = Nginx::binary() else {
-        eprintln!("SKIPPED: nginx is not installed");
+        missing_tool("nginx (apt-get install nginx-light)");
         return;
     };
     let app = TestApp::with()
@@ -142,7 +140,7 @@ const UNPARSABLE: [(&[u8], u16); 7] = [
 #[test]
 fn a_malformed_request_gets_a_json_400_and_never_takes_an_instance_out_of_rotation() {
     let Some(binary) = Nginx::binary() else {
-        eprintln!("SKIPPED: nginx is not installed");
+        missing_tool("nginx (apt-get install nginx-light)");
         return;
     };
     let app = TestApp::with()
@@ -178,7 +176,7 @@ fn a_malformed_request_gets_a_json_400_and_never_takes_an_instance_out_of_rotati
 #[test]
 fn every_answer_nginx_gives_itself_is_json() {
     let Some(binary) = Nginx::binary() else {
-        eprintln!("SKIPPED: nginx is not installed");
+        missing_tool("nginx (apt-get install nginx-light)");
         return;
     };
     let app = TestApp::spawn();
@@ -207,7 +205,7 @@ fn every_answer_nginx_gives_itself_is_json() {
 #[test]
 fn a_browser_reaches_the_web_client_through_nginx() {
     let Some(binary) = Nginx::binary() else {
-        eprintln!("SKIPPED: nginx is not installed");
+        missing_tool("nginx (apt-get install nginx-light)");
         return;
     };
     let app = TestApp::spawn();

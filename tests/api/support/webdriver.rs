@@ -1,8 +1,9 @@
 //! A small W3C WebDriver client for the browser tests: chromedriver driving Debian's headless
 //! Chromium, over the tests' own HTTP client. Tests call [`Browser::start`], which answers `None`
-//! (after printing a `SKIPPED` line) when Chromium or chromedriver is not installed.
+//! when Chromium or chromedriver is not installed (`helpers::missing_tool`: SKIPPED, or a failure
+//! with `REQUIRE_TOOLS=1`).
 
-use crate::client::exchange;
+use crate::support::client::exchange;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -28,12 +29,12 @@ impl Browser {
     pub fn start() -> Option<Browser> {
         if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists()
         {
-            println!(
-                "SKIPPED: browser test needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
-            );
+            crate::support::helpers::missing_tool(&format!(
+                "{CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
+            ));
             return None;
         }
-        let port = crate::helpers::free_port();
+        let port = crate::support::helpers::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::helpers::*;
 
 #[test]
 fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {

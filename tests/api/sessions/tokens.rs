@@ -1,6 +1,6 @@
 //! Signed access tokens, rotating refresh tokens, the JWK Set and the session list.
 
-use crate::helpers::*;
+use crate::support::helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
@@ -252,7 +252,7 @@ fn verify_with_pyjwt(app: &TestApp, token: &str) -> Option<std::process::Output>
     let probe =
         std::process::Command::new("python3").args(["-c", "import jwt, cryptography"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("SKIPPED: python3 with PyJWT (pip install 'pyjwt[crypto]'); .ci/run installs it");
+        missing_tool("python3 with PyJWT (pip install 'pyjwt[crypto]')");
         return None;
     }
     let url = format!("http://{}", app.process.addr);

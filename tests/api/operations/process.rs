@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::helpers::*;
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ fn an_unreachable_database_at_start_exits_non_zero_after_calm_bounded_retries() 
 
 #[test]
 fn a_database_that_does_not_exist_fails_at_once_with_a_clear_message() {
-    let missing = crate::fixtures::database_url("beefirst_no_such_database");
+    let missing = crate::support::fixtures::database_url("beefirst_no_such_database");
     for args in [&["admin", "grant", "ann@example.com"][..], &[][..]] {
         let started = Instant::now();
         let output = beefirst(&[("DATABASE_URL", &missing), ("BIND_ADDR", "127.0.0.1:0")], args);
@@ -149,7 +149,7 @@ fn running_out_of_file_descriptors_is_logged_and_exits_non_zero_for_a_restart() 
     // Both limits down to 64 on the running process: the start-up raise cannot undo it.
     let lowered = Command::new("prlimit").args(["--pid", &pid, "--nofile=64:64"]).status();
     if !lowered.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: prlimit (util-linux) is not available");
+        missing_tool("prlimit (util-linux)");
         return;
     }
     let _held: Vec<TcpStream> =

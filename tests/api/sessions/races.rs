@@ -1,6 +1,6 @@
 //! Races between a login and a change to the account it logs in to (found by an outside attack).
 
-use crate::helpers::*;
+use crate::support::helpers::*;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Real infrastructure for the operability tests: nginx in front of the binary, and a throwaway
 //! PostgreSQL cluster that a test may stop and start.
 
-use crate::helpers::free_port;
+use crate::support::helpers::free_port;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

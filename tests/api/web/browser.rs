@@ -2,9 +2,9 @@
 //! account clicked through, with no console error and no Content-Security-Policy violation, and
 //! the page served from another origin talking to the API through CORS.
 
-use crate::helpers::*;
+use crate::support::helpers::*;
+use crate::support::webdriver::Browser;
 use crate::totp::{code_at, step_now};
-use crate::webdriver::Browser;
 
 const PW: &str = "correct horse";
 
@@ -137,10 +137,10 @@ fn other_origin(api: &str) -> (String, std::sync::Arc<tiny_http::Server>) {
     std::thread::spawn(move || {
         while let Ok(request) = serving.recv() {
             let (body, kind) = match request.url().split('?').next().unwrap_or("") {
-                "/app.js" => (include_str!("../../src/web/client/app.js"), "text/javascript"),
-                "/app.css" => (include_str!("../../src/web/client/app.css"), "text/css"),
-                "/icon.svg" => (include_str!("../../src/web/client/icon.svg"), "image/svg+xml"),
-                _ => (include_str!("../../src/web/client/index.html"), "text/html"),
+                "/app.js" => (include_str!("../../../src/web/client/app.js"), "text/javascript"),
+                "/app.css" => (include_str!("../../../src/web/client/app.css"), "text/css"),
+                "/icon.svg" => (include_str!("../../../src/web/client/icon.svg"), "image/svg+xml"),
+                _ => (include_str!("../../../src/web/client/index.html"), "text/html"),
             };
             let response = tiny_http::Response::from_string(body)
                 .with_header(tiny_http::Header::from_bytes("Content-Type", kind).unwrap())

@@ -1,7 +1,7 @@
 //! What makes one identity and one password (email normalization with IDNA, NFKC passwords, NUL),
 //! and hashes kept current with `BCRYPT_COST`.
 
-use crate::helpers::*;
+use crate::support::helpers::*;
 
 const PW: &str = "correct horse";
 

@@ -1,7 +1,7 @@
 //! `TestApp`: a fresh PostgreSQL database, the real `beefirst` binary and a mock mail API per test.
 
-pub use crate::client::RawResponse;
-use crate::client::{self as wire};
+pub use crate::support::client::RawResponse;
+use crate::support::client::{self as wire};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use postgres::Client;
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-pub use crate::fixtures::{MockMail, TestDatabase};
+pub use crate::support::fixtures::{MockMail, TestDatabase};
 
 /// Settings for one spawned binary.
 pub struct Spawn {
@@ -67,6 +67,16 @@ fn collect_lines(source: impl Read + Send + 'static, into: Vec<String>) -> Arc<M
         }
     });
     lines
+}
+
+/// A tool a test needs is missing. With `REQUIRE_TOOLS=1` (CI sets it: `.ci/run`) the test fails
+/// here; otherwise it prints `SKIPPED` and the caller returns, so the rest of the suite still runs
+/// on a machine without nginx or Chromium.
+#[track_caller]
+pub fn missing_tool(what: &str) {
+    let required = std::env::var("REQUIRE_TOOLS").is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(!required, "REQUIRE_TOOLS is set and this test needs {what}");
+    eprintln!("SKIPPED: this test needs {what}");
 }
 
 /// Polls `done` until it holds, for at most 10 seconds; panics naming `what` otherwise.
