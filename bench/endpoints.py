@@ -87,7 +87,7 @@ def drain(psql, limit=300):
     """Waits until the background worker has taken every queued forgot-password request: the
     seconds it took, or None if some were still queued after `limit` seconds."""
     started = time.perf_counter()
-    while int(psql("SELECT count(*) FROM reset_requests")):
+    while int(psql("SELECT count(*) FROM code_requests")):
         if time.perf_counter() - started > limit:
             return None
         time.sleep(0.2)
@@ -207,7 +207,7 @@ def run(root, out, db_url, db, psql, pgbench_bin, ceiling, seconds, cost):
             print(f"  {endpoint} at saturation, then pgbench of its main statement ...", flush=True)
             measured = wrk(inst.addr, script, path, seconds, **env)
             if endpoint == "POST /password/forgot":
-                queued, drained = int(psql("SELECT count(*) FROM reset_requests")), drain(psql)
+                queued, drained = int(psql("SELECT count(*) FROM code_requests")), drain(psql)
                 worker = {"queued": queued, "seconds": drained}
             extra = {"base": base, "step": 0} if sql == "refresh.sql" else {}
             tps = scale.pgbench(pgbench_bin, db, os.path.join(bench, "sql", sql), CONNS, seconds, mode, extra)

@@ -32,19 +32,20 @@ impl AppState {
     /// Builds the state: the dummy hash, the signing key, the common-password set, the mailer.
     /// Errors: no randomness.
     pub fn new(config: Config, pool: Pool) -> Result<AppState, Error> {
-        let dummy_hash = dummy_hash(config.bcrypt_cost)?;
-        let keys = Keys::new(config.jwt_signing_key)?;
+        let dummy_hash = dummy_hash(config.credentials.bcrypt_cost)?;
+        let keys = Keys::new(config.sessions.jwt_signing_key)?;
         crate::domain::password::warm_up();
-        let mailer = match &config.mail_api {
+        let mailer = match &config.mail.api {
             None => Mailer::Console,
             Some(endpoint) => Mailer::Http {
                 endpoint: endpoint.clone(),
-                from: config.mail_from.clone(),
-                timeout: config.mail_timeout,
+                from: config.mail.from.clone(),
+                timeout: config.mail.timeout,
             },
         };
-        let sealing = SealingKey::new(&config.totp_encryption_key.unwrap_or(DEVELOPMENT_KEY))
-            .map_err(|e| Error::Internal(format!("sealing key: {e}")))?;
+        let sealing =
+            SealingKey::new(&config.credentials.totp_encryption_key.unwrap_or(DEVELOPMENT_KEY))
+                .map_err(|e| Error::Internal(format!("sealing key: {e}")))?;
         let outbox = Default::default();
         Ok(AppState { config, pool, keys, mailer, dummy_hash, outbox, sealing })
     }
@@ -54,7 +55,7 @@ impl AppState {
 /// with level `warn` right after the `listening` line.
 pub fn startup_warnings(config: &Config) -> Vec<(&'static str, &'static str)> {
     let mut warnings = Vec::new();
-    if config.totp_encryption_key.is_none() {
+    if config.credentials.totp_encryption_key.is_none() {
         warnings.push((
             "totp_key_is_the_development_default",
             "TOTP secrets are sealed with a public development key; set TOTP_ENCRYPTION_KEY \

@@ -50,7 +50,7 @@ pub fn run(config: Config) -> Result<(), String> {
     features::sessions::tokens::maintain_keys(&state)
         .map_err(|e| format!("cannot list the signing key: {e}"))?;
     let state = Arc::new(state);
-    let server = web::listener::bind(state.config.bind_addr)?;
+    let server = web::listener::bind(state.config.server.bind_addr)?;
     let addr = server.server_addr().to_ip().ok_or("bound to a non-IP address")?;
     worker::reaper::spawn(Arc::clone(&state))
         .map_err(|e| format!("cannot start the reaper: {e}"))?;
@@ -80,7 +80,7 @@ pub fn admin_command(config: &Config, grant: bool, email: &str) -> Result<String
 /// `beefirst --healthcheck`: `GET /health` on `BIND_ADDR` (an unspecified IP means loopback), for
 /// a container `HEALTHCHECK` without curl in the image. Ok only for a 200 within 3 seconds.
 pub fn healthcheck(config: &Config) -> Result<(), String> {
-    let mut addr = config.bind_addr;
+    let mut addr = config.server.bind_addr;
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {
             std::net::SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),

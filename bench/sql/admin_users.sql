@@ -1,6 +1,6 @@
 -- pgbench script (-M extended: the service plans this search for the filters given, unprepared):
 -- the statement of GET /admin/users with no filter, first page of 50 (`list` in
--- src/store/admin.rs, one row more than the page to know whether another follows). The
+-- src/features/admin/sql.rs, one row more than the page to know whether another follows). The
 -- colons of 'HH24:MI:SS' are spelled chr(58), as in me.sql.
 SELECT a.id, a.email,
        CASE WHEN a.disabled_at IS NOT NULL THEN 'disabled' ELSE a.status END,
@@ -8,7 +8,7 @@ SELECT a.id, a.email,
        to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24' || chr(58) || 'MI' || chr(58) || 'SS"Z"'),
        to_char(a.activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24' || chr(58) || 'MI' || chr(58) || 'SS"Z"'),
        to_char(a.disabled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24' || chr(58) || 'MI' || chr(58) || 'SS"Z"'),
-       EXISTS (SELECT 1 FROM totp_factors t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL),
+       a.mfa_enabled,
        (SELECT count(*) FROM sessions s
          WHERE s.account_id = a.id AND s.expires_at > now()
            AND s.credential_version = a.credential_version)

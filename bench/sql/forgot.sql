@@ -1,7 +1,7 @@
 -- pgbench script (-M prepared): the two statements of POST /password/forgot for an address
--- never seen before: its mailbox's mail budget counted (`check` in src/store/rate_limits.rs,
+-- never seen before: its mailbox's mail budget counted (`check` in src/features/rate_limits/sql.rs,
 -- scope 'mail', one hour, the default 10 mails) and the request queued (`queue_request` in
--- src/store/resets.rs).
+-- src/features/recovery/sql.rs).
 -- The service's parameters are written in as constants.
 \set n random(1, 2000000000)
 INSERT INTO rate_limits AS r
@@ -28,5 +28,5 @@ ON CONFLICT (scope, subject) DO UPDATE
                                    THEN r.current ELSE 0 END AS current) carried
               ) shifted)
 RETURNING last_allowed, previous, current, extract(epoch FROM now() - bucket_start)::float8;
-INSERT INTO reset_requests (email, client_ip, request_id)
-VALUES ('pg' || :client_id || '-' || :n || '@bench.example', '127.0.0.1', 'pgbench');
+INSERT INTO code_requests (purpose, email, client_ip, request_id)
+VALUES ('password_reset', 'pg' || :client_id || '-' || :n || '@bench.example', '127.0.0.1', 'pgbench');

@@ -1,4 +1,4 @@
 -- pgbench script (-M prepared): the statement of GET /.well-known/jwks.json (`listed` in
--- src/store/signing_keys.rs).
+-- src/features/sessions/sql/keys.rs).
 SELECT kid, public_key FROM signing_keys WHERE listed_until > now()
  ORDER BY listed_until DESC;

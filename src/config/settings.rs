@@ -1,62 +1,136 @@
-//! The list of settings, printed by `--help` and read by [`super::Config::from_lookup`].
+//! The list of settings, grouped by concern: each one's name, default, range and meaning written
+//! once. `--help` prints it; [`super::Config::from_lookup`] reads every value through it, so a
+//! range in the help text is the range the parser enforces.
+
+use crate::domain::code::{CODE_DIGITS_RANGE, HARDENED_CODE_DIGITS_RANGE};
+
+/// What a group of settings is about; `--help` prints one heading per group, and
+/// [`super::Config`] has one field per group.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Group {
+    /// Listening, worker threads, queues, shutdown, proxies and browsers.
+    Server,
+    /// The PostgreSQL connection and its pool.
+    Database,
+    /// Sending mail.
+    Mail,
+    /// The trust state machine: claims and their verification codes.
+    Claims,
+    /// Codes mailed to an account: password reset, sign-in, change of email.
+    MailedCodes,
+    /// Rate limits (0: off).
+    Limits,
+    /// Login sessions and their tokens.
+    Sessions,
+    /// Passwords and the second factor.
+    Credentials,
+    /// The background reaper.
+    Housekeeping,
+}
+
+impl Group {
+    /// The heading `--help` prints.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Server => "Server",
+            Group::Database => "Database",
+            Group::Mail => "Mail",
+            Group::Claims => "Claims and verification codes",
+            Group::MailedCodes => "Codes mailed to an account (reset, sign-in, change of email)",
+            Group::Limits => "Rate limits (0: off)",
+            Group::Sessions => "Sessions and tokens",
+            Group::Credentials => "Passwords and the second factor",
+            Group::Housekeeping => "Housekeeping",
+        }
+    }
+}
 
 /// One environment variable the binary reads.
 pub struct Setting {
     /// Variable name.
     pub name: &'static str,
-    /// Value used when the variable is unset, as printed by `--help`.
+    /// Its group.
+    pub group: Group,
+    /// Value used when the variable is unset or empty, as printed by `--help`.
     pub default: &'static str,
+    /// The whole numbers it accepts, for a numeric setting; `--help` prints them.
+    pub range: Option<(u64, u64)>,
     /// One-line meaning, with units.
     pub meaning: &'static str,
 }
 
-/// Every setting, in `--help` order.
+use Group::*;
+
+/// Every setting, grouped, in `--help` order.
 #[rustfmt::skip]
 pub const SETTINGS: &[Setting] = &[
-    s("DATABASE_URL", "postgres://postgres@localhost:5432/beefirst", "PostgreSQL connection string (also for beefirst admin, .ci/pg-up and the tests)"),
-    s("BIND_ADDR", "127.0.0.1:8080", "listen address IP:PORT; port 0 picks a free port"),
-    s("WORKERS", "16", "request worker threads (1-1024)"),
-    s("DB_POOL_SIZE", "10", "most PostgreSQL connections this process opens, on demand (1-1024); see README for sizing"),
-    s("DB_POOL_MIN_IDLE", "2", "connections kept idle and ready (0-DB_POOL_SIZE); those above it close after a minute unused"),
-    s("DB_STARTUP_TIMEOUT_SECONDS", "30", "how long start-up retries an unreachable database (0-3600)"),
-    s("MAIL_API_URL", "unset", "unset: console mailer on stdout; set: http://host[:port]/path of a Mailpit-style send API"),
-    s("MAIL_FROM", "no-reply@beefirst.local", "sender address of every mail"),
-    s("MAIL_TIMEOUT_MS", "3000", "connect + response budget of the HTTP mailer, milliseconds (1-60000)"),
-    s("CODE_TTL_SECONDS", "60", "verification code lifetime, seconds (1-86400)"),
-    s("CODE_DIGITS", "4", "verification code length (4-8)"),
-    s("HARDENED_CODE_DIGITS", "8", "code length for an email whose wrong-code budget is spent (6-10, more than CODE_DIGITS)"),
-    s("MAX_CODE_ATTEMPTS", "3", "wrong codes before the claim is released (1-100)"),
-    s("BCRYPT_COST", "12", "bcrypt work factor (4-31)"),
-    s("REAPER_INTERVAL_SECONDS", "10", "how often expired claims are deleted in the background, seconds (1-86400)"),
-    s("RATE_LIMIT_IP_PER_MINUTE", "60", "POST requests per client IP per rolling minute, all POST endpoints together; 0: off"),
-    s("RATE_LIMIT_EMAIL_PER_HOUR", "10", "mails sent per email address per rolling hour; 0: off"),
-    s("MAX_RESENDS", "3", "resends per claim (0-100)"),
-    s("MAX_WRONG_CODES_PER_EMAIL_PER_DAY", "10", "wrong codes per mailbox (+tag stripped) across all its claims per rolling 24 h; past it, new codes for that email have HARDENED_CODE_DIGITS digits; 0: off"),
-    s("TRUST_X_FORWARDED_FOR", "false", "true: the client IP is the rightmost X-Forwarded-For address (only behind your own proxy)"),
-    s("QUEUE_DEPTH", "64", "requests waiting for a worker before new ones are shed with 503 (1-100000)"),
-    s("HASH_THREADS", "number of CPU cores", "threads that serve the endpoints running bcrypt (a lane of their own); bcrypt itself runs at idle priority (1-256)"),
-    s("HASH_QUEUE_DEPTH", "16", "requests waiting for a hash thread before new ones are shed with 503 (1-100000)"),
-    s("SHUTDOWN_GRACE_SECONDS", "10", "how long SIGTERM/SIGINT waits for in-flight requests, seconds (0-3600)"),
-    s("SESSION_TTL_SECONDS", "2592000", "lifetime of a login session and its chain of refresh tokens (absolute), seconds (60-31536000)"),
-    s("ACCESS_TOKEN_TTL_SECONDS", "900", "lifetime of a signed access token (JWT), seconds (30-86400)"),
-    s("REFRESH_REUSE_GRACE_SECONDS", "10", "a spent refresh token presented again within this many seconds is refused without revoking its session (two tabs racing); later, the session is revoked (0-300)"),
-    s("JWT_ISSUER", "beefirst", "the iss claim of access tokens"),
-    s("JWT_SIGNING_KEY", "unset", "unset: a fresh Ed25519 key per process (only its public half is stored, in the database); set: base64url of a 32-byte Ed25519 seed"),
-    s("RESET_CODE_DIGITS", "8", "length of password-reset, sign-in and email-change codes (6-10)"),
-    s("RESET_CODE_TTL_SECONDS", "900", "lifetime of a password-reset or sign-in code, seconds (60-86400)"),
-    s("MAX_RESET_ATTEMPTS", "5", "wrong codes that kill a password-reset, sign-in or email-change code (1-100)"),
-    s("EMAIL_CHANGE_TTL_SECONDS", "900", "lifetime of an email-change code, seconds (60-86400)"),
-    s("MAIL_MAX_ATTEMPTS", "12", "delivery attempts of a queued mail (reset codes, notices) before it is given up; pauses double from 1 s to 5 min (1-100)"),
-    s("TOTP_ISSUER", "beefirst", "the issuer an authenticator app shows next to the account"),
-    s("TOTP_ENCRYPTION_KEY", "unset", "base64url of 32 random bytes that encrypt TOTP secrets at rest; unset: a public development key (logged at start; never in production)"),
-    s("MFA_TOKEN_TTL_SECONDS", "300", "lifetime of the token between the password step and the second-factor step of a login, seconds (30-3600)"),
-    s("CORS_ALLOWED_ORIGINS", "empty", "comma-separated exact origins (https://app.example.com) whose pages may call the API from a browser; empty: no CORS headers"),
-    s("AUDIT_RETENTION_DAYS", "365", "audit events older than this are deleted by the reaper, days (1-36500); an account's events go with it"),
-    s("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", "10", "failed logins per email per rolling hour before 429 (also wrong passwords at /me, and wrong second-factor codes per account); a mailed sign-in code still works; 0: off"),
+    t("BIND_ADDR", Server, "127.0.0.1:8080", "listen address IP:PORT; port 0 picks a free port"),
+    n("WORKERS", Server, "16", 1, 1024, "request worker threads (everything that does not run bcrypt)"),
+    n("QUEUE_DEPTH", Server, "64", 1, 100_000, "requests waiting for a worker before new ones are shed with 503"),
+    n("HASH_THREADS", Server, "number of CPU cores", 1, 256, "threads that serve the endpoints running bcrypt (a lane of their own); bcrypt itself runs at idle priority"),
+    n("HASH_QUEUE_DEPTH", Server, "16", 1, 100_000, "requests waiting for a hash thread before new ones are shed with 503"),
+    n("SHUTDOWN_GRACE_SECONDS", Server, "10", 0, 3600, "how long SIGTERM/SIGINT waits for in-flight requests, seconds"),
+    t("TRUST_X_FORWARDED_FOR", Server, "false", "true: the client IP is the rightmost X-Forwarded-For address (only behind your own proxy)"),
+    t("CORS_ALLOWED_ORIGINS", Server, "empty", "comma-separated exact origins (https://app.example.com) whose pages may call the API from a browser; empty: no CORS headers"),
+    t("DATABASE_URL", Database, "postgres://postgres@localhost:5432/beefirst", "PostgreSQL connection string (also for beefirst admin, .ci/pg-up and the tests)"),
+    n("DB_POOL_SIZE", Database, "10", 1, 1024, "most PostgreSQL connections this process opens, on demand; see README for sizing"),
+    n("DB_POOL_MIN_IDLE", Database, "2", 0, 1024, "connections kept idle and ready (at most DB_POOL_SIZE); those above it close after a minute unused"),
+    n("DB_STARTUP_TIMEOUT_SECONDS", Database, "30", 0, 3600, "how long start-up retries an unreachable database"),
+    t("MAIL_API_URL", Mail, "unset", "unset: console mailer on stdout; set: http://host[:port]/path of a Mailpit-style send API"),
+    t("MAIL_FROM", Mail, "no-reply@beefirst.local", "sender address of every mail"),
+    n("MAIL_TIMEOUT_MS", Mail, "3000", 1, 60_000, "connect + response budget of the HTTP mailer, milliseconds"),
+    n("MAIL_MAX_ATTEMPTS", Mail, "12", 1, 100, "delivery attempts of a queued mail (reset codes, notices) before it is given up; pauses double from 1 s to 5 min"),
+    n("CODE_TTL_SECONDS", Claims, "60", 1, 86_400, "verification code lifetime, seconds"),
+    n("CODE_DIGITS", Claims, "4", *CODE_DIGITS_RANGE.start() as u64, *CODE_DIGITS_RANGE.end() as u64, "verification code length"),
+    n("HARDENED_CODE_DIGITS", Claims, "8", *HARDENED_CODE_DIGITS_RANGE.start() as u64, *HARDENED_CODE_DIGITS_RANGE.end() as u64, "code length (more than CODE_DIGITS) for an email whose wrong-code budget is spent"),
+    n("MAX_CODE_ATTEMPTS", Claims, "3", 1, 100, "wrong codes before the claim is released"),
+    n("MAX_RESENDS", Claims, "3", 0, 100, "resends per claim"),
+    n("RESET_CODE_DIGITS", MailedCodes, "8", 6, 10, "length of password-reset, sign-in and email-change codes"),
+    n("RESET_CODE_TTL_SECONDS", MailedCodes, "900", 60, 86_400, "lifetime of a password-reset or sign-in code, seconds"),
+    n("MAX_RESET_ATTEMPTS", MailedCodes, "5", 1, 100, "wrong codes that kill a password-reset, sign-in or email-change code"),
+    n("EMAIL_CHANGE_TTL_SECONDS", MailedCodes, "900", 60, 86_400, "lifetime of an email-change code, seconds"),
+    n("RATE_LIMIT_IP_PER_MINUTE", Limits, "60", 0, 1_000_000, "POST requests per client IP per rolling minute, all POST endpoints together"),
+    n("RATE_LIMIT_EMAIL_PER_HOUR", Limits, "10", 0, 1_000_000, "mails sent per email address per rolling hour"),
+    n("MAX_WRONG_CODES_PER_EMAIL_PER_DAY", Limits, "10", 0, 1_000_000, "wrong codes per mailbox (+tag stripped) across all its claims per rolling 24 h; past it, new codes for that email have HARDENED_CODE_DIGITS digits"),
+    n("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", Limits, "10", 0, 1_000_000, "failed logins per email per rolling hour before 429 (also wrong passwords at /me, and wrong second-factor codes per account); a mailed sign-in code still works"),
+    n("SESSION_TTL_SECONDS", Sessions, "2592000", 60, 31_536_000, "lifetime of a login session and its chain of refresh tokens (absolute), seconds"),
+    n("ACCESS_TOKEN_TTL_SECONDS", Sessions, "900", 30, 86_400, "lifetime of a signed access token (JWT), seconds"),
+    n("REFRESH_REUSE_GRACE_SECONDS", Sessions, "10", 0, 300, "a spent refresh token presented again within this many seconds is refused without revoking its session (two tabs racing); later, the session is revoked"),
+    t("JWT_ISSUER", Sessions, "beefirst", "the iss claim of access tokens"),
+    t("JWT_SIGNING_KEY", Sessions, "unset", "unset: a fresh Ed25519 key per process (only its public half is stored, in the database); set: base64url of a 32-byte Ed25519 seed"),
+    n("MFA_TOKEN_TTL_SECONDS", Sessions, "300", 30, 3600, "lifetime of the token between the password step and the second-factor step of a login, seconds"),
+    n("BCRYPT_COST", Credentials, "12", 4, 31, "bcrypt work factor"),
+    t("TOTP_ISSUER", Credentials, "beefirst", "the issuer an authenticator app shows next to the account"),
+    t("TOTP_ENCRYPTION_KEY", Credentials, "unset", "base64url of 32 random bytes that encrypt TOTP secrets at rest; unset: a public development key (logged at start; never in production)"),
+    n("REAPER_INTERVAL_SECONDS", Housekeeping, "10", 1, 86_400, "how often expired claims, codes, sessions and counters are deleted in the background, seconds"),
+    n("AUDIT_RETENTION_DAYS", Housekeeping, "365", 1, 36_500, "audit events older than this are deleted by the reaper, days; an account's events go with it"),
 ];
 
-const fn s(name: &'static str, default: &'static str, meaning: &'static str) -> Setting {
-    Setting { name, default, meaning }
+/// A numeric setting.
+const fn n(
+    name: &'static str,
+    group: Group,
+    default: &'static str,
+    min: u64,
+    max: u64,
+    meaning: &'static str,
+) -> Setting {
+    Setting { name, group, default, range: Some((min, max)), meaning }
+}
+
+/// A setting of another kind; its parser is in `Config::from_lookup`.
+const fn t(
+    name: &'static str,
+    group: Group,
+    default: &'static str,
+    meaning: &'static str,
+) -> Setting {
+    Setting { name, group, default, range: None, meaning }
+}
+
+/// The setting called `name`.
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
 }
 
 /// The text of `beefirst --help`.
@@ -69,12 +143,18 @@ pub fn help_text() -> String {
          \x20      beefirst admin revoke EMAIL  make it a user again (never the last administrator)\n\
          \x20      beefirst --help\n\
 \n\
-         Settings come from environment variables (unset or empty: default):\n\n",
+         Settings come from environment variables (unset or empty: default):\n",
     );
+    let mut group = None;
     for s in SETTINGS {
+        if group != Some(s.group) {
+            group = Some(s.group);
+            out.push_str(&format!("\n{}:\n", s.group.title()));
+        }
+        let range = s.range.map_or(String::new(), |(min, max)| format!(", {min} to {max}"));
         out.push_str(&format!(
-            "  {:<28} default: {}\n  {:<28} {}\n",
-            s.name, s.default, "", s.meaning
+            "  {}  (default: {}{range})\n      {}\n",
+            s.name, s.default, s.meaning
         ));
     }
     out.push_str(

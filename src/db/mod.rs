@@ -97,21 +97,21 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(1);
 ///
 /// Errors: a sentence for the operator when the database stayed unreachable or the schema failed.
 pub fn connect(config: &Config) -> Result<Pool, String> {
-    let mut pg = config.database.clone();
+    let mut pg = config.database.url.clone();
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(CHECKOUT_TIMEOUT);
     }
     if pg.get_application_name().is_none() {
         pg.application_name("beefirst");
     }
-    let mut client = connect_with_retries(&pg, config.db_startup_timeout)?;
+    let mut client = connect_with_retries(&pg, config.database.startup_timeout)?;
     apply_schema(&mut client).map_err(|e| format!("applying schema.sql failed: {}", chain(&e)))?;
     let manager = pool::Manager(PostgresConnectionManager::new(pg, NoTls));
     // r2d2 keeps `min_idle` connections *idle*: each one checked out opens another, up to
     // `max_size`; those above the floor close after a minute unused.
     r2d2::Pool::builder()
-        .max_size(config.db_pool_size)
-        .min_idle(Some(config.db_pool_min_idle))
+        .max_size(config.database.pool_size)
+        .min_idle(Some(config.database.pool_min_idle))
         .idle_timeout(Some(Duration::from_secs(60)))
         .connection_timeout(CHECKOUT_TIMEOUT)
         // Cheap: only connections older than the last connection failure are pinged (pool.rs).

@@ -55,7 +55,7 @@ pub fn deliver_now(state: &AppState, id: i64) {
 /// How long a sender holds a mail it took: the mailer's whole budget and then some, so a sender
 /// that dies mid-delivery leaves it to another after that.
 pub fn lease(state: &AppState) -> u32 {
-    u32::try_from(state.config.mail_timeout.as_secs()).unwrap_or(60) + 30
+    u32::try_from(state.config.mail.timeout.as_secs()).unwrap_or(60) + 30
 }
 
 /// Sends a claimed mail and retires it, or schedules its next attempt.
@@ -70,7 +70,7 @@ fn deliver(state: &AppState, mail: &Queued) -> Result<(), Error> {
             METRICS.mail(MailOutcome::Sent);
             sql::delete(&mut client, mail.id)?;
         }
-        Err(error) if mail.attempts >= state.config.mail_max_attempts => {
+        Err(error) if mail.attempts >= state.config.mail.max_attempts => {
             METRICS.mail(MailOutcome::GivenUp);
             let fields = json!({"kind": mail.kind, "attempts": mail.attempts, "error": error});
             log::error("mail_given_up", fields);

@@ -32,14 +32,15 @@ use tiny_http::Request;
 /// caught (the worker survives) and answered with an opaque 500.
 pub fn handle(mut request: Request, state: &AppState) {
     let started = Instant::now();
-    let client_ip = client_ip(&request, state.config.trust_x_forwarded_for);
+    let client_ip = client_ip(&request, state.config.server.trust_x_forwarded_for);
     let request_id = request_id(&request);
     let context = Context {
         client_ip: client_ip.map(|ip| ip.to_string()),
         request_id: Some(request_id.clone()),
     };
     let preflight = router::preflight(request.method(), request.url());
-    let cors = cors::headers(&request, &state.config.cors_allowed_origins, preflight.as_deref());
+    let cors =
+        cors::headers(&request, &state.config.server.cors_allowed_origins, preflight.as_deref());
     let result = match preflight {
         Some(allow) => Ok(Reply::no_content().with_header("Allow", allow)),
         None => catch_unwind(AssertUnwindSafe(|| {

@@ -39,7 +39,8 @@ pub fn metrics(_: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
 
 /// `GET /openapi.json` → the OpenAPI 3.1 document, with the configured code lengths.
 pub fn openapi(_: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
-    let document = openapi_document(state.config.code_lengths, state.config.reset_code_digits);
+    let document =
+        openapi_document(state.config.claims.code_lengths, state.config.mailed_codes.digits);
     Ok(Reply { status: 200, body: Body::Static(document), headers: Vec::new() })
 }
 

@@ -48,18 +48,26 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
     let config = &state.config;
-    watch_signals(Arc::clone(&server), Arc::clone(&stopping), config.workers + 1)?;
+    watch_signals(Arc::clone(&server), Arc::clone(&stopping), config.server.workers + 1)?;
 
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let (outcome_tx, outcome_rx) = mpsc::channel::<Option<String>>();
-    let hashing =
-        start_lane(Lane::Hashing, config.hash_threads, config.hash_queue_depth, &state, &done_tx)?;
-    let requests =
-        Arc::new(RequestLane::new(Arc::clone(&server), config.workers, config.queue_depth));
+    let hashing = start_lane(
+        Lane::Hashing,
+        config.server.hash_threads,
+        config.server.hash_queue_depth,
+        &state,
+        &done_tx,
+    )?;
+    let requests = Arc::new(RequestLane::new(
+        Arc::clone(&server),
+        config.server.workers,
+        config.server.queue_depth,
+    ));
     // WORKERS threads serve and one more receives: when every worker is serving, the extra thread
     // queues or sheds, so at most WORKERS requests run at once and receiving never stops (with
     // WORKERS=1 there is still a thread to shed while one request runs).
-    for i in 0..=config.workers {
+    for i in 0..=config.server.workers {
         let worker = Worker {
             requests: Arc::clone(&requests),
             hashing: Arc::clone(&hashing),
@@ -76,7 +84,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
             })
             .map_err(|e| format!("cannot start worker threads: {e}"))?;
     }
-    let workers = config.workers + 1 + config.hash_threads;
+    let workers = config.server.workers + 1 + config.server.hash_threads;
     let open_files = super::listener::raise_open_files_limit(); // done in `run`; reads it
     crate::telemetry::log::info(
         "listening",
@@ -96,9 +104,9 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
     }
     crate::telemetry::log::info(
         "shutting_down",
-        json!({"grace_seconds": config.shutdown_grace.as_secs()}),
+        json!({"grace_seconds": config.server.shutdown_grace.as_secs()}),
     );
-    let deadline = Instant::now() + config.shutdown_grace;
+    let deadline = Instant::now() + config.server.shutdown_grace;
     let mut finished = 0;
     while finished < workers {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -188,7 +196,7 @@ impl Worker {
     /// A cheap request comes back to be served here if fewer than `WORKERS` are serving; else it
     /// is queued or shed. A bcrypt endpoint goes to the hashing lane (or is shed).
     fn route(&self, request: Request) -> Option<Request> {
-        let trust_xff = self.state.config.trust_x_forwarded_for;
+        let trust_xff = self.state.config.server.trust_x_forwarded_for;
         if lane_of(request.method(), request.url()) == Lane::Hashing {
             if let Some(request) = self.hashing.admit(request) {
                 METRICS.shed(Lane::Hashing);

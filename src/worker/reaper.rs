@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 /// Spawns the reaper thread. A failed sweep (database down) is logged and retried next interval.
 pub fn spawn(state: Arc<AppState>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let interval = state.config.reaper_interval;
+    let interval = state.config.housekeeping.reaper_interval;
     std::thread::Builder::new().name("reaper".into()).spawn(move || {
         loop {
             std::thread::sleep(interval);
@@ -47,7 +47,7 @@ fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
     let codes = recovery::sql::reap_expired(&mut client)?
         + sessions::sql::challenges::reap_expired(&mut client)?;
     let mail = outbox::sql::delete_expired(&mut client)?;
-    let events = audit::sql::reap(&mut client, state.config.audit_retention_days)?;
+    let events = audit::sql::reap(&mut client, state.config.housekeeping.audit_retention_days)?;
     if mail > 0 {
         log::info("expired_mail_deleted", json!({"count": mail}));
     }

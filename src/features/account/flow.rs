@@ -44,7 +44,7 @@ pub fn change_password(
     new: &Password,
 ) -> Result<(), Error> {
     let (account, email) = confirm(state, ctx, session, current)?;
-    let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
+    let new_hash = hashing::hash(new, state.config.credentials.bcrypt_cost)?;
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
     let (id, version) = (account.account_id, account.credential_version);

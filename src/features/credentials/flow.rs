@@ -114,17 +114,19 @@ pub fn check_password(
 /// same, so the credential version and every session stay. A failure is logged, never fatal.
 fn upgrade_if_stale(state: &AppState, id: i64, password: &str, hash: &str, verified: Verified) {
     let stale = verified == Verified::AsTyped
-        || (verified == Verified::Yes && hash_cost(hash) != Some(state.config.bcrypt_cost));
+        || (verified == Verified::Yes
+            && hash_cost(hash) != Some(state.config.credentials.bcrypt_cost));
     if !stale {
         return;
     }
     let Ok(normalized) = Password::parse_existing(password.to_owned()) else {
         return; // the normalized form would break the length rule: keep the old hash
     };
-    let upgraded = hashing::hash(&normalized, state.config.bcrypt_cost).and_then(|new_hash| {
-        let mut client = db::checkout(&state.pool)?;
-        sql::upgrade_hash(&mut client, id, hash, &new_hash)
-    });
+    let upgraded =
+        hashing::hash(&normalized, state.config.credentials.bcrypt_cost).and_then(|new_hash| {
+            let mut client = db::checkout(&state.pool)?;
+            sql::upgrade_hash(&mut client, id, hash, &new_hash)
+        });
     if let Err(e) = upgraded {
         log::error("rehash_failed", json!({"error": e.to_string()}));
     }

@@ -51,8 +51,8 @@ pub fn request(
         return Err(Error::EmailTaken);
     }
     limits::count_mail_to(state, new_email)?;
-    let ttl = state.config.email_change_ttl_seconds;
-    let code = VerificationCode::generate(state.config.reset_code_digits)?;
+    let ttl = state.config.mailed_codes.email_change_ttl_seconds;
+    let code = VerificationCode::generate(state.config.mailed_codes.digits)?;
     let salt = code_salt()?;
     let (id, version) = (account.account_id, account.credential_version);
     let mut client = db::checkout(&state.pool)?;
@@ -89,7 +89,7 @@ pub fn confirm(
     let account = account_sql::lock_account(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
     let change = email_changes::lock(uow.tx(), account, code)?.ok_or(Error::NoPendingChange)?;
     let id = change.account_id;
-    let result = match decide(change.snapshot, state.config.max_reset_attempts) {
+    let result = match decide(change.snapshot, state.config.mailed_codes.max_attempts) {
         CodeOutcome::Accepted => match email_changes::swap(uow.tx(), id, &change.new_email) {
             Err(Error::EmailTaken) => {
                 drop(uow); // aborted by the unique violation: roll back, then cancel

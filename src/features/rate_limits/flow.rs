@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 /// `RATE_LIMIT_IP_PER_MINUTE`: counts one POST request from `ip`; 429 once over.
 pub fn count_post_from(state: &AppState, ip: IpAddr) -> Result<(), Error> {
-    let limit = Limit::per_minute(state.config.rate_limit_ip_per_minute);
+    let limit = Limit::per_minute(state.config.limits.ip_per_minute);
     enforce(state, Scope::Ip, Subject::Ip(ip), limit, true)
 }
 
@@ -45,7 +45,7 @@ pub fn next_code_digits(state: &AppState, email: &Email) -> Result<u32, Error> {
         Err(Error::RateLimited { .. }) => true,
         Err(other) => return Err(other),
     };
-    Ok(state.config.code_lengths.for_next_code(spent))
+    Ok(state.config.claims.code_lengths.for_next_code(spent))
 }
 
 /// Counts one wrong code against the daily budget of `email`'s mailbox: `me+1@…`, `me+2@…` and
@@ -145,7 +145,7 @@ pub fn count_sign_in_code_try(q: &mut impl Queries, email: &Email) -> Result<(),
 }
 
 fn login_limit(state: &AppState) -> Limit {
-    Limit::per_hour(state.config.login_failures_per_hour)
+    Limit::per_hour(state.config.limits.login_failures_per_hour)
 }
 
 /// Counts one event for `subject`; the budget being used up is not an error here (the count simply
@@ -163,11 +163,11 @@ fn counted(outcome: Result<(), Error>) -> Result<(), Error> {
 }
 
 fn mail_limit(state: &AppState) -> Limit {
-    Limit::per_hour(state.config.rate_limit_email_per_hour)
+    Limit::per_hour(state.config.limits.email_per_hour)
 }
 
 fn wrong_code_limit(state: &AppState) -> Limit {
-    Limit::per_day(state.config.max_wrong_codes_per_email_per_day)
+    Limit::per_day(state.config.limits.wrong_codes_per_email_per_day)
 }
 
 fn enforce(

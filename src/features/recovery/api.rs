@@ -41,7 +41,7 @@ pub fn accepted() -> Reply {
 /// A mailed code of exactly `RESET_CODE_DIGITS` digits (reset, sign-in and email-change codes),
 /// else 400 `invalid_code_format`.
 pub fn mailed_code(raw: &str, state: &AppState) -> Result<VerificationCode, Error> {
-    let digits = state.config.reset_code_digits;
+    let digits = state.config.mailed_codes.digits;
     VerificationCode::parse_exact(raw, digits).map_err(|_| Error::InvalidResetCodeFormat { digits })
 }
 

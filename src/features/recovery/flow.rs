@@ -47,12 +47,12 @@ const REQUESTS_PER_PASS: i64 = 16;
 /// mail queued in the outbox, if and only if the email is an active, enabled account (a newer
 /// request replaces the older code of the same purpose). Returns how many requests it took.
 pub fn start_requested(state: &AppState) -> Result<usize, Error> {
-    let ttl_seconds = state.config.reset_code_ttl_seconds;
+    let ttl_seconds = state.config.mailed_codes.reset_ttl_seconds;
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, &Context::system())?;
     let requests = mailed_codes::claim_requests(uow.tx(), REQUESTS_PER_PASS)?;
     for request in &requests {
-        let code = VerificationCode::generate(state.config.reset_code_digits)?;
+        let code = VerificationCode::generate(state.config.mailed_codes.digits)?;
         let salt = code_salt()?;
         let Some(id) = mailed_codes::start(uow.tx(), request, &code, &salt, ttl_seconds)? else {
             continue; // not an active, enabled account: nothing is mailed
@@ -90,7 +90,7 @@ pub fn reset(
     code: &VerificationCode,
     new: &Password,
 ) -> Result<(), Error> {
-    let new_hash = hashing::hash(new, state.config.bcrypt_cost)?;
+    let new_hash = hashing::hash(new, state.config.credentials.bcrypt_cost)?;
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
     let Some(account_id) = mailed_codes::lock_active(uow.tx(), email)? else {
@@ -100,7 +100,7 @@ pub fn reset(
     let Some(snapshot) = mailed_codes::lock(uow.tx(), account_id, purpose, code)? else {
         return Err(Error::InvalidCode);
     };
-    let outcome = decide(snapshot, state.config.max_reset_attempts);
+    let outcome = decide(snapshot, state.config.mailed_codes.max_attempts);
     match outcome {
         CodeOutcome::Accepted => {
             mailed_codes::complete(uow.tx(), account_id, &new_hash)?;

@@ -46,7 +46,7 @@ pub struct Activated<'a> {
 }
 
 fn pending(status: u16, email: &Email, state: &AppState) -> Reply {
-    let expires_in = state.config.code_ttl_seconds;
+    let expires_in = state.config.claims.code_ttl_seconds;
     Reply::of(status, &Pending { email: email.as_str(), status: "pending", expires_in })
 }
 
@@ -64,7 +64,7 @@ pub fn register(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> 
 /// Checks in contract order: body shape (400) → credentials (401) → state (410/422).
 pub fn activate(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
     let body: ActivateRequest = request.json()?;
-    let lengths = state.config.code_lengths;
+    let lengths = state.config.claims.code_lengths;
     let code = VerificationCode::parse(&body.code, lengths)
         .map_err(|_| Error::InvalidCodeFormat { lengths })?;
     let credentials =

@@ -38,12 +38,12 @@ pub fn register(
         return Err(Error::EmailTaken);
     }
     limits::ensure_mail_budget(state, email)?;
-    let password_hash = hashing::hash(password, config.bcrypt_cost)?;
+    let password_hash = hashing::hash(password, config.credentials.bcrypt_cost)?;
     let code = VerificationCode::generate(limits::next_code_digits(state, email)?)?;
     let salt = code_salt()?;
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
-    let ttl = config.code_ttl_seconds;
+    let ttl = config.claims.code_ttl_seconds;
     let id = sql::insert_claim(uow.tx(), email, &password_hash, &code, &salt, ttl)?
         .ok_or(Error::EmailTaken)?;
     uow.record(Subject::Account(id), Some(id), AuditAction::Registered);
@@ -95,7 +95,7 @@ pub fn activate(
     if status == AccountStatus::Active {
         return Ok(email); // a concurrent request with the right code won
     }
-    let outcome = decide(snapshot, state.config.max_code_attempts);
+    let outcome = decide(snapshot, state.config.claims.max_code_attempts);
     sql::apply_outcome(uow.tx(), stored.id, outcome)?;
     if outcome == CodeOutcome::Accepted {
         uow.record(Subject::Account(stored.id), Some(stored.id), AuditAction::Activated);
@@ -140,7 +140,7 @@ pub fn resend(state: &AppState, email: &str, password: &str) -> Result<Email, Er
     if claim.status == AccountStatus::Active {
         return Err(Error::AlreadyActive);
     }
-    match decide_resend(claim.expired, claim.resends, config.max_resends) {
+    match decide_resend(claim.expired, claim.resends, config.claims.max_resends) {
         ResendOutcome::Expired => {
             sql::delete_claim(&mut tx, stored.id)?;
             tx.commit()?;
@@ -150,7 +150,7 @@ pub fn resend(state: &AppState, email: &str, password: &str) -> Result<Email, Er
             return Err(Error::TooManyResends { retry_after_seconds: claim.seconds_left });
         }
         ResendOutcome::Resend => {
-            sql::replace_code(&mut tx, stored.id, &code, &salt, config.code_ttl_seconds)?;
+            sql::replace_code(&mut tx, stored.id, &code, &salt, config.claims.code_ttl_seconds)?;
             tx.commit()?;
         }
     }
@@ -174,8 +174,8 @@ pub fn deliver_code(
     kind: &str,
 ) -> Result<(), Error> {
     limits::count_mail_to(state, email)?;
-    let hardened = code.expose().len() as u32 == state.config.code_lengths.hardened;
-    let ttl_seconds = state.config.code_ttl_seconds;
+    let hardened = code.expose().len() as u32 == state.config.claims.code_lengths.hardened;
+    let ttl_seconds = state.config.claims.code_ttl_seconds;
     let code = code.expose().to_owned();
     let notice = Notice::new(email, NoticeKind::VerificationCode { code, ttl_seconds, hardened });
     state.mailer.send(&notice.message()).map_err(|e| {

@@ -92,7 +92,7 @@ pub fn login_reply(state: &AppState, login: Login) -> Reply {
             &MfaRequired {
                 mfa_required: true,
                 mfa_token: token.expose(),
-                expires_in: state.config.mfa_token_ttl_seconds,
+                expires_in: state.config.sessions.mfa_token_ttl_seconds,
             },
         ),
     }

@@ -166,7 +166,7 @@ pub fn refresh(
     let Some(token) = sql::lock_presented(uow.tx(), presented)? else {
         return Err(Error::InvalidToken);
     };
-    let grace = state.config.refresh_reuse_grace_seconds;
+    let grace = state.config.sessions.refresh_reuse_grace_seconds;
     match decide_refresh(token.spent_seconds_ago, grace) {
         RefreshDecision::Rotate => {
             let issued = sql::rotate(uow.tx(), presented, &next)?.ok_or(Error::InvalidToken)?;

@@ -53,7 +53,7 @@ pub fn challenge(
     user_agent: Option<&str>,
 ) -> Result<MfaToken, Error> {
     let token = MfaToken::generate()?;
-    let ttl = state.config.mfa_token_ttl_seconds;
+    let ttl = state.config.sessions.mfa_token_ttl_seconds;
     let challenge = NewChallenge { account_id, credential_version, first_factor: first.amr() };
     if !challenges::create_challenge(tx, &challenge, &token, user_agent, ttl)? {
         return Err(Error::LoginFailed); // deleted, or given a new password, since the check

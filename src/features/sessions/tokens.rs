@@ -68,7 +68,7 @@ pub fn start(
     user_agent: Option<&str>,
 ) -> Result<Option<(Issued, RefreshToken)>, Error> {
     let refresh_token = RefreshToken::generate()?;
-    let ttl = state.config.session_ttl_seconds;
+    let ttl = state.config.sessions.ttl_seconds;
     let (id, version) = (new.account_id, new.credential_version);
     let Some(issued) = sql::create(uow.tx(), id, version, amr, user_agent, &refresh_token, ttl)?
     else {
@@ -83,7 +83,7 @@ pub fn start(
 /// now, plus ten minutes, so heartbeats (every reaper interval) may fail for that long before a
 /// key whose tokens are still valid could drop out of the list.
 fn listing_window(state: &AppState) -> u32 {
-    state.config.access_token_ttl_seconds + 600
+    state.config.sessions.access_token_ttl_seconds + 600
 }
 
 /// Lists this process's key (at start, and from the reaper: a heartbeat while it signs) and
@@ -97,9 +97,9 @@ pub fn maintain_keys(state: &AppState) -> Result<u64, Error> {
 
 /// The access token for a session as `issued` says it is now, and its lifetime in seconds.
 pub fn issue(state: &AppState, issued: &Issued) -> (String, u32) {
-    let ttl = state.config.access_token_ttl_seconds;
+    let ttl = state.config.sessions.access_token_ttl_seconds;
     let claims = Claims {
-        iss: state.config.jwt_issuer.clone(),
+        iss: state.config.sessions.jwt_issuer.clone(),
         sub: issued.account_id.to_string(),
         sid: issued.session_id,
         email: issued.email.as_str().to_owned(),
@@ -139,8 +139,8 @@ pub fn authenticate(state: &AppState, token: &str) -> Result<SessionRef, Error> 
 fn verify_token(state: &AppState, token: &str) -> Result<SessionRef, Error> {
     let kid = jwt::key_id(token).map_err(|_| Error::InvalidToken)?;
     let key = verifying_key(state, &kid)?.ok_or(Error::InvalidToken)?;
-    let claims =
-        jwt::verify(token, &state.config.jwt_issuer, &key).map_err(|_| Error::InvalidToken)?;
+    let claims = jwt::verify(token, &state.config.sessions.jwt_issuer, &key)
+        .map_err(|_| Error::InvalidToken)?;
     let account_id = claims.sub.parse().map_err(|_| Error::InvalidToken)?;
     Ok(SessionRef { id: claims.sid, account_id, expires: claims.exp })
 }

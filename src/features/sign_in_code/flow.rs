@@ -56,7 +56,7 @@ pub fn verify(
     limits::count_sign_in_code_try(uow.tx(), email)?;
     let account_id = account.map(|a| a.account_id);
     let snapshot = sql::lock_code(uow.tx(), account_id, code)?;
-    let settled = settle(snapshot, state.config.max_reset_attempts);
+    let settled = settle(snapshot, state.config.mailed_codes.max_attempts);
     sql::settle_sign_in_code(uow.tx(), account_id, settled)?;
     let account = match account {
         Some(account) if settled == Settled::Used => account,

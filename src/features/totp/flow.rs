@@ -49,7 +49,7 @@ pub fn enroll(
         &sealed,
     )? {
         Enrollment::Started => {
-            let uri = otpauth_uri(&state.config.totp_issuer, email.as_str(), &secret);
+            let uri = otpauth_uri(&state.config.credentials.totp_issuer, email.as_str(), &secret);
             let qr = qrcode::QrCode::new(uri.as_bytes())
                 .map_err(|e| Error::Internal(format!("QR code: {e}")))?;
             let qr_svg = qr.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build();

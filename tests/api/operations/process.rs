@@ -12,12 +12,37 @@ fn beefirst(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn help_prints_every_setting_with_its_default() {
+fn help_prints_every_setting_with_its_default_and_range() {
     let output = beefirst(&[], &["--help"]);
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     for setting in beefirst::config::SETTINGS {
-        assert!(help.contains(setting.name) && help.contains(setting.default), "{}", setting.name);
+        let range = setting.range.map_or(String::new(), |(min, max)| format!(", {min} to {max}"));
+        let heading = format!("{}  (default: {}{range})", setting.name, setting.default);
+        assert!(help.contains(&heading), "{heading}");
+    }
+}
+
+/// A row of README's configuration table: `| `NAME` | default | range | meaning |`, split.
+fn setting_row(line: &str) -> Option<Vec<&str>> {
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+    let upper = name.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+    (upper && cells.len() >= 6).then_some(cells)
+}
+
+#[test]
+fn the_readme_lists_every_setting_in_order_with_its_default_and_range() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rows: Vec<Vec<&str>> = readme.lines().filter_map(setting_row).collect();
+    let names: Vec<&str> = rows.iter().map(|row| row[1].trim_matches('`')).collect();
+    let settings: Vec<&str> = beefirst::config::SETTINGS.iter().map(|s| s.name).collect();
+    assert_eq!(names, settings, "README's configuration table and SETTINGS differ");
+    for (row, setting) in rows.iter().zip(beefirst::config::SETTINGS) {
+        assert_eq!(row[2].trim_matches('`'), setting.default, "{}", setting.name);
+        let range = setting.range.map_or(String::new(), |(min, max)| format!("{min} to {max}"));
+        assert_eq!(row[3], range, "{}", setting.name);
     }
 }
 
