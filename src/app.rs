@@ -22,8 +22,8 @@ pub struct AppState {
     /// against when an identity is unknown, so unknown and known emails cost the same time
     /// (failure scenarios 7 and 10).
     pub dummy_hash: String,
-    /// Wakes the outbox sender after a commit that queued mail.
-    pub outbox: crate::uow::signal::Signal,
+    /// Wakes the background worker after a commit that queued mail or a code request.
+    pub worker_signal: crate::uow::signal::Signal,
     /// Seals TOTP secrets at rest (`TOTP_ENCRYPTION_KEY`).
     pub sealing: SealingKey,
 }
@@ -45,9 +45,9 @@ impl AppState {
         };
         let sealing =
             SealingKey::new(&config.credentials.totp_encryption_key.unwrap_or(DEVELOPMENT_KEY))
-                .map_err(|e| Error::Internal(format!("sealing key: {e}")))?;
-        let outbox = Default::default();
-        Ok(AppState { config, pool, keys, mailer, dummy_hash, outbox, sealing })
+                .map_err(|e| Error::internal(format!("sealing key: {e}")))?;
+        let worker_signal = Default::default();
+        Ok(AppState { config, pool, keys, mailer, dummy_hash, worker_signal, sealing })
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::domain::{CodeLengths, EmailError, PasswordError};
 use std::fmt;
+use std::sync::Arc;
 
 /// Everything a request can fail with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,25 +104,104 @@ pub enum Error {
     /// 503: PostgreSQL is unreachable.
     Unavailable,
     /// 500: a bug or an unexpected database answer; the detail is logged, never returned.
-    Internal(String),
+    Internal(Bug),
 }
 
-impl fmt::Display for Error {
+/// What went wrong in a 500: what the code was doing, and the error it came from, kept whole so
+/// the log shows its chain of causes. Never sent to a client. Two are equal when they say the
+/// same (`what`), whatever their sources.
+#[derive(Debug, Clone)]
+pub struct Bug {
+    what: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for Bug {
+    /// `what`, then each cause in turn: `postgres: db error: ERROR: ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
+        f.write_str(&self.what)?;
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(self);
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Bug {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for Bug {
+    fn eq(&self, other: &Bug) -> bool {
+        self.what == other.what
+    }
+}
+
+impl Eq for Bug {}
+
+impl Error {
+    /// A 500 with no error behind it (a broken invariant).
+    pub fn internal(what: impl Into<String>) -> Error {
+        Error::Internal(Bug { what: what.into(), source: None })
+    }
+
+    /// A 500 caused by `source`, which is kept (and logged with its causes).
+    pub fn internal_from(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Internal(Bug { what: what.into(), source: Some(Arc::new(source)) })
+    }
+}
+
+impl fmt::Display for Error {
+    /// The variant's name and fields; for a 500, what went wrong with its chain of causes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Internal(bug) => write!(f, "internal: {bug}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Internal(bug) => Some(bug),
+            _ => None,
+        }
+    }
+}
 
 impl From<bcrypt::BcryptError> for Error {
     fn from(e: bcrypt::BcryptError) -> Self {
-        Error::Internal(format!("bcrypt: {e}"))
+        Error::internal_from("bcrypt", e)
     }
 }
 
 impl From<getrandom::Error> for Error {
     fn from(e: getrandom::Error) -> Self {
-        Error::Internal(format!("getrandom: {e}"))
+        Error::internal(format!("getrandom: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_source_and_shows_its_chain() {
+        let cause = std::io::Error::other("connection reset");
+        let error = Error::internal_from("postgres", cause);
+        let source = std::error::Error::source(&error).expect("the bug");
+        let root = source.source().expect("the io error");
+        assert_eq!(root.to_string(), "connection reset");
+        assert_eq!(error.to_string(), "internal: postgres: connection reset");
+        assert_eq!(error, Error::internal("postgres"));
+        assert_eq!(Error::NotFound.to_string(), "NotFound");
     }
 }

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 /// The two halves of a Basic Auth header, not yet parsed into domain types: a malformed email or
-/// password must still cost a bcrypt verification (see `service::credentials`).
+/// password must still cost a bcrypt verification (see `features::credentials`).
 pub struct BasicCredentials {
     /// Text before the first `:`.
     pub email: String,

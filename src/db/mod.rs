@@ -231,7 +231,7 @@ impl From<postgres::Error> for Error {
         if e.is_closed() || io || server_going_away {
             Error::Unavailable
         } else {
-            Error::Internal(format!("postgres: {}", chain(&e)))
+            Error::internal_from("postgres", e)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The domain's types read from PostgreSQL: an email, a role or a status leaves the database as
-//! its type, parsed (a stored value that does not parse is an error, never skipped). They go in
-//! as their text (`as_str`).
+//! its type. A role or a status is parsed (a value the schema's CHECK constraints let through but
+//! the code does not know is an error, never skipped); an email is taken as stored
+//! ([`Email::from_stored`]: it was parsed when written). They go in as their text (`as_str`).
 
 use crate::domain::{AccountStatus, Email, Role};
 use postgres::types::{FromSql, Type};
@@ -25,6 +26,6 @@ macro_rules! text_value {
     };
 }
 
-text_value!(Email, |t: &str| Email::parse(t).ok(), "email");
+text_value!(Email, |t: &str| Some(Email::from_stored(t)), "email");
 text_value!(Role, Role::parse, "role");
 text_value!(AccountStatus, AccountStatus::parse, "status");

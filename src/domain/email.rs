@@ -15,7 +15,8 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 /// accent is one address) and lowercased, the domain mapped by IDNA (UTS #46: case folded,
 /// NFC, Punycode decoded) and kept in its Unicode form. So `John@Example.COM `,
 /// `john@example.com`, `x@BÜCHER.de` and `x@xn--bcher-kva.de` are two identities, not four.
-/// The only constructor is [`Email::parse`].
+/// Constructed by [`Email::parse`], and by [`Email::from_stored`] for an address read back from
+/// the database, where only parsed addresses are written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -66,6 +67,14 @@ impl Email {
             return Err(EmailError::TooLong);
         }
         Ok(Email(normalized))
+    }
+
+    /// An address as the database holds it (the `FromSql` of `db::types`, nothing else): it was
+    /// parsed when it was written, so it is not parsed again. A second parse would cost IDNA work
+    /// on every read of an account, and an address an older version accepted (before a rule
+    /// tightened) would turn every page or worker batch it appears in into an error.
+    pub(crate) fn from_stored(stored: &str) -> Email {
+        Email(stored.to_owned())
     }
 
     /// The normalized address.

@@ -1,5 +1,5 @@
 //! Sliding-window rate limits: the pure half (the other half is one upsert in
-//! `store::rate_limits`, which keeps the counts in PostgreSQL so every instance shares them).
+//! `features::rate_limits::sql`, which keeps the counts in PostgreSQL so every instance shares them).
 //!
 //! A window of `W` seconds is kept as two fixed buckets aligned to multiples of `W`. The number of
 //! hits in the sliding window ending now is estimated as

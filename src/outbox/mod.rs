@@ -1,7 +1,7 @@
 //! Delivery of the mail queued in the `outbox` table (codes, notices), off the request path; the
 //! background worker (`src/worker/`) calls [`deliver_next`] in a loop.
 //!
-//! One thread per process takes due mail one at a time (`store::outbox::claim_next`, `FOR UPDATE
+//! One thread per process takes due mail one at a time (`outbox::sql::claim_next`, `FOR UPDATE
 //! SKIP LOCKED`, so several instances share the queue) and hands it to the mailer:
 //! - accepted (2xx): the row is deleted;
 //! - refused or unreachable: logged (`mail_failed`, with the attempt number, never the text) and

@@ -4,7 +4,7 @@
 //! While registrations saturate the machine, a woken `/health` or `/me` worker, and PostgreSQL,
 //! therefore run at once instead of waiting for a time slice behind bcrypt (≈ 230 ms of CPU at
 //! cost 12). Alone on the machine, hashing still gets all of the CPU. The hashing lane's workers
-//! (`http::server`) keep normal priority and wait for the bcrypt thread: they also query
+//! (`web::server`) keep normal priority and wait for the bcrypt thread: they also query
 //! PostgreSQL, log and count metrics under locks, and an idle-class thread preempted inside a
 //! lock stalls every normal thread waiting for it (measured: idle-class lane workers put
 //! `/health` at p99 89 ms, see BENCHMARKS.md). A bcrypt thread holds no lock a normal thread could
@@ -36,8 +36,8 @@ fn on_idle_thread<T: Send>(job: impl FnOnce() -> T + Send) -> Result<T, Error> {
                 lower_priority();
                 job()
             })
-            .map_err(|e| Error::Internal(format!("cannot start a bcrypt thread: {e}")))?;
-        thread.join().map_err(|_| Error::Internal("a bcrypt computation panicked".into()))
+            .map_err(|e| Error::internal_from("cannot start a bcrypt thread", e))?;
+        thread.join().map_err(|_| Error::internal("a bcrypt computation panicked"))
     })
 }
 

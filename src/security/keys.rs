@@ -33,7 +33,7 @@ impl Keys {
         };
         let signing = jwt::Key::from_seed(&seed);
         let own = VerifyingKey::from_bytes(&signing.public())
-            .map_err(|_| Error::Internal("the signing key has no valid public half".into()))?;
+            .map_err(|_| Error::internal("the signing key has no valid public half"))?;
         let known = RwLock::new(HashMap::from([(signing.kid.clone(), own)]));
         Ok(Keys { signing, known, verified: RwLock::new(HashMap::new()) })
     }

@@ -4,21 +4,21 @@
 //! through here, and only here are `audit_events` and `outbox` inserted into. A flow begins one,
 //! runs its feature's statements on [`UnitOfWork::tx`], records what happened, and commits:
 //! the events and the mail are written in the same transaction as the change (a change that
-//! rolls back leaves neither), the worker is woken for the mail, and a notice the contract wants
-//! mailed before the answer is tried at once. Who asked (client IP, request id) is the
+//! rolls back leaves neither) and the worker is woken for the mail. A notice the contract wants
+//! mailed before the answer is tried by the request itself, once its connection is back in the
+//! pool ([`UnitOfWork::commit_for_answer`], [`Committed::deliver`]). Who asked (client IP, request id) is the
 //! [`Context`] it was begun with, passed explicitly from the request.
 
 pub mod signal;
 mod sql;
 
-pub use signal::Signal;
-
 use crate::app::AppState;
 use crate::context::Context;
-use crate::db::pool::{Connection, Tx};
+use crate::db::pool::{Connection, Manager, Tx};
 use crate::domain::{AuditAction, Email};
 use crate::error::Error;
 use crate::mail::{Delivery, Notice};
+use r2d2::PooledConnection;
 use serde_json::Value;
 
 /// Whom an audit event is about.
@@ -107,10 +107,19 @@ impl<'c> UnitOfWork<'c> {
         sql::hold_account(&mut self.tx, id)
     }
 
-    /// Writes the recorded events and notices, commits, wakes the worker for the mail, and tries
-    /// at once the notices to be delivered before the answer (a failure there only leaves them to
-    /// the worker's retries).
+    /// Writes the recorded events and notices, commits, and wakes the worker for the mail.
+    /// Errors: 500, and nothing committed, if a notice to deliver before the answer was queued
+    /// (that takes [`UnitOfWork::commit_for_answer`]).
     pub fn commit(self, state: &AppState) -> Result<(), Error> {
+        self.refuse_owed_notices()?;
+        let _nothing_owed = self.finish(state, false)?;
+        Ok(())
+    }
+
+    /// [`UnitOfWork::commit`] for a flow that queued a notice the contract wants mailed before
+    /// the answer: returns those notices, for [`Committed::deliver`] once the request's
+    /// connection is back in the pool (a slow mail API must not hold a connection idle).
+    pub fn commit_for_answer(self, state: &AppState) -> Result<Committed, Error> {
         self.finish(state, false)
     }
 
@@ -118,14 +127,16 @@ impl<'c> UnitOfWork<'c> {
     /// none: for a flow whose failures must cost the same work whatever the email is (a failure
     /// that records an event must not take one statement longer than one that does not).
     pub fn commit_alike(self, state: &AppState) -> Result<(), Error> {
-        self.finish(state, true)
+        self.refuse_owed_notices()?;
+        let _nothing_owed = self.finish(state, true)?;
+        Ok(())
     }
 
     /// [`UnitOfWork::commit`] outside the service (the `admin` subcommand): the events are
     /// written; there is no worker to wake, so queuing mail here is a bug (500).
     pub fn commit_without_mail(mut self) -> Result<(), Error> {
         if !self.notices.is_empty() {
-            return Err(Error::Internal("mail queued outside the service".into()));
+            return Err(Error::internal("mail queued outside the service"));
         }
         if !self.events.is_empty() {
             sql::insert_events(&mut self.tx, &self.context, &self.events)?;
@@ -133,7 +144,14 @@ impl<'c> UnitOfWork<'c> {
         Ok(self.tx.commit()?)
     }
 
-    fn finish(mut self, state: &AppState, always_write_events: bool) -> Result<(), Error> {
+    fn refuse_owed_notices(&self) -> Result<(), Error> {
+        match self.notices.iter().any(|n| n.delivery() == Delivery::BeforeAnswer) {
+            true => Err(Error::internal("a notice before the answer needs commit_for_answer")),
+            false => Ok(()),
+        }
+    }
+
+    fn finish(mut self, state: &AppState, always_write_events: bool) -> Result<Committed, Error> {
         if always_write_events || !self.events.is_empty() {
             sql::insert_events(&mut self.tx, &self.context, &self.events)?;
         }
@@ -143,15 +161,29 @@ impl<'c> UnitOfWork<'c> {
             sql::insert_notices(&mut self.tx, &self.notices, crate::outbox::lease(state))?
         };
         self.tx.commit()?;
-        if queued.is_empty() {
-            return Ok(());
+        if !queued.is_empty() {
+            state.worker_signal.wake();
         }
-        state.outbox.wake();
-        for (id, notice) in queued.iter().zip(&self.notices) {
-            if notice.delivery() == Delivery::BeforeAnswer {
-                crate::outbox::deliver_now(state, *id);
-            }
+        let owed = queued.iter().zip(&self.notices);
+        let owed = owed.filter(|(_, notice)| notice.delivery() == Delivery::BeforeAnswer);
+        Ok(Committed { before_answer: owed.map(|(id, _)| *id).collect() })
+    }
+}
+
+/// A committed unit of work that still owes its request the notices to mail before the answer
+/// (their outbox ids).
+#[must_use = "deliver the notices the answer waits for"]
+pub struct Committed {
+    before_answer: Vec<i64>,
+}
+
+impl Committed {
+    /// Returns `connection` (the one the unit of work ran on) to the pool, then tries each notice
+    /// once; a failed try is logged and left to the worker's retries.
+    pub fn deliver(self, state: &AppState, connection: PooledConnection<Manager>) {
+        drop(connection);
+        for id in self.before_answer {
+            crate::outbox::deliver_now(state, id);
         }
-        Ok(())
     }
 }

@@ -46,7 +46,7 @@ pub fn handle(mut request: Request, state: &AppState) {
         None => catch_unwind(AssertUnwindSafe(|| {
             router::route_request(&mut request, state, client_ip, context)
         }))
-        .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into()).into())),
+        .unwrap_or_else(|_| Err(Error::internal("handler panicked").into())),
     };
     finish(request, result, cors, client_ip, started, request_id);
 }
@@ -78,6 +78,7 @@ fn finish(
     let reply = result
         .unwrap_or_else(|failure| {
             if let Failure::Failed(Error::Internal(detail)) = &failure {
+                let detail = detail.to_string(); // with its chain of causes
                 log::error("internal_error", json!({"request_id": request_id, "detail": detail}));
             }
             response::reply_to(&failure)

@@ -1,9 +1,10 @@
 //! Reading tiny_http requests: headers, the body within its limits, and the neutral
 //! [`ApiRequest`] the handlers get.
 
-use super::response::Refusal;
+use super::response::{Failure, Refusal};
 use crate::api::ApiRequest;
 use crate::context::Context;
+use crate::error::Error;
 use std::io::Read;
 use tiny_http::Request;
 
@@ -22,21 +23,21 @@ pub fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
 /// Reads the body, refusing before reading anything when the declared length is over
 /// [`MAX_BODY_BYTES`] (413) or a `Transfer-Encoding` is used (411; tiny_http treats every
 /// transfer coding as chunked and would mis-frame the body).
-/// A body that cannot be read to its end is answered as an empty one (400 `invalid_json` from
-/// the handler that expects JSON).
-pub fn read_body(request: &mut Request) -> Result<Vec<u8>, Refusal> {
+/// Every route but a GET reads its body here, before its handler runs, so these framing rules
+/// hold for every endpoint alike (one that ignores its body included). A body that cannot be
+/// read to its end is 400 `invalid_json`, never taken for an empty one.
+pub fn read_body(request: &mut Request) -> Result<Vec<u8>, Failure> {
     if header(request, "Transfer-Encoding").is_some() {
-        return Err(Refusal::LengthRequired);
+        return Err(Failure::Refused(Refusal::LengthRequired));
     }
     if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(Refusal::PayloadTooLarge);
+        return Err(Failure::Refused(Refusal::PayloadTooLarge));
     }
     let mut body = Vec::new();
-    if request.as_reader().take(MAX_BODY_BYTES as u64 + 1).read_to_end(&mut body).is_err() {
-        body.clear();
-    }
+    let mut reader = request.as_reader().take(MAX_BODY_BYTES as u64 + 1);
+    reader.read_to_end(&mut body).map_err(|_| Failure::Failed(Error::InvalidJson))?;
     if body.len() > MAX_BODY_BYTES {
-        return Err(Refusal::PayloadTooLarge);
+        return Err(Failure::Refused(Refusal::PayloadTooLarge));
     }
     Ok(body)
 }

@@ -281,7 +281,7 @@ mod tests {
             (Error::NotFound, 404, "not_found"),
             (Error::MailUnavailable, 503, "mail_unavailable"),
             (Error::Unavailable, 503, "unavailable"),
-            (Error::Internal("secret detail".into()), 500, "internal_error"),
+            (Error::internal("secret detail"), 500, "internal_error"),
         ];
         for (error, status, code) in cases {
             let (got_status, body, _) = reply(error);

@@ -25,10 +25,10 @@ pub fn spawn(state: Arc<AppState>) -> std::io::Result<std::thread::JoinHandle<()
                 .and_then(|started| Ok(started > 0 || outbox::deliver_next(&state)?));
             match work {
                 Ok(true) => continue,
-                Ok(false) => state.outbox.wait(POLL),
+                Ok(false) => state.worker_signal.wait(POLL),
                 Err(e) => {
                     log::error("outbox_failed", json!({"error": e.to_string()}));
-                    state.outbox.wait(POLL);
+                    state.worker_signal.wait(POLL);
                 }
             }
         }

@@ -123,6 +123,39 @@ fn a_failed_notice_does_not_undo_the_password_change() {
             .iter()
             .any(|l| l.contains("\"mail_failed\"") && l.contains("password_changed"))
     );
+    // The notice stayed queued: once the mail API is back, the outbox delivers it, once.
+    app.mail.as_ref().unwrap().fail.store(false, Ordering::SeqCst);
+    app.wait_outbox_drained();
+    let texts = app.mail_texts_to("mo@example.com");
+    let notices =
+        texts.iter().filter(|t| t.contains("password of your beefirst account was just changed"));
+    assert_eq!(notices.count(), 1, "{texts:?}");
+}
+
+/// The notice the answer waits for is sent after the request gave its database connection
+/// back: with a pool of one connection and a mail API that takes 3 s, another request is served
+/// while the notice is on its way (a held connection would make it wait 1 s, then answer 503).
+#[test]
+fn a_slow_notice_holds_no_database_connection() {
+    let app = TestApp::with().env("DB_POOL_SIZE", "1").env("DB_POOL_MIN_IDLE", "0").start();
+    let token = session(&app, "sid@example.com");
+    let mail = app.mail.as_ref().unwrap();
+    let before = mail.arrived.load(Ordering::SeqCst);
+    mail.delay_ms.store(3000, Ordering::SeqCst);
+    let change = std::thread::scope(|scope| {
+        let change = scope.spawn(|| {
+            let body = r#"{"current_password": "correct horse", "new_password": "battery staple"}"#;
+            app.with_token("POST", "/me/password", &token, Some(body))
+        });
+        eventually("the notice reaches the mail API", || {
+            mail.arrived.load(Ordering::SeqCst) > before
+        });
+        let health = app.with_token("GET", "/health", &token, None);
+        assert_eq!(health.status, 200, "{:?}", String::from_utf8_lossy(&health.body));
+        assert!(!change.is_finished(), "the answer came before the notice was sent");
+        change.join().unwrap()
+    });
+    assert_eq!(change.status, 204);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use super::flow;
 use crate::api::{ApiRequest, Reply};
 use crate::app::AppState;
-use crate::domain::{DisplayName, Password, Profile};
+use crate::domain::{AccountStatus, DisplayName, Password, Profile};
 use crate::error::Error;
 use crate::features::sessions::tokens::bearer;
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,7 @@ pub fn profile_reply(profile: &Profile) -> Reply {
         200,
         &ProfileReply {
             email: profile.email.as_str(),
-            status: "active",
+            status: AccountStatus::Active.as_str(),
             display_name: profile.display_name.as_deref(),
             created_at: &profile.created_at,
             activated_at: &profile.activated_at,

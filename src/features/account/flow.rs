@@ -53,7 +53,8 @@ pub fn change_password(
     }
     uow.record(Subject::Account(id), Some(id), AuditAction::PasswordChanged);
     uow.notify(Notice::new(&email, NoticeKind::PasswordChanged));
-    uow.commit(state)
+    uow.commit_for_answer(state)?.deliver(state, client);
+    Ok(())
 }
 
 /// Deletes the account and all its sessions after checking the password, then mails a
@@ -81,7 +82,8 @@ pub fn delete(
     let details = json!({ "account_id": id });
     uow.record_with(Subject::None, None, AuditAction::AccountDeleted, details);
     uow.notify(Notice::new(&email, NoticeKind::AccountDeleted));
-    uow.commit(state)
+    uow.commit_for_answer(state)?.deliver(state, client);
+    Ok(())
 }
 
 /// The session's account, once its password is confirmed. A wrong password counts against the

@@ -2,11 +2,12 @@
 //! warns an owner, and retention. Events are inserted only by the unit of work (`crate::uow`).
 
 use crate::db::pool::{Connection, Queries};
+use crate::domain::AuditAction;
 use crate::error::Error;
 use serde_json::Value;
 
 /// True when account `account_id` has at least `threshold` `login_failed` events recorded at
-/// step `at` within the past hour (database clock) and no `warning_action` event in that hour:
+/// step `at` within the past hour (database clock) and no `second_factor_warning_mailed` event in that hour:
 /// the owner is due a warning. Read inside the transaction that recorded the latest failure and
 /// holds the account's lock, so two parallel failures cannot both decide to warn.
 pub fn warning_due(
@@ -14,14 +15,15 @@ pub fn warning_due(
     account_id: i64,
     at: &str,
     threshold: i64,
-    warning_action: &str,
 ) -> Result<bool, Error> {
+    let failed = AuditAction::LoginFailed.as_str();
+    let warned = AuditAction::SecondFactorWarningMailed.as_str();
     let row = q.query_one(
-        "SELECT count(*) FILTER (WHERE action = 'login_failed' AND details->>'at' = $2) >= $3
-                AND count(*) FILTER (WHERE action = $4) = 0
+        "SELECT count(*) FILTER (WHERE action = $4 AND details->>'at' = $2) >= $3
+                AND count(*) FILTER (WHERE action = $5) = 0
            FROM audit_events
           WHERE account_id = $1 AND at > now() - interval '1 hour'",
-        &[&account_id, &at, &threshold, &warning_action],
+        &[&account_id, &at, &threshold, &failed, &warned],
     )?;
     Ok(row.get(0))
 }

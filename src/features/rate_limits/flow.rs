@@ -138,7 +138,7 @@ pub fn second_factor_budget_on(
 
 /// Counts one try at a sign-in code for `email`, known or not, inside the caller's transaction.
 /// Never refused, whatever the count: it is there so that every verification writes alike (see
-/// `service::sign_in_code::verify`), and it leaves operators a per-email count in `rate_limits`.
+/// `features::sign_in_code::flow::verify`), and it leaves operators a per-email count in `rate_limits`.
 pub fn count_sign_in_code_try(q: &mut impl Queries, email: &Email) -> Result<(), Error> {
     let limit = Limit::per_hour(u32::MAX);
     check(q, Scope::SignInCodeTry, Subject::Email(email), limit, true).map(drop)

@@ -35,7 +35,7 @@ pub fn request_code(
 ) -> Result<(), Error> {
     limits::count_mail_to(state, email)?;
     mailed_codes::queue_request(&mut *db::checkout(&state.pool)?, ctx, purpose, email)?;
-    state.outbox.wake();
+    state.worker_signal.wake();
     Ok(())
 }
 

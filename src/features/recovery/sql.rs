@@ -47,7 +47,7 @@ pub fn claim_requests(tx: &mut Tx<'_>, limit: i64) -> Result<Vec<CodeRequest>, E
     let mut requests: Vec<(i64, CodeRequest)> = Vec::with_capacity(rows.len());
     for r in &rows {
         let purpose = CodePurpose::from_name(r.get(1))
-            .ok_or_else(|| Error::Internal("unknown code purpose".into()))?;
+            .ok_or_else(|| Error::internal("unknown code purpose"))?;
         let context = Context { client_ip: r.get(3), request_id: r.get(4) };
         let request = CodeRequest { purpose, email: r.try_get(2)?, context };
         requests.push((r.get(0), request));

@@ -5,7 +5,7 @@ use super::flow;
 use crate::api::auth::parse_basic;
 use crate::api::{ApiRequest, Reply};
 use crate::app::AppState;
-use crate::domain::{Email, Password, VerificationCode};
+use crate::domain::{AccountStatus, Email, Password, VerificationCode};
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +47,10 @@ pub struct Activated<'a> {
 
 fn pending(status: u16, email: &Email, state: &AppState) -> Reply {
     let expires_in = state.config.claims.code_ttl_seconds;
-    Reply::of(status, &Pending { email: email.as_str(), status: "pending", expires_in })
+    Reply::of(
+        status,
+        &Pending { email: email.as_str(), status: AccountStatus::Pending.as_str(), expires_in },
+    )
 }
 
 /// `POST /register` `{"email", "password"}` → 201 `{"email", "status": "pending", "expires_in"}`.
@@ -71,7 +74,7 @@ pub fn activate(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> 
         parse_basic(request.authorization.as_deref()).ok_or(Error::BasicAuthRequired)?;
     let email =
         flow::activate(state, &request.context, &credentials.email, &credentials.password, &code)?;
-    Ok(Reply::of(200, &Activated { email: email.as_str(), status: "active" }))
+    Ok(Reply::of(200, &Activated { email: email.as_str(), status: AccountStatus::Active.as_str() }))
 }
 
 /// `POST /resend`, Basic Auth, no body → 202 `{"email", "status": "pending", "expires_in"}`.

@@ -78,7 +78,7 @@ pub fn delete_undelivered_claim(
     Ok(())
 }
 
-/// Locks the row read by [`find_credentials`] (`FOR UPDATE`) and evaluates `code` against it with
+/// Locks the row read by [`crate::features::credentials::sql::find_credentials`] (`FOR UPDATE`) and evaluates `code` against it with
 /// the database clock. `None` when the row is gone or was replaced meanwhile (its credential
 /// version differs). Concurrent activations of one claim queue on this lock, so every code evaluation sees
 /// the attempts recorded by the previous one (seed truth #8, failure scenario 12).
@@ -151,7 +151,7 @@ pub struct LockedForResend {
     pub previous: PreviousCode,
 }
 
-/// Locks the claim read by [`find_credentials`] for a resend (`None` if gone or replaced).
+/// Locks the claim read by [`crate::features::credentials::sql::find_credentials`] for a resend (`None` if gone or replaced).
 pub fn lock_for_resend(
     tx: &mut Tx<'_>,
     credentials: &StoredCredentials,

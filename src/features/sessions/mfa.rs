@@ -132,11 +132,10 @@ fn wrong_code(
         limits::count_login_failure_on(uow.tx(), state, email)?;
     }
     // The wrong code recorded just now is written at commit: the trail holds the ones before it.
-    let warning = AuditAction::SecondFactorWarningMailed;
     let before = WARN_AFTER_WRONG_CODES - 1;
-    if audit_sql::warning_due(uow.tx(), id, SIGN_IN_STEP, before, warning.as_str())? {
+    if audit_sql::warning_due(uow.tx(), id, SIGN_IN_STEP, before)? {
         uow.notify(Notice::new(email, NoticeKind::SecondFactorWarning));
-        uow.record(Subject::Account(id), None, warning);
+        uow.record(Subject::Account(id), None, AuditAction::SecondFactorWarningMailed);
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ pub fn request(state: &AppState, ctx: &Context, email: &Email) -> Result<(), Err
 /// password limit cannot keep the owner out.
 ///
 /// Errors: 401 [`Error::InvalidCode`] for every failure of email and code (unknown email, no
-/// code, wrong, expired, used up: one body, the same four statements, each transaction ending
+/// code, wrong, expired, used up: one body, the same five statements, each transaction ending
 /// with a write), 403
 /// [`Error::AccountDisabled`] after the right code of a disabled account, 503.
 pub fn verify(

@@ -1,7 +1,7 @@
 //! SQL of signing in with a code mailed to the account's address (`POST /login/code/verify`):
 //! the account locked, its code locked and read, the outcome applied, each one statement that
 //! runs whatever the email is, so a failure costs the same work for every email. The codes themselves are `mailed_codes`
-//! rows of purpose `sign_in`, made as [`super::mailed_codes`] describes.
+//! rows of purpose `sign_in`, made as `features::recovery::sql` describes.
 
 use crate::db::pool::{Queries, Tx};
 use crate::domain::{CodePurpose, CodeSnapshot, Email, VerificationCode};

@@ -51,7 +51,7 @@ pub fn enroll(
         Enrollment::Started => {
             let uri = otpauth_uri(&state.config.credentials.totp_issuer, email.as_str(), &secret);
             let qr = qrcode::QrCode::new(uri.as_bytes())
-                .map_err(|e| Error::Internal(format!("QR code: {e}")))?;
+                .map_err(|e| Error::internal(format!("QR code: {e}")))?;
             let qr_svg = qr.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build();
             Ok(NewSecret { secret: secret.base32(), otpauth_uri: uri, qr_svg })
         }
@@ -200,6 +200,6 @@ pub fn check_code(
 /// enrolment, or the row was tampered with): logged, never guessed around.
 fn unseal(state: &AppState, factor: &LockedFactor) -> Result<TotpSecret, Error> {
     state.sealing.open(&factor.sealed, factor.account_id).map(TotpSecret::from_bytes).ok_or_else(
-        || Error::Internal("a TOTP secret does not open: was TOTP_ENCRYPTION_KEY changed?".into()),
+        || Error::internal("a TOTP secret does not open: was TOTP_ENCRYPTION_KEY changed?"),
     )
 }

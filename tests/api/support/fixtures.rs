@@ -63,12 +63,14 @@ impl Drop for TestDatabase {
 }
 
 /// A Mailpit-compatible send API that records every message; can be told to fail, or to take
-/// its time (`delay_ms`) before it answers.
+/// its time (`delay_ms`) before it answers. `arrived` counts requests as they come in, before
+/// the delay.
 pub struct MockMail {
     pub url: String,
     pub messages: Arc<Mutex<Vec<Value>>>,
     pub fail: Arc<AtomicBool>,
     pub delay_ms: Arc<AtomicU64>,
+    pub arrived: Arc<AtomicU64>,
     server: Arc<tiny_http::Server>,
 }
 
@@ -81,8 +83,11 @@ impl MockMail {
         let delay_ms = Arc::new(AtomicU64::new(0));
         let (srv, msgs, fl) = (Arc::clone(&server), Arc::clone(&messages), Arc::clone(&fail));
         let delay = Arc::clone(&delay_ms);
+        let arrived = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&arrived);
         std::thread::spawn(move || {
             while let Ok(mut request) = srv.recv() {
+                count.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(std::time::Duration::from_millis(delay.load(Ordering::SeqCst)));
                 let mut body = String::new();
                 let _ = request.as_reader().read_to_string(&mut body);
@@ -97,7 +102,7 @@ impl MockMail {
             }
         });
         let url = format!("http://127.0.0.1:{port}/api/v1/send");
-        MockMail { url, messages, fail, delay_ms, server }
+        MockMail { url, messages, fail, delay_ms, arrived, server }
     }
 }
 
