@@ -7,7 +7,7 @@ use crate::domain::{CodeLengths, Email};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// [`Group::Server`].
+/// [`super::Group::Server`].
 #[derive(Clone)]
 pub struct ServerSettings {
     /// `BIND_ADDR`.
@@ -28,7 +28,7 @@ pub struct ServerSettings {
     pub cors_allowed_origins: Vec<String>,
 }
 
-/// [`Group::Database`].
+/// [`super::Group::Database`].
 #[derive(Clone)]
 pub struct DatabaseSettings {
     /// Parsed `DATABASE_URL`.
@@ -41,7 +41,7 @@ pub struct DatabaseSettings {
     pub startup_timeout: Duration,
 }
 
-/// [`Group::Mail`].
+/// [`super::Group::Mail`].
 #[derive(Clone)]
 pub struct MailSettings {
     /// `MAIL_API_URL`; `None` selects the console mailer.
@@ -54,7 +54,7 @@ pub struct MailSettings {
     pub max_attempts: u32,
 }
 
-/// [`Group::Claims`].
+/// [`super::Group::Claims`].
 #[derive(Clone)]
 pub struct ClaimSettings {
     /// `CODE_TTL_SECONDS`.
@@ -67,7 +67,7 @@ pub struct ClaimSettings {
     pub max_resends: u32,
 }
 
-/// [`Group::MailedCodes`].
+/// [`super::Group::MailedCodes`].
 #[derive(Clone)]
 pub struct MailedCodeSettings {
     /// `RESET_CODE_DIGITS`: length of reset, sign-in and email-change codes.
@@ -80,7 +80,7 @@ pub struct MailedCodeSettings {
     pub email_change_ttl_seconds: u32,
 }
 
-/// [`Group::Limits`]; 0 turns a limit off.
+/// [`super::Group::Limits`]; 0 turns a limit off.
 #[derive(Clone)]
 pub struct LimitSettings {
     /// `RATE_LIMIT_IP_PER_MINUTE`.
@@ -93,7 +93,7 @@ pub struct LimitSettings {
     pub login_failures_per_hour: u32,
 }
 
-/// [`Group::Sessions`].
+/// [`super::Group::Sessions`].
 #[derive(Clone)]
 pub struct SessionSettings {
     /// `SESSION_TTL_SECONDS`.
@@ -110,7 +110,7 @@ pub struct SessionSettings {
     pub mfa_token_ttl_seconds: u32,
 }
 
-/// [`Group::Credentials`].
+/// [`super::Group::Credentials`].
 #[derive(Clone)]
 pub struct CredentialSettings {
     /// `BCRYPT_COST`.
@@ -121,7 +121,7 @@ pub struct CredentialSettings {
     pub totp_encryption_key: Option<[u8; 32]>,
 }
 
-/// [`Group::Housekeeping`].
+/// [`super::Group::Housekeeping`].
 #[derive(Clone)]
 pub struct HousekeepingSettings {
     /// `REAPER_INTERVAL_SECONDS`.

@@ -24,12 +24,12 @@ pub fn line(level: &str, event: &str, fields: Value) {
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
-/// `info`-level [`line`].
+/// `info`-level [`line()`].
 pub fn info(event: &str, fields: Value) {
     line("info", event, fields);
 }
 
-/// `error`-level [`line`].
+/// `error`-level [`line()`].
 pub fn error(event: &str, fields: Value) {
     line("error", event, fields);
 }

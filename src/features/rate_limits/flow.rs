@@ -99,9 +99,9 @@ pub fn reserve_login_attempt(state: &AppState, email: &Email) -> Result<Reservat
     Ok(Reservation { email: Some(email.clone()), bucket_start: decision.bucket_start })
 }
 
-/// [`ensure_login_budget`] on `q`, a connection or transaction the caller holds (a request that
-/// holds a row lock must not wait for a second pooled connection): 429 while `email` has used up
-/// its failures (counts nothing).
+/// The login-failure budget of `email` (`LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR`), checked on `q`,
+/// a connection or transaction the caller holds (a request that holds a row lock must not wait
+/// for a second pooled connection): 429 while `email` has used up its failures (counts nothing).
 pub fn ensure_login_budget_on(
     q: &mut impl Queries,
     state: &AppState,
@@ -110,8 +110,8 @@ pub fn ensure_login_budget_on(
     enforce_on(q, Scope::LoginFailure, Subject::Email(email), login_limit(state), false)
 }
 
-/// [`count_login_failure`] on `q`, inside the caller's transaction: counted under the same lock
-/// as the guess it records, so parallel guesses cannot overshoot the limit.
+/// Counts one login failure for `email` on `q`, inside the caller's transaction: counted under
+/// the same lock as the guess it records, so parallel guesses cannot overshoot the limit.
 pub fn count_login_failure_on(
     q: &mut impl Queries,
     state: &AppState,
