@@ -119,14 +119,24 @@ pub struct Bug {
 impl fmt::Display for Bug {
     /// `what`, then each cause in turn: `postgres: db error: ERROR: ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.what)?;
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(self);
-        while let Some(error) = cause {
-            write!(f, ": {error}")?;
-            cause = error.source();
+        match &self.source {
+            Some(source) => write!(f, "{}: {}", self.what, chain(source.as_ref())),
+            None => f.write_str(&self.what),
         }
-        Ok(())
     }
+}
+
+/// An error and every cause below it, joined with `: ` (the `postgres` crate's own message is
+/// often just "db error" or "error connecting to server"; the cause says which).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl std::error::Error for Bug {

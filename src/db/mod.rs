@@ -43,7 +43,7 @@ mod types;
 
 use crate::config::Config;
 use crate::domain::{Profile, SessionRef};
-use crate::error::Error;
+use crate::error::{Error, chain};
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::postgres::{Client, NoTls};
 use std::time::{Duration, Instant};
@@ -181,19 +181,6 @@ fn describe_server(pg: &postgres::Config) -> String {
         None => "localhost".into(),
     };
     format!("{host}:{}", pg.get_ports().first().copied().unwrap_or(5432))
-}
-
-/// An error and every cause below it, joined with `: ` (the `postgres` crate's own message is
-/// often just "db error" or "error connecting to server"; the cause says which).
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn apply_schema(client: &mut Client) -> Result<(), postgres::Error> {

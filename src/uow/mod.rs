@@ -111,9 +111,7 @@ impl<'c> UnitOfWork<'c> {
     /// Errors: 500, and nothing committed, if a notice to deliver before the answer was queued
     /// (that takes [`UnitOfWork::commit_for_answer`]).
     pub fn commit(self, state: &AppState) -> Result<(), Error> {
-        self.refuse_owed_notices()?;
-        let _nothing_owed = self.finish(state, false)?;
-        Ok(())
+        self.finish_owing_nothing(state, false)
     }
 
     /// [`UnitOfWork::commit`] for a flow that queued a notice the contract wants mailed before
@@ -127,9 +125,7 @@ impl<'c> UnitOfWork<'c> {
     /// none: for a flow whose failures must cost the same work whatever the email is (a failure
     /// that records an event must not take one statement longer than one that does not).
     pub fn commit_alike(self, state: &AppState) -> Result<(), Error> {
-        self.refuse_owed_notices()?;
-        let _nothing_owed = self.finish(state, true)?;
-        Ok(())
+        self.finish_owing_nothing(state, true)
     }
 
     /// [`UnitOfWork::commit`] outside the service (the `admin` subcommand): the events are
@@ -144,11 +140,16 @@ impl<'c> UnitOfWork<'c> {
         Ok(self.tx.commit()?)
     }
 
-    fn refuse_owed_notices(&self) -> Result<(), Error> {
-        match self.notices.iter().any(|n| n.delivery() == Delivery::BeforeAnswer) {
-            true => Err(Error::internal("a notice before the answer needs commit_for_answer")),
-            false => Ok(()),
+    fn finish_owing_nothing(
+        self,
+        state: &AppState,
+        always_write_events: bool,
+    ) -> Result<(), Error> {
+        if self.notices.iter().any(|n| n.delivery() == Delivery::BeforeAnswer) {
+            return Err(Error::internal("a notice before the answer needs commit_for_answer"));
         }
+        let _nothing_owed = self.finish(state, always_write_events)?;
+        Ok(())
     }
 
     fn finish(mut self, state: &AppState, always_write_events: bool) -> Result<Committed, Error> {

@@ -105,16 +105,10 @@ pub fn confirm(
     let email = account.email.clone();
     let reservation = limits::reserve_login_attempt(state, &email)?;
     let (id, hash) = (account.account_id, &account.password_hash);
-    match credentials::check_password(state, id, password, hash) {
-        Ok(false) => {}
-        Ok(true) => {
-            reservation.release(state);
-            return Ok((account, email));
-        }
-        Err(e) => {
-            reservation.release(state); // no password was judged
-            return Err(e);
-        }
+    let checked = credentials::check_password(state, id, password, hash);
+    reservation.settle(state, matches!(checked, Ok(false)));
+    if checked? {
+        return Ok((account, email));
     }
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;

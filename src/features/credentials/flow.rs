@@ -48,16 +48,11 @@ pub fn verify_claimant(
     let (email, stored) = look_up(state, email)?;
     let pending = stored.as_ref().is_some_and(|s| s.status == AccountStatus::Pending);
     let reservation = match &email {
-        Some(email) if !pending => Some(limits::reserve_login_attempt(state, email)?),
-        _ => None,
+        Some(email) if !pending => limits::reserve_login_attempt(state, email)?,
+        _ => limits::Reservation::nothing(),
     };
     let verified = check(state, email, stored, password);
-    // Kept only for a wrong password; given back when it was right or never judged.
-    if let Some(reservation) = reservation {
-        if !matches!(verified, Err(Error::InvalidCredentials)) {
-            reservation.release(state);
-        }
-    }
+    reservation.settle(state, matches!(verified, Err(Error::InvalidCredentials)));
     verified
 }
 

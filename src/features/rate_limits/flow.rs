@@ -55,8 +55,8 @@ pub fn count_wrong_code(state: &AppState, email: &Email) -> Result<(), Error> {
     record(state, Scope::WrongCode, Subject::Mailbox(email), limit)
 }
 
-/// A failed password check counted before the password is hashed: give it back with
-/// [`Reservation::release`] once the password turned out right (or the check never ran).
+/// A failed password check counted before the password is hashed: [`Reservation::settle`]
+/// keeps it for a wrong password and gives it back otherwise (right, or never judged).
 ///
 /// Why reserve first: a budget checked before bcrypt and counted after it lets every request that
 /// checked it while the others were hashing through, so with 8 hashing threads a burst of 30
@@ -70,9 +70,19 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    /// Gives the reserved failure back (the password was right). A database error here is logged:
-    /// the sign-in stands, and the account's budget shows one failure too many for an hour.
-    pub fn release(self, state: &AppState) {
+    /// Reserves nothing: for an email that does not parse (no account can be guessed at).
+    pub fn nothing() -> Reservation {
+        Reservation { email: None, bucket_start: 0 }
+    }
+
+    /// Keeps the reserved failure when `password_was_wrong`, else gives it back (the password was
+    /// right, or no password was judged because the database or a bcrypt thread failed). A
+    /// database error while giving it back is logged: the request stands, and the account's
+    /// budget shows one failure too many for an hour.
+    pub fn settle(self, state: &AppState, password_was_wrong: bool) {
+        if password_was_wrong {
+            return;
+        }
         let Some(email) = self.email else { return };
         let released = db::checkout(&state.pool).and_then(|mut client| {
             release(&mut *client, Scope::LoginFailure, Subject::Email(&email), self.bucket_start)
@@ -89,7 +99,7 @@ impl Reservation {
 pub fn reserve_login_attempt(state: &AppState, email: &Email) -> Result<Reservation, Error> {
     let limit = login_limit(state);
     if !limit.is_on() {
-        return Ok(Reservation { email: None, bucket_start: 0 });
+        return Ok(Reservation::nothing());
     }
     let mut client = db::checkout(&state.pool)?;
     let decision = check(&mut *client, Scope::LoginFailure, Subject::Email(email), limit, true)?;

@@ -38,28 +38,26 @@ pub fn login(
     let user_agent = user_agent.as_deref();
     let parsed = Email::parse(email).ok();
     let reservation = match &parsed {
-        Some(email) => Some(limits::reserve_login_attempt(state, email).map_err(|e| match e {
+        Some(email) => limits::reserve_login_attempt(state, email).map_err(|e| match e {
             Error::RateLimited { retry_after_seconds } => {
                 Error::LoginRateLimited { retry_after_seconds }
             }
             other => other,
-        })?),
-        None => None,
+        })?,
+        None => limits::Reservation::nothing(),
     };
-    let stored = match credentials::verify(state, email, password) {
-        Ok((_, stored)) if !expired_claim(&stored) => stored,
+    let verified = credentials::verify(state, email, password);
+    // A right password for a claim whose window has passed opens nothing: a failure too.
+    let wrong = match &verified {
+        Ok((_, stored)) => expired_claim(stored),
+        Err(error) => *error == Error::InvalidCredentials,
+    };
+    reservation.settle(state, wrong);
+    let stored = match verified {
+        Ok((_, stored)) if !wrong => stored,
         Ok(_) | Err(Error::InvalidCredentials) => return Err(failed(state, ctx, parsed.as_ref())),
-        Err(other) => {
-            // No password was judged (database or bcrypt thread failed): nothing to count.
-            if let Some(reservation) = reservation {
-                reservation.release(state);
-            }
-            return Err(other);
-        }
+        Err(other) => return Err(other),
     };
-    if let Some(reservation) = reservation {
-        reservation.release(state); // the right password: not a failure
-    }
     match stored.status {
         AccountStatus::Pending => Err(Error::NotActivated),
         AccountStatus::Active if stored.disabled => Err(Error::AccountDisabled),

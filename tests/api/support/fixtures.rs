@@ -37,7 +37,7 @@ impl TestDatabase {
     pub fn create() -> TestDatabase {
         let name = format!("beefirst_test_{:016x}", getrandom::u64().unwrap());
         let mut admin = Client::connect(&admin_url(), NoTls).unwrap_or_else(|e| {
-            let cause = beefirst::db::chain(&e);
+            let cause = beefirst::error::chain(&e);
             panic!("cannot connect to {} ({cause}); is PostgreSQL up (.ci/pg-up)?", admin_url())
         });
         admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
