@@ -336,3 +336,34 @@ CREATE INDEX IF NOT EXISTS audit_events_account ON audit_events (account_id, id)
 CREATE INDEX IF NOT EXISTS audit_events_action ON audit_events (action, id);
 CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at);
 CREATE INDEX IF NOT EXISTS audit_events_actor ON audit_events (actor_id);
+
+-- Passkeys (WebAuthn): public-key credentials an account signs in with. Only public keys are
+-- stored: a dump of this table yields nothing to sign in with. `credential` is webauthn-rs's
+-- stored form (COSE public key, algorithm, signature counter, backup flags). `user_handle` is the
+-- random WebAuthn user ID the account's passkeys carry (never the account id or the email).
+CREATE TABLE IF NOT EXISTS passkeys (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id    bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    credential_id bytea       NOT NULL UNIQUE,
+    user_handle   bytea       NOT NULL CHECK (octet_length(user_handle) = 16),
+    name          text        NOT NULL CHECK (char_length(name) BETWEEN 1 AND 64),
+    credential    jsonb       NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    last_used_at  timestamptz
+);
+CREATE INDEX IF NOT EXISTS passkeys_account ON passkeys (account_id);
+
+-- A WebAuthn ceremony between its options and the authenticator's response: single-use (the
+-- response deletes it), 300 s, shared by every instance. `token_hash` is the SHA-256 of the
+-- handle the client holds. A registration is bound to its account and carries the user handle
+-- its options named.
+CREATE TABLE IF NOT EXISTS webauthn_ceremonies (
+    token_hash  bytea       PRIMARY KEY,
+    purpose     text        NOT NULL CHECK (purpose IN ('register', 'sign_in')),
+    account_id  bigint      REFERENCES accounts (id) ON DELETE CASCADE,
+    user_handle bytea,
+    state       jsonb       NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    CHECK ((purpose = 'register') = (account_id IS NOT NULL AND user_handle IS NOT NULL))
+);
+CREATE INDEX IF NOT EXISTS webauthn_ceremonies_expiry ON webauthn_ceremonies (expires_at);

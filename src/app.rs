@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::mail::Mailer;
 use crate::security::keys::Keys;
 use crate::security::sealing::{DEVELOPMENT_KEY, SealingKey};
+use crate::security::webauthn::RelyingParty;
 use crate::telemetry::metrics::Backlog;
 
 /// What every request handler can reach. Cheap to share: the pool is an `Arc` inside.
@@ -26,6 +27,8 @@ pub struct AppState {
     pub worker_signal: crate::uow::signal::Signal,
     /// Seals TOTP secrets at rest (`TOTP_ENCRYPTION_KEY`).
     pub sealing: SealingKey,
+    /// Passkey ceremonies (`WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`).
+    pub relying_party: RelyingParty,
 }
 
 impl AppState {
@@ -47,7 +50,17 @@ impl AppState {
             SealingKey::new(&config.credentials.totp_encryption_key.unwrap_or(DEVELOPMENT_KEY))
                 .map_err(|e| Error::internal(format!("sealing key: {e}")))?;
         let worker_signal = Default::default();
-        Ok(AppState { config, pool, keys, mailer, dummy_hash, worker_signal, sealing })
+        let relying_party = RelyingParty::new(&config.passkeys)?;
+        Ok(AppState {
+            config,
+            pool,
+            keys,
+            mailer,
+            dummy_hash,
+            worker_signal,
+            sealing,
+            relying_party,
+        })
     }
 }
 

@@ -99,6 +99,19 @@ pub enum Error {
     TooManyResends { retry_after_seconds: u32 },
     /// 404: no such resource (a session that is not the caller's, an id beyond any account's).
     NotFound,
+    /// 400: `POST /me/passkeys` with a response that does not verify against its ceremony
+    /// (unknown, used or expired ceremony, wrong challenge, origin, rpIdHash, missing user
+    /// verification, a credential already registered): one body for all.
+    InvalidPasskey,
+    /// 401: `POST /login/passkey` failed, whatever the reason (unknown, used or expired
+    /// ceremony, unknown passkey, bad signature, origin, rpIdHash, flags, user handle, a
+    /// counter that went back): one body for all.
+    PasskeyFailed,
+    /// 400: a passkey name that is not 1 to 64 characters after trimming, or holds a control
+    /// character.
+    InvalidPasskeyName,
+    /// 409: removing this would leave the account nothing to sign in with (contract v3).
+    LastSignInMethod,
     /// 503: the mail API did not accept the verification mail; the claim was removed again.
     MailUnavailable,
     /// 503: PostgreSQL is unreachable.

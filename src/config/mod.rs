@@ -9,6 +9,7 @@ use read::Var;
 
 mod groups;
 mod origins;
+mod passkeys;
 mod read;
 mod settings;
 
@@ -16,6 +17,7 @@ pub use groups::{
     ClaimSettings, CredentialSettings, DatabaseSettings, HousekeepingSettings, LimitSettings,
     MailSettings, MailedCodeSettings, ServerSettings, SessionSettings,
 };
+pub use passkeys::PasskeySettings;
 pub use settings::{Group, SETTINGS, Setting, help_text, setting};
 
 /// The validated configuration of one process, one field per [`Group`].
@@ -37,6 +39,8 @@ pub struct Config {
     pub sessions: SessionSettings,
     /// Passwords and the second factor.
     pub credentials: CredentialSettings,
+    /// Where passkey ceremonies are valid.
+    pub passkeys: PasskeySettings,
     /// The background reaper.
     pub housekeeping: HousekeepingSettings,
 }
@@ -61,6 +65,7 @@ impl Config {
             limits: LimitSettings::read(get)?,
             sessions: SessionSettings::read(get)?,
             credentials: CredentialSettings::read(get)?,
+            passkeys: PasskeySettings::read(get)?,
             housekeeping: HousekeepingSettings::read(get)?,
         })
     }

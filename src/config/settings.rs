@@ -24,6 +24,8 @@ pub enum Group {
     Sessions,
     /// Passwords and the second factor.
     Credentials,
+    /// Passkeys (WebAuthn): where ceremonies are valid.
+    Passkeys,
     /// The background reaper.
     Housekeeping,
 }
@@ -40,6 +42,7 @@ impl Group {
             Group::Limits => "Rate limits (0: off)",
             Group::Sessions => "Sessions and tokens",
             Group::Credentials => "Passwords and the second factor",
+            Group::Passkeys => "Passkeys (WebAuthn)",
             Group::Housekeeping => "Housekeeping",
         }
     }
@@ -102,6 +105,9 @@ pub const SETTINGS: &[Setting] = &[
     n("BCRYPT_COST", Credentials, "12", 4, 31, "bcrypt work factor"),
     t("TOTP_ISSUER", Credentials, "beefirst", "the issuer an authenticator app shows next to the account"),
     t("TOTP_ENCRYPTION_KEY", Credentials, "unset", "base64url of 32 random bytes that encrypt TOTP secrets at rest; unset: a public development key (logged at start; never in production)"),
+    t("PUBLIC_URL", Passkeys, "http://localhost:8080", "the URL browsers use to reach the service or its web client; gives the next two their defaults"),
+    t("WEBAUTHN_RP_ID", Passkeys, "host of PUBLIC_URL", "relying party ID: the domain passkeys are bound to (every origin below is on it or a subdomain); changing it orphans every passkey"),
+    t("WEBAUTHN_ORIGINS", Passkeys, "origin of PUBLIC_URL", "comma-separated exact origins (https://accounts.example.com) whose passkey ceremonies are accepted"),
     n("REAPER_INTERVAL_SECONDS", Housekeeping, "10", 1, 86_400, "how often expired claims, codes, sessions and counters are deleted in the background, seconds"),
     n("AUDIT_RETENTION_DAYS", Housekeeping, "365", 1, 36_500, "audit events older than this are deleted by the reaper, days; an account's events go with it"),
 ];

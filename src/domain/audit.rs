@@ -49,6 +49,15 @@ pub enum AuditAction {
     AccountEnabled,
     /// The owner was mailed that wrong second-factor codes were tried (at most one an hour).
     SecondFactorWarningMailed,
+    /// A passkey was registered (details: its id and name).
+    PasskeyAdded,
+    /// A passkey was deleted (details: its id and name).
+    PasskeyRemoved,
+    /// A passkey signed in (details: its id and the session's).
+    PasskeyUsed,
+    /// A passkey's signature counter did not increase: the key may have been copied, and the
+    /// sign-in was refused (details: its id; WebAuthn Level 3 §6.1.1).
+    PasskeyCounterRegressed,
 }
 
 impl AuditAction {
@@ -77,6 +86,10 @@ impl AuditAction {
             AuditAction::AccountDisabled => "account_disabled",
             AuditAction::AccountEnabled => "account_enabled",
             AuditAction::SecondFactorWarningMailed => "second_factor_warning_mailed",
+            AuditAction::PasskeyAdded => "passkey_added",
+            AuditAction::PasskeyRemoved => "passkey_removed",
+            AuditAction::PasskeyUsed => "passkey_used",
+            AuditAction::PasskeyCounterRegressed => "passkey_counter_regressed",
         }
     }
 }

@@ -204,6 +204,31 @@ fn duration(seconds: u32) -> String {
     }
 }
 
+/// The notice that a passkey was added.
+pub fn passkey_added_message(to: &Email, name: &str) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "A passkey was added to your account".into(),
+        text: format!(
+            "A passkey named \"{name}\" can now sign in to your beefirst account, without a \
+             password. If this was not you, remove it from your account page at once and change \
+             your password."
+        ),
+    }
+}
+
+/// The notice that a passkey was removed.
+pub fn passkey_removed_message(to: &Email, name: &str) -> Message {
+    Message {
+        to: to.clone(),
+        subject: "A passkey was removed from your account".into(),
+        text: format!(
+            "The passkey named \"{name}\" can no longer sign in to your beefirst account. If \
+             this was not you, change your password at once."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

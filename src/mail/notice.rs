@@ -46,6 +46,10 @@ pub enum NoticeKind {
     SecondFactorWarning,
     /// A recovery code was used to do `used_to`; `left` remain.
     RecoveryCodeUsed { used_to: &'static str, left: i64 },
+    /// A passkey called `name` was added.
+    PasskeyAdded { name: String },
+    /// The passkey called `name` was removed.
+    PasskeyRemoved { name: String },
 }
 
 /// When a notice is delivered.
@@ -81,6 +85,8 @@ impl Notice {
             NoticeKind::TotpDisabled => "totp_disabled",
             NoticeKind::SecondFactorWarning => "mfa_failures",
             NoticeKind::RecoveryCodeUsed { .. } => "recovery_code_used",
+            NoticeKind::PasskeyAdded { .. } => "passkey_added",
+            NoticeKind::PasskeyRemoved { .. } => "passkey_removed",
         }
     }
 
@@ -134,6 +140,8 @@ impl Notice {
             NoticeKind::RecoveryCodeUsed { used_to, left } => {
                 text::recovery_code_used_message(to, used_to, *left)
             }
+            NoticeKind::PasskeyAdded { name } => text::passkey_added_message(to, name),
+            NoticeKind::PasskeyRemoved { name } => text::passkey_removed_message(to, name),
         }
     }
 }

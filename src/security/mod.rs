@@ -1,8 +1,9 @@
 //! The cryptography the features use, each behind a small interface: bcrypt at idle priority
 //! ([`hashing`]), the compact JWS of access tokens ([`jwt`]), sealing of TOTP secrets at rest
-//! ([`sealing`]).
+//! ([`sealing`]), passkey ceremonies ([`webauthn`]).
 
 pub mod hashing;
 pub mod jwt;
 pub mod keys;
 pub mod sealing;
+pub mod webauthn;

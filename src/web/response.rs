@@ -104,9 +104,11 @@ pub fn reply_to(failure: &Failure) -> Reply {
             Error::InvalidCredentials | Error::BasicAuthRequired => {
                 headers.push(("WWW-Authenticate", BASIC_CHALLENGE.into()))
             }
-            Error::LoginFailed | Error::InvalidToken | Error::InvalidCode | Error::MfaFailed => {
-                headers.push(("WWW-Authenticate", BEARER_CHALLENGE.into()))
-            }
+            Error::LoginFailed
+            | Error::InvalidToken
+            | Error::InvalidCode
+            | Error::MfaFailed
+            | Error::PasskeyFailed => headers.push(("WWW-Authenticate", BEARER_CHALLENGE.into())),
             Error::MailUnavailable | Error::Unavailable => headers.push(retry_after(5)),
             Error::RateLimited { retry_after_seconds }
             | Error::TooManyResends { retry_after_seconds } => {
@@ -214,6 +216,10 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
         Error::LoginRateLimited { .. } => (429, "rate_limited", text("Too many failed sign-ins for this email. Try again later, or sign in with a code mailed to you (POST /login/code).")),
         Error::TooManyResends { .. } => (429, "too_many_resends", text("No more codes can be sent for this registration. Register again once it expires.")),
         Error::NotFound => (404, "not_found", text("No such resource, or not one of yours.")),
+        Error::InvalidPasskey => (400, "invalid_credential", text("The passkey could not be verified: start again with new options.")),
+        Error::PasskeyFailed => (401, "invalid_credential", text("Signing in with this passkey failed. Start again with new options, or sign in another way.")),
+        Error::InvalidPasskeyName => (400, "invalid_name", text("A passkey's name must be 1 to 64 characters after trimming, without control characters.")),
+        Error::LastSignInMethod => (409, "last_sign_in_method", text("This is the account's last way to sign in: add another before removing it.")),
         Error::MailUnavailable => (503, "mail_unavailable", text("The verification mail could not be sent. Try again later.")),
         Error::Unavailable => (503, "unavailable", text("The service is temporarily unavailable. Try again later.")),
         Error::Internal(_) => (500, "internal_error", text("Something went wrong on our side.")),
@@ -258,6 +264,10 @@ mod tests {
             (Error::UserNotFound, 404, "not_found"),
             (Error::AccountPending, 409, "account_pending"),
             (Error::MfaFailed, 401, "invalid_code"),
+            (Error::InvalidPasskey, 400, "invalid_credential"),
+            (Error::PasskeyFailed, 401, "invalid_credential"),
+            (Error::InvalidPasskeyName, 400, "invalid_name"),
+            (Error::LastSignInMethod, 409, "last_sign_in_method"),
             (Error::InvalidMfaCodeFormat, 400, "invalid_code_format"),
             (Error::WrongTotpCode, 422, "wrong_code"),
             (Error::TotpAlreadyEnabled, 409, "totp_already_enabled"),

@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::context::Context;
 use crate::error::Error;
 use crate::features::{
-    account, admin, audit, email_change, rate_limits, recovery, registration, sessions,
+    account, admin, audit, email_change, passkeys, rate_limits, recovery, registration, sessions,
     sign_in_code, totp,
 };
 use crate::telemetry::metrics::Lane;
@@ -38,7 +38,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 40] = {
+pub static ROUTES: [Route; 47] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -49,6 +49,8 @@ pub static ROUTES: [Route; 40] = {
         route(Post, "/login/mfa", Requests, sessions::api::login_mfa),
         route(Post, "/login/code", Requests, sign_in_code::api::request_code),
         route(Post, "/login/code/verify", Requests, sign_in_code::api::verify_code),
+        route(Post, "/login/passkey/options", Requests, passkeys::api::sign_in_options),
+        route(Post, "/login/passkey", Requests, passkeys::api::sign_in),
         route(Post, "/token/refresh", Requests, sessions::api::refresh),
         route(Post, "/logout", Requests, sessions::api::logout),
         route(Get, "/me", Requests, account::api::me),
@@ -60,6 +62,11 @@ pub static ROUTES: [Route; 40] = {
         route(Post, "/me/totp", Hashing, totp::api::enroll),
         route(Delete, "/me/totp", Hashing, totp::api::disable),
         route(Post, "/me/totp/confirm", Requests, totp::api::confirm),
+        route(Post, "/me/passkeys/options", Hashing, passkeys::api::registration_options),
+        route(Post, "/me/passkeys", Requests, passkeys::api::register),
+        route(Get, "/me/passkeys", Requests, passkeys::api::list),
+        route(Patch, "/me/passkeys/{id}", Requests, passkeys::api::rename),
+        route(Delete, "/me/passkeys/{id}", Requests, passkeys::api::delete),
         route(Post, "/password/forgot", Requests, recovery::api::forgot),
         route(Post, "/password/reset", Hashing, recovery::api::reset),
         route(Get, "/me/sessions", Requests, sessions::api::list),

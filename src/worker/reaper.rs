@@ -3,14 +3,14 @@
 //!   expiration": unverified credentials are never hoarded). Expired claims are also replaced
 //!   lazily by `POST /register` and deleted by `POST /activate` and `POST /resend`;
 //! - deletes rate-limit counters whose window has passed, expired sessions, expired reset and
-//!   email-change codes, queued mail whose code expired before it could be delivered, and audit
+//!   email-change codes, passkey ceremonies, queued mail whose code expired before it could be delivered, and audit
 //!   events older than `AUDIT_RETENTION_DAYS`;
 //! - keeps this process's signing key listed (a heartbeat) and deletes retired keys.
 
 use crate::app::AppState;
 use crate::db;
 use crate::error::Error;
-use crate::features::{audit, rate_limits, recovery, registration, sessions};
+use crate::features::{audit, passkeys, rate_limits, recovery, registration, sessions};
 use crate::outbox;
 use crate::telemetry::log;
 use serde_json::json;
@@ -45,7 +45,8 @@ fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
     let counters = rate_limits::sql::delete_stale(&mut client)?;
     let live = sessions::sql::reap_expired(&mut client)?;
     let codes = recovery::sql::reap_expired(&mut client)?
-        + sessions::sql::challenges::reap_expired(&mut client)?;
+        + sessions::sql::challenges::reap_expired(&mut client)?
+        + passkeys::sql::ceremonies::reap_expired(&mut client)?;
     let mail = outbox::sql::delete_expired(&mut client)?;
     let events = audit::sql::reap(&mut client, state.config.housekeeping.audit_retention_days)?;
     if mail > 0 {

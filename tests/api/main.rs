@@ -14,6 +14,7 @@ mod admin;
 mod audit;
 mod email_change;
 mod operations;
+mod passkeys;
 mod recovery;
 mod registration;
 mod secrets;

@@ -53,6 +53,8 @@ fn invalid_configuration_exits_2_with_one_line_naming_the_variable() {
         ("BCRYPT_COST", "99"),
         ("BIND_ADDR", "nowhere"),
         ("CODE_TTL_SECONDS", "x"),
+        ("WEBAUTHN_RP_ID", "127.0.0.1"),
+        ("WEBAUTHN_ORIGINS", "https://elsewhere.example"),
     ] {
         let output = beefirst(&[(var, value)], &[]);
         assert_eq!(output.status.code(), Some(2), "{var}={value}");

@@ -47,7 +47,8 @@ pub struct SessionInfo {
 
 /// Creates a session and its first refresh token for the active account `account_id`, if the
 /// account still has the `credential_version` whose password was just checked, is not disabled,
-/// and, for a password-only session, has no second factor on (else `None`: something changed
+/// and, for a session without `otp` or `hwk` (a passkey with user verification, itself a second
+/// factor), has no second factor on (else `None`: something changed
 /// since the check, e.g. TOTP was confirmed while the password was being verified).
 ///
 /// The account row is read `FOR KEY SHARE`: a concurrent `DELETE /me` either waits for this
@@ -68,7 +69,7 @@ pub fn create(
              SELECT id, email, role, credential_version FROM accounts
               WHERE id = $1 AND credential_version = $2 AND status = 'active'
                 AND disabled_at IS NULL
-                AND ('otp' = ANY ($3::text[]) OR NOT mfa_enabled)
+                AND ('otp' = ANY ($3::text[]) OR 'hwk' = ANY ($3::text[]) OR NOT mfa_enabled)
                 FOR KEY SHARE
          ), session AS (
              INSERT INTO sessions (account_id, credential_version, amr, user_agent, expires_at)
