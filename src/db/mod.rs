@@ -23,7 +23,8 @@ macro_rules! profile_columns {
             rfc3339!("a.created_at"),
             ", ",
             rfc3339!("a.activated_at"),
-            ", a.role, a.mfa_enabled"
+            ", a.role, a.mfa_enabled, ",
+            "(SELECT count(*) FROM recovery_codes r WHERE r.account_id = a.id)"
         )
     };
 }
@@ -57,6 +58,7 @@ pub fn profile_from(row: &postgres::Row) -> Result<Profile, Error> {
         activated_at: row.get(3),
         role: row.try_get(4)?,
         totp_enabled: row.get(5),
+        recovery_codes_left: row.get(6),
     })
 }
 

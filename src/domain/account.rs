@@ -66,6 +66,8 @@ pub struct Profile {
     pub role: Role,
     /// A confirmed second factor (TOTP).
     pub totp_enabled: bool,
+    /// Unused recovery codes of the second factor (0 when it is off).
+    pub recovery_codes_left: i64,
 }
 
 /// Most characters in a display name, after trimming.

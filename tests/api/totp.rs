@@ -194,7 +194,10 @@ fn a_recovery_code_works_once_even_when_two_logins_race_with_it() {
     }
     let typed = format!("  {}  ", codes[3].replace('-', "").to_uppercase());
     let pair = mfa(&app, &password_step(&app, "cal@example.com"), &typed);
-    assert_eq!(claims(json(&pair)["access_token"].as_str().unwrap())["amr"], json!(["pwd", "otp"]));
+    let access = json(&pair)["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&access)["amr"], json!(["pwd", "otp"]));
+    let me = json(&app.with_token("GET", "/me", &access, None));
+    assert_eq!(me["recovery_codes_left"], 6, "the profile counts what is left");
     eventually("a notice per recovery code used", || {
         let texts = app.mail_texts_to("cal@example.com");
         texts.iter().filter(|t| t.contains("of them are left")).count() == 4

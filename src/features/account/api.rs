@@ -43,6 +43,8 @@ pub struct ProfileReply<'a> {
     pub role: &'static str,
     /// A confirmed second factor.
     pub totp_enabled: bool,
+    /// Unused recovery codes; null while the second factor is off.
+    pub recovery_codes_left: Option<i64>,
 }
 
 /// The 200 answer carrying `profile`.
@@ -57,6 +59,7 @@ pub fn profile_reply(profile: &Profile) -> Reply {
             activated_at: &profile.activated_at,
             role: profile.role.as_str(),
             totp_enabled: profile.totp_enabled,
+            recovery_codes_left: profile.totp_enabled.then_some(profile.recovery_codes_left),
         },
     )
 }

@@ -95,6 +95,8 @@ fn a_passkey_added_with_the_password_signs_in_with_no_username_and_no_password()
     let app = TestApp::spawn();
     app.active_account("ann@example.com", PW);
     let token = app.login_ok("ann@example.com", PW);
+    let me = json(&app.with_token("GET", "/me", &token, None));
+    assert!(me["recovery_codes_left"].is_null(), "no second factor, no recovery codes: {me}");
     let (ceremony, options) = registration_options(&app, &token);
     assert_eq!(options["rp"]["id"], "localhost");
     assert_eq!(options["authenticatorSelection"]["residentKey"], "required");
