@@ -11,8 +11,33 @@ const FIELD_OF = {
   invalid_email: ['email', 'new_email'], email_taken: ['email', 'new_email'], same_email: ['new_email'],
   invalid_password: ['password', 'new_password'], wrong_password: ['password', 'current_password'],
   invalid_credentials: ['password'], invalid_display_name: ['display_name'],
-  invalid_code_format: ['code'], wrong_code: ['code'], invalid_code: ['code'],
+  invalid_code_format: ['code'], wrong_code: ['code'], invalid_code: ['code'], invalid_name: ['name'],
 };
+
+// The API's messages are written for developers; a few are said differently to people.
+function human(data) {
+  const { error, message = '' } = data;
+  if (error === 'invalid_password' && message.includes('at least')) return 'Use at least 8 characters.';
+  if (error === 'invalid_password' && message.includes('at most')) return 'That password is too long: use at most 72 characters (fewer with accents or emoji).';
+  if (error === 'invalid_code' && message.includes('mfa_token')) return 'The code is wrong, or this sign-in took too long. Sign in again if in doubt.';
+  if (error === 'no_pending_change') return 'No change of email is waiting: ask for one first.';
+  if (error === 'no_pending_totp') return 'Start again: turn on two-factor authentication first.';
+  if (error === 'attempts_exhausted' && message.includes('/me/totp')) return 'Too many wrong codes: start again.';
+  if (error === 'invalid_token') return 'Your session has ended. Please sign in again.';
+  if (error === 'invalid_credential' && message.includes('passkey could not be verified')) return 'The passkey could not be added. Try again.';
+  if (error === 'invalid_credential' && message.includes('passkey')) return 'That passkey did not work here. Try again, or sign in another way.';
+  return message.replace(/ \((GET|POST|PATCH|DELETE) \/[^)]*\)/g, '');
+}
+
+// "Chrome on Linux" from a User-Agent header (what the service's own passkey names use).
+function deviceName(agent) {
+  if (!agent) return 'Unknown device';
+  const find = (pairs) => (pairs.find(([token]) => agent.includes(token)) || [])[1];
+  const browser = find([['Edg/', 'Edge'], ['OPR/', 'Opera'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari'], ['curl/', 'curl']]);
+  const system = find([['Android', 'Android'], ['iPhone', 'iPhone'], ['iPad', 'iPad'], ['Mac OS X', 'macOS'], ['Windows', 'Windows'], ['CrOS', 'ChromeOS'], ['Linux', 'Linux']]);
+  if (browser && system) return `${browser} on ${system}`;
+  return browser || system || agent.slice(0, 40);
+}
 
 function base64(text) {
   return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
@@ -66,6 +91,8 @@ function values(form) {
 
 function clearErrors(form) {
   form.querySelector('.form-error').textContent = '';
+  const ok = form.querySelector('.form-ok');
+  if (ok) ok.textContent = '';
   for (const note of form.querySelectorAll('.field-error')) note.remove();
   for (const input of form.querySelectorAll('[aria-invalid]')) {
     input.removeAttribute('aria-invalid');
@@ -73,9 +100,19 @@ function clearErrors(form) {
   }
 }
 
+// A success, said next to the form that caused it.
+function done(form, message) {
+  form.querySelector('.form-ok').textContent = message;
+}
+
+// A problem found in the page itself (not an answer of the service), shown like one.
+function local(message) {
+  return { status: 400, data: { error: 'local', message } };
+}
+
 function showError(form, result) {
   const { error } = result.data;
-  let { message } = result.data;
+  let message = human(result.data);
   if (result.data.attempts_remaining) {
     const left = result.data.attempts_remaining;
     message += ` ${left} ${left === 1 ? 'attempt' : 'attempts'} left.`;
@@ -133,10 +170,12 @@ function onSubmit(id, handler) {
     clearErrors(form);
     say('');
     button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
     try {
       const result = await handler(form, values(form));
       if (result && (result.status === 0 || result.status >= 400)) showError(form, result);
     } finally {
+      button.removeAttribute('aria-busy');
       if (!button.dataset.waiting) button.disabled = false;
     }
   });
@@ -174,10 +213,13 @@ document.addEventListener('visibilitychange', () => {
 // Leaves nothing of the account in the page for the next person at this computer.
 function forgetAccount() {
   for (const form of document.querySelectorAll('form')) { form.reset(); clearErrors(form); }
-  for (const id of ['recovery-codes', 'totp-qr', 'totp-secret', 'events', 'profile-email', 'profile-role', 'profile-created', 'totp-state']) {
+  for (const toggle of document.querySelectorAll('.password-field button[aria-pressed=true]')) toggle.click();
+  for (const id of ['recovery-codes', 'totp-qr', 'totp-secret', 'totp-copied', 'events', 'profile-email', 'profile-role', 'profile-created', 'totp-state', 'passkeys-message', 'sessions-message', 'totp-message']) {
     $(`#${id}`).replaceChildren();
   }
-  for (const id of ['sessions', 'users']) $(`#${id} tbody`).replaceChildren();
+  for (const id of ['sessions', 'users', 'passkeys']) $(`#${id} tbody`).replaceChildren();
+  for (const hint of document.querySelectorAll('.username-hint')) hint.value = '';
+  $('#totp-link').href = '#security';
   for (const id of ['totp-enroll', 'totp-codes', 'form-email-confirm', 'form-reset', 'form-code-verify', 'nav-admin']) $(`#${id}`).hidden = true;
   Object.assign(state, { email: '', password: '', mfaToken: '', usersAfter: null });
 }
@@ -329,13 +371,38 @@ async function loadAccount() {
   $('#profile-role').textContent = p.role;
   $('#profile-created').textContent = new Date(p.created_at).toLocaleString();
   $('#name').value = p.display_name || '';
-  $('#totp-state').textContent = p.totp_enabled ? 'On: signing in needs a code from your app.' : 'Off.';
-  $('#form-totp').hidden = p.totp_enabled;
-  $('#form-totp-off').hidden = !p.totp_enabled;
+  // Password managers save a password with the account it belongs to.
+  for (const hint of document.querySelectorAll('.username-hint')) hint.value = p.email;
+  showTotpState(p.totp_enabled, p.recovery_codes_left);
   $('#nav-admin').hidden = p.role !== 'admin';
   show('account');
-  await Promise.all([loadSessions(), loadEvents()]);
+  showTab(location.hash.slice(1));
+  await Promise.all([loadSessions(), loadEvents(), loadPasskeys()]);
 }
+
+function showTotpState(on, left) {
+  const state = $('#totp-state');
+  state.className = '';
+  if (!on) state.textContent = 'Off: signing in needs only the password (or a passkey).';
+  else if (left > 3) state.textContent = `On: signing in with the password also needs a code from your app. ${left} recovery codes left.`;
+  else {
+    state.textContent = `On. Only ${left} recovery ${left === 1 ? 'code' : 'codes'} left: turn two-factor authentication off and on again for new ones.`;
+    state.className = 'warning';
+  }
+  $('#form-totp').hidden = on;
+  $('#form-totp-off').hidden = !on;
+}
+
+// The account's parts, each reachable by its address (#profile, #security, #devices, #activity).
+const TABS = ['profile', 'security', 'devices', 'activity'];
+function showTab(name) {
+  const shown = TABS.includes(name) ? name : 'profile';
+  for (const tab of TABS) {
+    $(`#tab-${tab}`).hidden = tab !== shown;
+    $(`[data-tab=${tab}]`).setAttribute('aria-current', tab === shown ? 'page' : 'false');
+  }
+}
+window.addEventListener('hashchange', () => { if (!$('#view-account').hidden) showTab(location.hash.slice(1)); });
 
 async function loadSessions() {
   const result = await call('GET', '/me/sessions');
@@ -343,24 +410,46 @@ async function loadSessions() {
   body.replaceChildren();
   for (const s of result.data.sessions || []) {
     const row = body.insertRow();
-    row.insertCell().textContent = (s.user_agent || 'Unknown device').slice(0, 60) + (s.current ? ' (this device)' : '');
-    row.insertCell().textContent = new Date(s.created_at).toLocaleString();
-    row.insertCell().textContent = new Date(s.last_used_at).toLocaleString();
-    const cell = row.insertCell();
+    const device = deviceName(s.user_agent);
+    cell(row, '', device + (s.current ? ' (this device)' : '')).title = s.user_agent || '';
+    cell(row, 'Signed in', new Date(s.created_at).toLocaleString());
+    cell(row, 'Last used', new Date(s.last_used_at).toLocaleString());
+    const cell_ = row.insertCell();
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'small';
     button.textContent = s.current ? 'Sign out' : 'Sign this device out';
-    button.setAttribute('aria-label', `${button.textContent}: ${s.user_agent || 'unknown device'}, signed in ${new Date(s.created_at).toLocaleString()}`);
+    button.setAttribute('aria-label', `${button.textContent}: ${device}, signed in ${new Date(s.created_at).toLocaleString()}`);
     button.addEventListener('click', async () => {
       if (s.current) { await call('POST', '/logout'); return signedOut('You are signed out.'); }
       const answer = await call('DELETE', `/me/sessions/${s.id}`);
-      say(answer.status === 204 ? 'That device is signed out.' : answer.data.message);
+      $('#sessions-message').textContent = answer.status === 204 ? `${device} is signed out.` : human(answer.data);
       await loadSessions();
     });
-    cell.append(button);
+    cell_.append(button);
   }
 }
+
+// A table cell with its column's name for the phone layout (where the header row is hidden).
+function cell(row, label, text) {
+  const td = row.insertCell();
+  if (label) td.dataset.label = label;
+  td.textContent = text;
+  return td;
+}
+
+// What each audit action means to the account's owner.
+const ACTIONS = {
+  login_succeeded: 'Signed in', login_failed: 'Failed sign-in', wrong_password: 'Wrong password given',
+  logout: 'Signed out', password_changed: 'Password changed', password_reset: 'Password reset by mailed code',
+  password_reset_requested: 'Password reset asked for', sign_in_code_requested: 'Sign-in code asked for',
+  email_change_requested: 'Change of email asked for', email_changed: 'Email changed', totp_enabled: 'Two-factor authentication turned on',
+  totp_disabled: 'Two-factor authentication turned off', recovery_code_used: 'Recovery code used', sessions_revoked: 'Devices signed out',
+  passkey_added: 'Passkey added', passkey_removed: 'Passkey removed', passkey_used: 'Signed in with a passkey',
+  passkey_counter_regressed: 'A copied passkey was refused', refresh_token_reused: 'A stolen session was ended',
+  activated: 'Account activated', registered: 'Account created', role_changed: 'Role changed',
+  account_disabled: 'Account disabled', account_enabled: 'Account enabled', second_factor_warning_mailed: 'Warned by mail of wrong codes',
+};
 
 async function loadEvents() {
   const result = await call('GET', '/me/events?limit=10');
@@ -368,28 +457,28 @@ async function loadEvents() {
   list.replaceChildren();
   for (const e of result.data.events || []) {
     const item = document.createElement('li');
-    item.textContent = `${new Date(e.at).toLocaleString()}: ${e.action.replaceAll('_', ' ')}`;
+    item.textContent = `${new Date(e.at).toLocaleString()}: ${ACTIONS[e.action] || e.action.replaceAll('_', ' ')}`;
     list.append(item);
   }
 }
 
 $('#signout-others').addEventListener('click', async () => {
   const answer = await call('DELETE', '/me/sessions');
-  say(answer.status === 204 ? 'Every other device is signed out.' : answer.data.message);
+  $('#sessions-message').textContent = answer.status === 204 ? 'Every other device is signed out.' : human(answer.data);
   await loadSessions();
 });
 
 onSubmit('form-name', async (form, v) => {
   const result = await call('PATCH', '/me', { body: { display_name: v.display_name.trim() || null } });
   if (result.status !== 200) return result;
-  say('Your display name is saved.');
+  done(form, 'Your display name is saved.');
 });
 
 onSubmit('form-password', async (form, v) => {
   const result = await call('POST', '/me/password', { body: v });
   if (result.status !== 204) return result;
   form.reset();
-  say('Your password is changed, and every other device signed out.');
+  done(form, 'Your password is changed, and every other device signed out.');
   await loadSessions();
 });
 
@@ -398,7 +487,7 @@ onSubmit('form-email', async (form, v) => {
   if (result.status !== 202) return result;
   $('#form-email-confirm').hidden = false;
   $('#email-code').focus();
-  say(`A code is on its way to ${result.data.pending_email}.`);
+  done(form, `A code is on its way to ${result.data.pending_email}.`);
 });
 
 onSubmit('form-email-confirm', async (form, v) => {
@@ -412,10 +501,13 @@ onSubmit('form-email-confirm', async (form, v) => {
 });
 
 onSubmit('form-totp', async (form, v) => {
+  $('#totp-message').textContent = '';
   const result = await call('POST', '/me/totp', { body: v });
   if (result.status !== 200) return result;
   form.reset();
+  form.hidden = true; // the steps below replace it until the code is confirmed
   $('#totp-secret').textContent = result.data.secret;
+  $('#totp-link').href = result.data.otpauth_uri;
   const svg = new DOMParser().parseFromString(result.data.qr_svg, 'image/svg+xml').documentElement;
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', 'QR code of the key for your authenticator app');
@@ -432,10 +524,8 @@ onSubmit('form-totp-confirm', async (form, v) => {
   const list = $('#recovery-codes');
   list.replaceChildren(...result.data.recovery_codes.map((code) => Object.assign(document.createElement('li'), { textContent: code })));
   $('#totp-codes').hidden = false;
-  $('#totp-state').textContent = 'On: signing in needs a code from your app.';
-  $('#form-totp').hidden = true;
-  $('#form-totp-off').hidden = false;
-  say('Two-factor authentication is on.');
+  showTotpState(true, result.data.recovery_codes.length);
+  $('#totp-message').textContent = 'Two-factor authentication is on.';
 });
 
 onSubmit('form-totp-off', async (form, v) => {
@@ -443,8 +533,8 @@ onSubmit('form-totp-off', async (form, v) => {
   if (result.status !== 204) return result;
   form.reset();
   $('#totp-codes').hidden = true;
-  say('Two-factor authentication is off.');
   await loadAccount();
+  $('#totp-message').textContent = 'Two-factor authentication is off.';
 });
 
 onSubmit('form-delete', async (form, v) => {
@@ -456,6 +546,151 @@ onSubmit('form-delete', async (form, v) => {
   form.reset();
   signedOut('Your account was deleted.');
 });
+
+
+// --- passkeys (WebAuthn) --------------------------------------------------------------------------
+// The service sends options and takes responses in the WebAuthn JSON forms; browsers that lack
+// PublicKeyCredential.parseCreationOptionsFromJSON / toJSON get the same conversion by hand.
+
+const bytes = {
+  from: (text) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)).buffer,
+  text: (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
+};
+const withIds = (list) => (list || []).map((c) => ({ ...c, id: bytes.from(c.id) }));
+
+function creationOptions(json) {
+  try { if (PublicKeyCredential.parseCreationOptionsFromJSON) return PublicKeyCredential.parseCreationOptionsFromJSON(json); } catch { /* converted by hand below */ }
+  return { ...json, challenge: bytes.from(json.challenge), user: { ...json.user, id: bytes.from(json.user.id) }, excludeCredentials: withIds(json.excludeCredentials) };
+}
+
+function requestOptions(json) {
+  try { if (PublicKeyCredential.parseRequestOptionsFromJSON) return PublicKeyCredential.parseRequestOptionsFromJSON(json); } catch { /* converted by hand below */ }
+  return { ...json, challenge: bytes.from(json.challenge), allowCredentials: withIds(json.allowCredentials) };
+}
+
+function credentialJSON(credential) {
+  if (credential.toJSON) return credential.toJSON();
+  const r = credential.response;
+  const response = { clientDataJSON: bytes.text(r.clientDataJSON) };
+  if (r.attestationObject) Object.assign(response, { attestationObject: bytes.text(r.attestationObject), transports: r.getTransports ? r.getTransports() : [] });
+  else Object.assign(response, { authenticatorData: bytes.text(r.authenticatorData), signature: bytes.text(r.signature), userHandle: r.userHandle ? bytes.text(r.userHandle) : undefined });
+  return { id: credential.id, rawId: bytes.text(credential.rawId), type: credential.type, response, clientExtensionResults: credential.getClientExtensionResults(), authenticatorAttachment: credential.authenticatorAttachment };
+}
+
+// What the browser's refusal means to a person.
+function passkeyProblem(error, creating) {
+  if (error.name === 'InvalidStateError') return local('This device already holds a passkey for your account.');
+  if (error.name === 'NotAllowedError') return local(creating ? 'No passkey was made: it was cancelled or took too long. Try again.' : 'No passkey was used: it was cancelled or took too long. Try again, or sign in another way.');
+  if (error.name === 'SecurityError') return local('Passkeys cannot be used on this address. Open the page at the service\'s own address.');
+  return local(`The passkey could not be used (${error.name}).`);
+}
+
+const passkeysWork = Boolean(window.PublicKeyCredential && navigator.credentials);
+$('#form-passkey-signin').hidden = !passkeysWork;
+
+onSubmit('form-passkey-signin', async () => {
+  const options = await call('POST', '/login/passkey/options', { body: {}, token: null });
+  if (options.status !== 200) return options;
+  let credential;
+  try { credential = await navigator.credentials.get({ publicKey: requestOptions(options.data.publicKey) }); } catch (error) { return passkeyProblem(error, false); }
+  const body = { ceremony: options.data.ceremony, credential: credentialJSON(credential) };
+  const result = await call('POST', '/login/passkey', { body, token: null });
+  if (result.status !== 200) return result;
+  await signedIn(result);
+});
+
+onSubmit('form-passkey-add', async (form, v) => {
+  if (!passkeysWork) return local('This browser cannot make passkeys.');
+  const options = await call('POST', '/me/passkeys/options', { body: { password: v.password } });
+  if (options.status !== 200) return options;
+  let credential;
+  try { credential = await navigator.credentials.create({ publicKey: creationOptions(options.data.publicKey) }); } catch (error) { return passkeyProblem(error, true); }
+  const body = { ceremony: options.data.ceremony, credential: credentialJSON(credential) };
+  if (v.name.trim()) body.name = v.name.trim();
+  const result = await call('POST', '/me/passkeys', { body });
+  if (result.status !== 201) return result;
+  form.reset();
+  done(form, `Your passkey "${result.data.name}" is ready: next time, choose "Sign in with a passkey".`);
+  await Promise.all([loadPasskeys(), loadEvents()]);
+});
+
+async function loadPasskeys() {
+  const result = await call('GET', '/me/passkeys');
+  const body = $('#passkeys tbody');
+  body.replaceChildren();
+  const passkeys = result.data.passkeys || [];
+  $('#passkeys').hidden = passkeys.length === 0;
+  $('#passkeys-none').hidden = passkeys.length > 0;
+  for (const k of passkeys) {
+    const row = body.insertRow();
+    const name = cell(row, '', k.name);
+    cell(row, 'Added', new Date(k.created_at).toLocaleString());
+    cell(row, 'Last used', k.last_used_at ? new Date(k.last_used_at).toLocaleString() : 'never');
+    const actions = row.insertCell();
+    const button = (label, handler) => {
+      const b = Object.assign(document.createElement('button'), { type: 'button', className: 'small', textContent: label });
+      b.setAttribute('aria-label', `${label}: ${k.name}`);
+      b.addEventListener('click', handler);
+      actions.append(b, ' ');
+      return b;
+    };
+    button('Rename', () => renamePasskey(k, name));
+    const remove = button('Remove', async () => {
+      if (remove.dataset.armed !== 'yes') { remove.dataset.armed = 'yes'; remove.textContent = 'Really remove?'; return; }
+      const answer = await call('DELETE', `/me/passkeys/${k.id}`);
+      $('#passkeys-message').textContent = answer.status === 204 ? `The passkey "${k.name}" is removed.` : human(answer.data);
+      await Promise.all([loadPasskeys(), loadEvents()]);
+    });
+  }
+}
+
+// Renames in place: the name's cell becomes a field with Save and Cancel.
+function renamePasskey(passkey, cellOfName) {
+  const field = Object.assign(document.createElement('input'), { value: passkey.name, maxLength: 64 });
+  field.setAttribute('aria-label', `New name for ${passkey.name}`);
+  const save = Object.assign(document.createElement('button'), { type: 'button', className: 'small', textContent: 'Save' });
+  const cancel = Object.assign(document.createElement('button'), { type: 'button', className: 'small secondary', textContent: 'Cancel' });
+  cancel.addEventListener('click', loadPasskeys);
+  save.addEventListener('click', async () => {
+    save.setAttribute('aria-busy', 'true');
+    const answer = await call('PATCH', `/me/passkeys/${passkey.id}`, { body: { name: field.value } });
+    save.removeAttribute('aria-busy');
+    if (answer.status !== 200) { $('#passkeys-message').textContent = human(answer.data); field.focus(); return; }
+    $('#passkeys-message').textContent = `Renamed to "${answer.data.name}".`;
+    await loadPasskeys();
+  });
+  cellOfName.replaceChildren(field, save, ' ', cancel);
+  field.focus();
+}
+
+// --- the TOTP key on a phone ------------------------------------------------------------------
+
+$('#totp-copy').addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText($('#totp-secret').textContent);
+    $('#totp-copied').textContent = 'Copied.';
+  } catch {
+    $('#totp-copied').textContent = 'Copying is not allowed here: select the key and copy it.';
+  }
+});
+
+// --- password fields: a Show button on each --------------------------------------------------
+
+for (const input of document.querySelectorAll('input[type=password]')) {
+  const wrapper = Object.assign(document.createElement('div'), { className: 'password-field' });
+  input.before(wrapper);
+  const toggle = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Show' });
+  toggle.setAttribute('aria-controls', input.id);
+  toggle.setAttribute('aria-pressed', 'false');
+  toggle.setAttribute('aria-label', 'Show the password');
+  toggle.addEventListener('click', () => {
+    const shown = input.type === 'password';
+    input.type = shown ? 'text' : 'password';
+    toggle.textContent = shown ? 'Hide' : 'Show';
+    toggle.setAttribute('aria-pressed', String(shown));
+  });
+  wrapper.append(input, toggle);
+}
 
 // --- administration -------------------------------------------------------------------------
 

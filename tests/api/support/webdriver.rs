@@ -154,6 +154,29 @@ impl Browser {
         value.as_str().unwrap_or("").to_owned()
     }
 
+    /// Gives the browser a virtual platform authenticator (WebDriver's WebAuthn extension): it
+    /// holds discoverable credentials and verifies its user (like a fingerprint reader that is
+    /// always touched by its owner). Returns its id.
+    pub fn add_virtual_authenticator(&self) -> String {
+        let options = json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true,
+        });
+        let id = self.call("POST", "/webauthn/authenticator", Some(options));
+        id.as_str().expect("authenticator id").to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds.
+    pub fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        let found = self.call("GET", &format!("/webauthn/authenticator/{id}/credentials"), None);
+        found.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Sets the window to `width` × `height` CSS pixels (a phone is 390 × 844).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.call("POST", "/window/rect", Some(json!({ "width": width, "height": height })));
+    }
+
     /// Saves a PNG of the window as `target/screenshots/NAME.png`.
     pub fn screenshot(&self, name: &str) {
         let png =

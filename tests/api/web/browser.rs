@@ -61,7 +61,8 @@ fn the_whole_life_of_an_account_clicked_through() {
     browser.wait_for(&visible("account"));
     browser.fill("#name", "Ann");
     browser.click("#form-name button[type=submit]");
-    browser.wait_for(&status_says("saved"));
+    browser.wait_for("document.querySelector('#form-name .form-ok').textContent.includes('saved')");
+    browser.click("[data-tab=security]");
     browser.fill("#totp-password", PW);
     browser.click("#form-totp button[type=submit]");
     let secret = browser.text("#totp-secret");
@@ -84,6 +85,7 @@ fn the_whole_life_of_an_account_clicked_through() {
     browser.fill("#mfa-code", &code_at(&secret, step + 1));
     browser.click("#form-mfa button[type=submit]");
     browser.wait_for(&visible("account"));
+    browser.click("[data-tab=profile]");
     assert!(browser.text("#profile-email").contains(email));
 
     // Forgot the password: reset by mailed code; TOTP stays on, so a recovery code signs in.
@@ -106,6 +108,7 @@ fn the_whole_life_of_an_account_clicked_through() {
     browser.wait_for(&visible("account"));
 
     // Delete the account: not without ticking the box, then for good.
+    browser.click("[data-tab=profile]");
     browser.fill("#delete-password", "battery staple");
     browser.click("#form-delete button[type=submit]");
     browser.wait_for(
@@ -240,6 +243,7 @@ fn the_next_person_at_the_computer_sees_nothing_of_the_last_and_a_spent_resend_b
     browser.fill("#signin-password", PW);
     browser.click("#form-signin button[type=submit]");
     browser.wait_for(&visible("account"));
+    browser.click("[data-tab=security]");
     browser.fill("#totp-password", PW);
     browser.click("#form-totp button[type=submit]");
     let secret = browser.text("#totp-secret");

@@ -4,4 +4,5 @@
 mod browser;
 mod browsers;
 mod conventions;
+mod phone;
 mod proxy;
