@@ -352,6 +352,10 @@ CREATE TABLE IF NOT EXISTS passkeys (
     last_used_at  timestamptz
 );
 CREATE INDEX IF NOT EXISTS passkeys_account ON passkeys (account_id);
+-- The account's WebAuthn user handle: set once, under the account's row lock, by the first
+-- passkey registration it starts, so all its passkeys carry the same one.
+ALTER TABLE accounts ADD COLUMN IF NOT EXISTS passkey_user_handle bytea UNIQUE
+    CHECK (octet_length(passkey_user_handle) = 16);
 
 -- A WebAuthn ceremony between its options and the authenticator's response: single-use (the
 -- response deletes it), 300 s, shared by every instance. `token_hash` is the SHA-256 of the

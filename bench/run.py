@@ -10,7 +10,10 @@ controller writable) with PostgreSQL, the service and the load generator each in
 its own with equal shares, the way containers run. Targets 7 and 8 (bench/users.py): 1,000
 concurrent signed-in users on one instance and on three behind nginx, and /login latency at
 BCRYPT_COST 10 and 12. Target 9 (bench/endpoints.py): every endpoint added since, at
-saturation, next to its ceiling (bcrypt, or pgbench of its main statement). See BENCHMARKS.md.
+saturation, next to its ceiling (bcrypt, or pgbench of its main statement). Target 10
+(bench/passkeys.py): passkey sign-in at saturation against its ceiling (webauthn-rs
+verifications per second, pgbench of its statements) and unloaded. See BENCHMARKS.md.
+Needs the Python `cryptography` package (Debian's python3-cryptography) for the passkey client.
 Needs: PostgreSQL (started by .ci/pg-up), wrk, gnuplot and nginx (Debian packages; installed if
 missing), pgbench (PostgreSQL's). Writes bench/out/ (raw results, the chart bench/out/latency.svg).
 """
@@ -18,6 +21,7 @@ import glob, json, os, re, resource, socket, subprocess, sys, time, urllib.reque
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import users as scale
 import endpoints
+import passkeys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -143,7 +147,7 @@ def main():
     pgbench = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))[-1]
     sh(os.path.join(ROOT, ".ci", "pg-up"))
     print("building release ...", flush=True)
-    sh(["cargo", "build", "--release", "--locked", "--example", "bcrypt_ceiling"], cwd=ROOT)
+    sh(["cargo", "build", "--release", "--locked", "--example", "bcrypt_ceiling", "--example", "passkey_ceiling"], cwd=ROOT)
     sh(["cargo", "build", "--release", "--locked"], cwd=ROOT)
     sh(f"psql -h 127.0.0.1 -U postgres -Xqc 'DROP DATABASE IF EXISTS {DB} WITH (FORCE)' -c 'CREATE DATABASE {DB}' postgres")
     resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
@@ -187,6 +191,9 @@ def run_all(pgbench, autogroup_before):
     print("every endpoint added since the first benchmark, at saturation ...", flush=True)
     psql("TRUNCATE accounts CASCADE")
     results["endpoints"] = endpoints.run(ROOT, OUT, f"{PG}/{DB}", DB, psql, pgbench, ceiling, LOAD, COST)
+    print("passkey sign-in at saturation and unloaded ...", flush=True)
+    psql("TRUNCATE accounts CASCADE")
+    results["passkeys"] = passkeys.run(ROOT, OUT, f"{PG}/{DB}", DB, psql, pgbench, LOAD, COST)
     report(results)
 
 class LogLines:
@@ -448,6 +455,7 @@ def report(r):
         ("6 start-up to listening", f"{r['startup_ms']:.0f} ms", "", None, r["startup_ms"] < 200, "< 200 ms"),
         *scale_rows(r["scale"]),
         *endpoint_rows(r["endpoints"]),
+        *passkeys.rows(r["passkeys"]),
     ]
     lines = ["| target | measured | reference | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for name, measured, ref, ratio, ok, goal in rows:

@@ -112,6 +112,8 @@ pub enum Error {
     InvalidPasskeyName,
     /// 409: removing this would leave the account nothing to sign in with (contract v3).
     LastSignInMethod,
+    /// 409: `POST /me/passkeys/options` for an account that holds `MAX_PASSKEYS` already.
+    TooManyPasskeys,
     /// 503: the mail API did not accept the verification mail; the claim was removed again.
     MailUnavailable,
     /// 503: PostgreSQL is unreachable.

@@ -73,17 +73,18 @@ pub struct Profile {
 /// Most characters in a display name, after trimming.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
 
-/// A display name: 1–100 characters after trimming surrounding whitespace, no control characters.
+/// A display name: 1–100 characters after trimming surrounding whitespace, none a control
+/// character, invisible or a line break (it is shown to people: see `email::is_shown`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
-    /// Trims, then checks length (in characters) and control characters.
+    /// Trims, then checks length (in characters) and that every character is shown.
     pub fn parse(raw: &str) -> Option<DisplayName> {
         let trimmed = raw.trim();
         let length = trimmed.chars().count();
         let ok = (1..=MAX_DISPLAY_NAME_CHARS).contains(&length)
-            && !trimmed.chars().any(char::is_control);
+            && trimmed.chars().all(super::email::is_shown);
         ok.then(|| DisplayName(trimmed.to_owned()))
     }
 
@@ -113,7 +114,9 @@ mod tests {
     fn display_names_are_trimmed_and_bounded() {
         assert_eq!(DisplayName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
         assert!(DisplayName::parse(&"é".repeat(100)).is_some());
-        for bad in ["", "   ", "tab\tinside", "bell\u{7}", "nul\u{0}"] {
+        for bad in
+            ["", "   ", "tab\tinside", "bell\u{7}", "nul\u{0}", "rlo\u{202E}", "zw\u{200B}sp"]
+        {
             assert!(DisplayName::parse(bad).is_none(), "{bad:?}");
         }
         assert!(DisplayName::parse(&"x".repeat(101)).is_none());

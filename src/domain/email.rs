@@ -111,10 +111,16 @@ fn is_forbidden(c: char) -> bool {
     c.is_whitespace() || c.is_control() || is_invisible(c) || matches!(c, '<' | '>' | '[' | ']')
 }
 
+/// A character a name shown to people may hold: none that is a control character, renders as
+/// nothing (see [`is_invisible`]) or breaks a line (U+2028, U+2029); the one space is fine.
+pub fn is_shown(c: char) -> bool {
+    !c.is_control() && !is_invisible(c) && (c == ' ' || !c.is_whitespace())
+}
+
 /// Characters that render as nothing: General_Category=Cf (soft hyphen, zero-width space and
 /// joiners, bidi controls, word joiner, BOM, …) and the other Default_Ignorable_Code_Points
 /// (combining grapheme joiner, Hangul fillers, variation selectors), Unicode 16.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x034F | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
         | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F

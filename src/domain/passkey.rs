@@ -1,6 +1,7 @@
 //! Passkeys (WebAuthn): the name a person gives one, the ceremony handle between the options and
 //! the response, and the `amr` of a passkey sign-in.
 
+use super::email::is_shown;
 use super::session::OpaqueToken;
 
 /// Handle of a WebAuthn ceremony: returned with the options, sent back with the authenticator's
@@ -17,11 +18,20 @@ pub const CEREMONY_TTL_SECONDS: u32 = 300;
 /// fingerprint, face). It is a complete second factor: no TOTP step follows it.
 pub const PASSKEY_AMR: [&str; 2] = ["hwk", "user"];
 
+/// Most passkeys one account may hold: enough for every device a person owns, and a bound on
+/// the options and lists an account's passkeys make.
+pub const MAX_PASSKEYS: usize = 20;
+
+/// Fewest bytes in a credential ID an authenticator may choose (WebAuthn Level 3 §4: at least
+/// 16 bytes, 100 bits of entropy).
+pub const MIN_CREDENTIAL_ID_BYTES: usize = 16;
+
 /// Most characters in a passkey's name.
 pub const MAX_PASSKEY_NAME_CHARS: usize = 64;
 
 /// A passkey's name as its owner sees it ("Phone", "YubiKey 5"): trimmed, 1 to
-/// [`MAX_PASSKEY_NAME_CHARS`] characters, no control characters.
+/// [`MAX_PASSKEY_NAME_CHARS`] characters, none invisible, a control or a line break (it is shown in
+/// lists and quoted in mails, where such characters could disguise it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasskeyName(String);
 
@@ -30,8 +40,7 @@ impl PasskeyName {
     pub fn parse(raw: &str) -> Option<PasskeyName> {
         let trimmed = raw.trim();
         let length = trimmed.chars().count();
-        let ok = (1..=MAX_PASSKEY_NAME_CHARS).contains(&length)
-            && !trimmed.chars().any(char::is_control);
+        let ok = (1..=MAX_PASSKEY_NAME_CHARS).contains(&length) && trimmed.chars().all(is_shown);
         ok.then(|| PasskeyName(trimmed.to_owned()))
     }
 
@@ -91,7 +100,15 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(PasskeyName::parse("  Phone ").unwrap().as_str(), "Phone");
         assert!(PasskeyName::parse(&"é".repeat(64)).is_some());
-        for bad in ["", "  ", "tab\there", "nul\u{0}"] {
+        for bad in [
+            "",
+            "  ",
+            "tab\there",
+            "nul\u{0}",
+            "zero\u{200B}width",
+            "bidi\u{202E}gnp",
+            "line\u{2028}sep",
+        ] {
             assert!(PasskeyName::parse(bad).is_none(), "{bad:?}");
         }
         assert!(PasskeyName::parse(&"x".repeat(65)).is_none());

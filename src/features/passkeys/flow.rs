@@ -6,7 +6,7 @@ use super::sql::{self, Deleted, PasskeyInfo};
 use crate::app::AppState;
 use crate::context::Context;
 use crate::db;
-use crate::domain::passkey::CEREMONY_TTL_SECONDS;
+use crate::domain::passkey::{CEREMONY_TTL_SECONDS, MAX_PASSKEYS, MIN_CREDENTIAL_ID_BYTES};
 use crate::domain::{AuditAction, CeremonyToken, PasskeyName, SessionRef};
 use crate::error::Error;
 use crate::features::account::flow as account;
@@ -26,7 +26,8 @@ pub struct Options {
 /// does): creation options for a discoverable credential with user verification, excluding the
 /// account's passkeys, and a ceremony that answers once within `CEREMONY_TTL_SECONDS`.
 ///
-/// Errors: 401, 403 [`Error::WrongPassword`] (counted as a failed login), 429, 503.
+/// Errors: 401, 403 [`Error::WrongPassword`] (counted as a failed login), 409
+/// [`Error::TooManyPasskeys`], 429, 503.
 pub fn registration_options(
     state: &AppState,
     ctx: &Context,
@@ -34,34 +35,25 @@ pub fn registration_options(
     password: &str,
 ) -> Result<Options, Error> {
     let (account, email) = account::confirm(state, ctx, session, password)?;
+    let mut fresh = [0u8; 16];
+    getrandom::fill(&mut fresh)?;
     let mut client = db::checkout(&state.pool)?;
-    let basis = sql::registration_basis(&mut client, account.account_id)?;
-    let (handle, exclude) = (basis.user_handle, basis.credential_ids);
-    let user_handle: [u8; 16] = match handle.and_then(|h| h.try_into().ok()) {
-        Some(handle) => handle,
-        None => {
-            let mut fresh = [0u8; 16];
-            getrandom::fill(&mut fresh)?;
-            fresh
-        }
-    };
-    let started = state.relying_party.start_registration(
-        user_handle,
-        email.as_str(),
-        email.as_str(),
-        exclude,
-    )?;
+    let basis = sql::registration_basis(&mut client, account.account_id, &fresh)?
+        .ok_or(Error::InvalidToken)?; // deleted while its password was checked
+    if basis.credential_ids.len() >= MAX_PASSKEYS {
+        return Err(Error::TooManyPasskeys);
+    }
+    let user_handle: [u8; 16] =
+        basis.user_handle.try_into().map_err(|_| Error::internal("a user handle of 16 bytes"))?;
+    let name = email.as_str();
+    let exclude = basis.credential_ids;
+    let started = state.relying_party.start_registration(user_handle, name, name, exclude)?;
     let ceremony = CeremonyToken::generate()?;
     let owner = Some((account.account_id, &user_handle[..]));
-    let ttl = CEREMONY_TTL_SECONDS;
-    ceremonies::create_ceremony(
-        &mut client,
-        &ceremony,
-        Purpose::Register,
-        owner,
-        &started.state,
-        ttl,
-    )?;
+    let (purpose, ttl) = (Purpose::Register, CEREMONY_TTL_SECONDS);
+    if !ceremonies::create_ceremony(&mut client, &ceremony, purpose, owner, &started.state, ttl)? {
+        return Err(Error::InvalidToken); // deleted meanwhile
+    }
     Ok(Options { ceremony, public_key: started.public_key })
 }
 
@@ -89,7 +81,8 @@ pub fn register(
     };
     let verified = taken.as_ref().and_then(|c| {
         let passkey = state.relying_party.finish_registration(response, &c.state)?;
-        Some((passkey, c.user_handle.clone()?))
+        let long_enough = passkey.credential_id.len() >= MIN_CREDENTIAL_ID_BYTES;
+        long_enough.then(|| c.user_handle.clone()).flatten().map(|handle| (passkey, handle))
     });
     let Some((passkey, user_handle)) = verified else {
         uow.commit(state)?; // the ceremony is spent

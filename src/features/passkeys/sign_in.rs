@@ -82,20 +82,16 @@ pub fn sign_in(
     let updated = match verified {
         Ok(updated) => updated,
         Err(refusal) => {
-            let (action, details) = match refusal {
-                Refusal::CounterRegressed => {
-                    log::error(
-                        "passkey_counter_regressed",
-                        json!({"account_id": id, "passkey_id": passkey.id}),
-                    );
-                    (AuditAction::PasskeyCounterRegressed, json!({ "passkey_id": passkey.id }))
-                }
-                Refusal::Invalid => (
-                    AuditAction::LoginFailed,
-                    json!({ "factor": "passkey", "passkey_id": passkey.id }),
-                ),
-            };
-            uow.record_with(Subject::Account(id), None, action, details);
+            // The counter is checked only after the signature: that event is the key holder's.
+            // Other failures are recorded nowhere, as credential IDs are not secret: anyone could
+            // otherwise fill the owner's trail with failures.
+            if refusal == Refusal::CounterRegressed {
+                let fields = json!({ "account_id": id, "passkey_id": passkey.id });
+                log::error("passkey_counter_regressed", fields);
+                let details = json!({ "passkey_id": passkey.id });
+                let action = AuditAction::PasskeyCounterRegressed;
+                uow.record_with(Subject::Account(id), None, action, details);
+            }
             uow.commit(state)?;
             return Err(Error::PasskeyFailed);
         }

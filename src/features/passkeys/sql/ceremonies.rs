@@ -24,7 +24,8 @@ impl Purpose {
 }
 
 /// Stores a ceremony's `state` under the SHA-256 of `token` for `ttl_seconds`; a registration
-/// names its account and user handle.
+/// names its account and user handle, and is stored only while that account exists (read `FOR
+/// KEY SHARE`: a deletion racing it waits or has happened). False: the account is gone.
 pub fn create_ceremony(
     client: &mut Connection,
     token: &CeremonyToken,
@@ -32,12 +33,14 @@ pub fn create_ceremony(
     owner: Option<(i64, &[u8])>,
     state: &str,
     ttl_seconds: u32,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let (account_id, user_handle) = owner.unzip();
-    client.execute(
+    let stored = client.execute(
         "INSERT INTO webauthn_ceremonies
                 (token_hash, purpose, account_id, user_handle, state, expires_at)
-         VALUES (sha256($1::bytea), $2, $3, $4, $5::text::jsonb, now() + make_interval(secs => $6))",
+         SELECT sha256($1::bytea), $2, $3, $4, $5::text::jsonb, now() + make_interval(secs => $6)
+          WHERE $3::bigint IS NULL
+             OR EXISTS (SELECT 1 FROM accounts WHERE id = $3 FOR KEY SHARE)",
         &[
             &token.expose().as_bytes(),
             &purpose.as_str(),
@@ -47,7 +50,7 @@ pub fn create_ceremony(
             &f64::from(ttl_seconds),
         ],
     )?;
-    Ok(())
+    Ok(stored == 1)
 }
 
 /// A ceremony taken (deleted) for its response.

@@ -4,6 +4,7 @@
 pub mod ceremonies;
 
 use crate::db::pool::{Connection, Queries, Tx};
+use crate::domain::passkey::MAX_PASSKEYS;
 use crate::domain::{Email, SessionRef};
 use crate::error::Error;
 
@@ -39,29 +40,40 @@ fn info_from(row: &postgres::Row, at: usize) -> PasskeyInfo {
 /// What a registration needs of an account.
 #[derive(Debug, Clone)]
 pub struct RegistrationBasis {
-    /// The WebAuthn user handle its passkeys already carry (`None`: it has none yet).
-    pub user_handle: Option<Vec<u8>>,
-    /// Their credential IDs (excluded, so an authenticator does not register twice).
+    /// The account's WebAuthn user handle.
+    pub user_handle: Vec<u8>,
+    /// Its passkeys' credential IDs (excluded, so an authenticator does not register twice).
     pub credential_ids: Vec<Vec<u8>>,
 }
 
-/// The [`RegistrationBasis`] of account `account_id`.
+/// The [`RegistrationBasis`] of the active account `account_id`, in one statement that gives it
+/// the user handle `fresh` if it has none yet (under the row's lock: parallel registrations get
+/// one handle). `None`: the account is gone.
 pub fn registration_basis(
     client: &mut Connection,
     account_id: i64,
-) -> Result<RegistrationBasis, Error> {
+    fresh: &[u8],
+) -> Result<Option<RegistrationBasis>, Error> {
     let rows = client.query(
-        "SELECT user_handle, credential_id FROM passkeys WHERE account_id = $1 ORDER BY id",
-        &[&account_id],
+        "WITH handle AS (
+             UPDATE accounts SET passkey_user_handle = coalesce(passkey_user_handle, $2)
+              WHERE id = $1 AND status = 'active'
+             RETURNING passkey_user_handle
+         )
+         SELECT handle.passkey_user_handle, p.credential_id
+           FROM handle LEFT JOIN passkeys p ON p.account_id = $1
+          ORDER BY p.id",
+        &[&account_id, &fresh],
     )?;
-    Ok(RegistrationBasis {
-        user_handle: rows.first().map(|r| r.get(0)),
-        credential_ids: rows.iter().map(|r| r.get(1)).collect(),
-    })
+    let Some(first) = rows.first() else { return Ok(None) };
+    Ok(Some(RegistrationBasis {
+        user_handle: first.get(0),
+        credential_ids: rows.iter().filter_map(|r| r.get(1)).collect(),
+    }))
 }
 
-/// Adds a verified passkey to account `account_id`; `None` when that credential ID is already
-/// registered (to any account).
+/// Adds a verified passkey to the locked account `account_id`; `None` when that credential ID is
+/// already registered (to any account) or the account holds `MAX_PASSKEYS` already.
 pub fn insert(
     tx: &mut Tx<'_>,
     account_id: i64,
@@ -72,12 +84,15 @@ pub fn insert(
 ) -> Result<Option<PasskeyInfo>, Error> {
     let sql = concat!(
         "INSERT INTO passkeys AS p (account_id, credential_id, user_handle, name, credential)
-         VALUES ($1, $2, $3, $4, $5::text::jsonb)
+         SELECT $1, $2, $3, $4, $5::text::jsonb
+          WHERE (SELECT count(*) FROM passkeys WHERE account_id = $1) < $6
          ON CONFLICT (credential_id) DO NOTHING
          RETURNING ",
         info_columns!()
     );
-    let row = tx.query_opt(sql, &[&account_id, &credential_id, &user_handle, &name, &stored])?;
+    let most = MAX_PASSKEYS as i64;
+    let row =
+        tx.query_opt(sql, &[&account_id, &credential_id, &user_handle, &name, &stored, &most])?;
     Ok(row.map(|r| info_from(&r, 0)))
 }
 
