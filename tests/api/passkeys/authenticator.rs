@@ -73,18 +73,11 @@ impl Authenticator {
             (text("attStmt"), map(&[])),
             (text("authData"), bytes(&auth_data)),
         ]);
-        json!({
-            "id": B64.encode(&self.credential_id),
-            "rawId": B64.encode(&self.credential_id),
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": B64.encode(&client_data),
-                "attestationObject": B64.encode(&attestation),
-                "transports": ["internal"],
-            },
-        })
+        self.credential(json!({
+            "clientDataJSON": B64.encode(&client_data),
+            "attestationObject": B64.encode(&attestation),
+            "transports": ["internal"],
+        }))
     }
 
     /// `navigator.credentials.get()` then `toJSON()`: an `AuthenticationResponseJSON` for the
@@ -98,18 +91,23 @@ impl Authenticator {
         let mut signed = auth_data.clone();
         signed.extend_from_slice(&Sha256::digest(&client_data));
         let signature: Signature = self.key.sign(&signed);
+        self.credential(json!({
+            "clientDataJSON": B64.encode(&client_data),
+            "authenticatorData": B64.encode(&auth_data),
+            "signature": B64.encode(signature.to_der().as_bytes()),
+            "userHandle": B64.encode(&self.user_handle),
+        }))
+    }
+
+    /// The `PublicKeyCredential` around an authenticator's `response`, as `toJSON()` gives it.
+    fn credential(&self, response: Value) -> Value {
         json!({
             "id": B64.encode(&self.credential_id),
             "rawId": B64.encode(&self.credential_id),
             "type": "public-key",
             "authenticatorAttachment": "platform",
             "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": B64.encode(&client_data),
-                "authenticatorData": B64.encode(&auth_data),
-                "signature": B64.encode(signature.to_der().as_bytes()),
-                "userHandle": B64.encode(&self.user_handle),
-            },
+            "response": response,
         })
     }
 
