@@ -123,7 +123,7 @@ function showError(form, result) {
     note.className = 'field-error';
     note.id = `${field.id}-error`;
     note.textContent = message;
-    field.after(note);
+    (field.closest('.password-field') || field).after(note);
     field.setAttribute('aria-invalid', 'true');
     field.setAttribute('aria-describedby', note.id);
     field.focus();

@@ -106,6 +106,15 @@ fn on_a_phone_every_part_of_the_account_fits_and_speaks_to_people() {
     assert!(width.as_i64().unwrap() <= 390, "a phone-sized window: {width}");
     browser.screenshot("09-phone-sign-in");
 
+    // Messages for people, not for the API's readers ("8 to 72 bytes").
+    browser.click("[data-go=register]");
+    browser.fill("#register-email", "new@example.com");
+    browser.fill("#register-password", "short");
+    browser.click("#form-register button[type=submit]");
+    browser.wait_for("document.querySelector('#register-password-error')");
+    assert_eq!(browser.text("#register-password-error"), "Use at least 8 characters.");
+    browser.click("#view-register [data-go=signin]");
+
     // Show the password while typing it, then sign in.
     browser.fill("#signin-email", email);
     browser.fill("#signin-password", PW);
