@@ -302,8 +302,8 @@ CREATE TABLE IF NOT EXISTS mfa_challenges (
     wrong_attempts     integer     NOT NULL DEFAULT 0,
     expires_at         timestamptz NOT NULL
 );
--- How the first step was passed: 'pwd' (POST /login) or 'email' (a sign-in code); the session's
--- `amr` starts with it.
+-- How the first step was passed: 'pwd' (POST /login), 'email' (a sign-in code) or 'fed' (another
+-- provider); the session's `amr` starts with it.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
@@ -311,6 +311,17 @@ BEGIN
                       AND column_name = 'first_factor') THEN
         ALTER TABLE mfa_challenges ADD COLUMN first_factor text NOT NULL DEFAULT 'pwd'
             CHECK (first_factor IN ('pwd', 'email'));
+    END IF;
+END $$;
+-- 'fed' (a sign-in with another provider) was added later: the check is replaced once.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                    WHERE conname = 'mfa_challenges_first_factor_check'
+                      AND pg_get_constraintdef(oid) LIKE '%fed%') THEN
+        ALTER TABLE mfa_challenges DROP CONSTRAINT IF EXISTS mfa_challenges_first_factor_check;
+        ALTER TABLE mfa_challenges ADD CONSTRAINT mfa_challenges_first_factor_check
+            CHECK (first_factor IN ('pwd', 'email', 'fed'));
     END IF;
 END $$;
 CREATE INDEX IF NOT EXISTS mfa_challenges_account ON mfa_challenges (account_id);
@@ -371,3 +382,45 @@ CREATE TABLE IF NOT EXISTS webauthn_ceremonies (
     CHECK ((purpose = 'register') = (account_id IS NOT NULL AND user_handle IS NOT NULL))
 );
 CREATE INDEX IF NOT EXISTS webauthn_ceremonies_expiry ON webauthn_ceremonies (expires_at);
+
+-- Signing in with another provider (OpenID Connect). An account made from a provider has no
+-- password: `password_set` is false and `password_hash` holds a hash of a random secret nobody
+-- knows (so every password check costs the same bcrypt work and fails); the reset flow sets one.
+ALTER TABLE accounts ADD COLUMN IF NOT EXISTS password_set boolean NOT NULL DEFAULT true;
+
+-- A provider identity (provider + its subject) linked to an account: it signs in to it.
+CREATE TABLE IF NOT EXISTS identities (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    provider   text        NOT NULL,
+    subject    text        NOT NULL,
+    email      text,                                -- as the provider gave it, for the owner's list
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (provider, subject)
+);
+CREATE INDEX IF NOT EXISTS identities_account ON identities (account_id);
+
+-- A sign-in sent to a provider, until the browser comes back: the SHA-256 of its `state`, the
+-- `nonce` the ID token must carry, the PKCE verifier, where to return, and for a link the
+-- account that asked. Single-use (the callback deletes it), 10 minutes.
+CREATE TABLE IF NOT EXISTS idp_states (
+    state_hash      bytea       PRIMARY KEY,
+    provider        text        NOT NULL,
+    nonce           text        NOT NULL,
+    code_verifier   text        NOT NULL,
+    redirect_to     text        NOT NULL,
+    link_account_id bigint      REFERENCES accounts (id) ON DELETE CASCADE,
+    expires_at      timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idp_states_expiry ON idp_states (expires_at);
+
+-- The one-time code a provider sign-in returns in the redirect's fragment, exchanged for tokens
+-- by POST /idp/exchange: SHA-256 only, 60 seconds, single-use, bound to the account's
+-- credential version.
+CREATE TABLE IF NOT EXISTS login_codes (
+    code_hash          bytea       PRIMARY KEY,
+    account_id         bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    credential_version integer     NOT NULL,
+    expires_at         timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_codes_expiry ON login_codes (expires_at);

@@ -5,6 +5,7 @@ use crate::db::{self, Pool};
 use crate::error::Error;
 use crate::mail::Mailer;
 use crate::security::keys::Keys;
+use crate::security::oidc::OidcClient;
 use crate::security::sealing::{DEVELOPMENT_KEY, SealingKey};
 use crate::security::webauthn::RelyingParty;
 use crate::telemetry::metrics::Backlog;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub sealing: SealingKey,
     /// Passkey ceremonies (`WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`).
     pub relying_party: RelyingParty,
+    /// Identity providers' metadata and keys, and the outbound client (`IDP_TIMEOUT_MS`).
+    pub oidc: OidcClient,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
                 .map_err(|e| Error::internal(format!("sealing key: {e}")))?;
         let worker_signal = Default::default();
         let relying_party = RelyingParty::new(&config.passkeys)?;
+        let oidc = OidcClient::new(config.providers.timeout);
         Ok(AppState {
             config,
             pool,
@@ -60,6 +64,7 @@ impl AppState {
             worker_signal,
             sealing,
             relying_party,
+            oidc,
         })
     }
 }

@@ -114,6 +114,18 @@ pub enum Error {
     LastSignInMethod,
     /// 409: `POST /me/passkeys/options` for an account that holds `MAX_PASSKEYS` already.
     TooManyPasskeys,
+    /// 400: a `redirect_to` outside `REDIRECT_ALLOWED_URLS` (no open redirect).
+    InvalidRedirect,
+    /// 400: a provider's callback with an unknown, used, expired or another provider's `state`.
+    InvalidState,
+    /// 401: an account without a password asked for one at a change that needs it; a session
+    /// signed in within the last 5 minutes is accepted instead, and this one is older.
+    ReauthenticationRequired,
+    /// 409: `POST /me/password` for an account without a password (one is set only through the
+    /// reset flow, which proves the mailbox).
+    PasswordNotSet,
+    /// 503: the identity provider could not be reached or answered nonsense (logged).
+    ProviderUnavailable,
     /// 503: the mail API did not accept the verification mail; the claim was removed again.
     MailUnavailable,
     /// 503: PostgreSQL is unreachable.

@@ -13,6 +13,11 @@ impl ApiRequest {
         segment.filter(|s| s.len() <= 18).and_then(|s| s.parse().ok()).ok_or(Error::NotFound)
     }
 
+    /// The `n`th segment of the path (`/idp/corp/callback`: 1 is `idp`, 2 is `corp`), if any.
+    pub fn path_segment(&self, n: usize) -> Option<&str> {
+        self.path.split('?').next().unwrap_or("").split('/').nth(n).filter(|s| !s.is_empty())
+    }
+
     /// The value of query parameter `name`, percent-decoded (`+` stays `+`: an email's plus sign
     /// need not be escaped); the first if repeated; `None` if absent or empty. Errors: 400
     /// `invalid_request` if it does not decode to UTF-8.

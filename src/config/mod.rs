@@ -10,6 +10,7 @@ use read::Var;
 mod groups;
 mod origins;
 mod passkeys;
+mod providers;
 mod read;
 mod settings;
 
@@ -18,6 +19,7 @@ pub use groups::{
     MailSettings, MailedCodeSettings, ServerSettings, SessionSettings,
 };
 pub use passkeys::PasskeySettings;
+pub use providers::{Provider, ProviderSettings, outbound_allowed};
 pub use settings::{Group, SETTINGS, Setting, help_text, setting};
 
 /// The validated configuration of one process, one field per [`Group`].
@@ -41,6 +43,8 @@ pub struct Config {
     pub credentials: CredentialSettings,
     /// Where passkey ceremonies are valid.
     pub passkeys: PasskeySettings,
+    /// The identity providers one may sign in with.
+    pub providers: ProviderSettings,
     /// The background reaper.
     pub housekeeping: HousekeepingSettings,
 }
@@ -56,6 +60,7 @@ impl Config {
         let get =
             |name: &'static str| Var { name, value: lookup(name).filter(|v| !v.trim().is_empty()) };
         let get: groups::Get = &get;
+        let passkeys = PasskeySettings::read(get)?;
         Ok(Config {
             server: ServerSettings::read(get)?,
             database: DatabaseSettings::read(get)?,
@@ -65,7 +70,8 @@ impl Config {
             limits: LimitSettings::read(get)?,
             sessions: SessionSettings::read(get)?,
             credentials: CredentialSettings::read(get)?,
-            passkeys: PasskeySettings::read(get)?,
+            passkeys: passkeys.clone(),
+            providers: ProviderSettings::read(get, &lookup, &passkeys.public_url)?,
             housekeeping: HousekeepingSettings::read(get)?,
         })
     }

@@ -58,6 +58,12 @@ pub enum AuditAction {
     /// A passkey's signature counter did not increase: the key may have been copied, and the
     /// sign-in was refused (details: its id; WebAuthn Level 3 §6.1.1).
     PasskeyCounterRegressed,
+    /// An account was made from a provider-verified email (details: the provider).
+    CreatedWithProvider,
+    /// A provider identity was linked (details: the provider).
+    IdentityLinked,
+    /// A provider identity was unlinked (details: the provider).
+    IdentityUnlinked,
 }
 
 impl AuditAction {
@@ -90,6 +96,9 @@ impl AuditAction {
             AuditAction::PasskeyRemoved => "passkey_removed",
             AuditAction::PasskeyUsed => "passkey_used",
             AuditAction::PasskeyCounterRegressed => "passkey_counter_regressed",
+            AuditAction::CreatedWithProvider => "created_with_provider",
+            AuditAction::IdentityLinked => "identity_linked",
+            AuditAction::IdentityUnlinked => "identity_unlinked",
         }
     }
 }

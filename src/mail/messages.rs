@@ -229,6 +229,18 @@ pub fn passkey_removed_message(to: &Email, name: &str) -> Message {
     }
 }
 
+/// The notice that a provider identity was linked.
+pub fn identity_linked_message(to: &Email, provider: &str) -> Message {
+    Message {
+        to: to.clone(),
+        subject: format!("Your {provider} sign-in was linked to your account"),
+        text: format!(
+            "Signing in with {provider} now opens your beefirst account. If this was not you, \
+             unlink it from your account page at once and change your password."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,8 @@ pub enum NoticeKind {
     PasskeyAdded { name: String },
     /// The passkey called `name` was removed.
     PasskeyRemoved { name: String },
+    /// An identity of `provider` was linked: it signs in to the account now.
+    IdentityLinked { provider: String },
 }
 
 /// When a notice is delivered.
@@ -87,6 +89,7 @@ impl Notice {
             NoticeKind::RecoveryCodeUsed { .. } => "recovery_code_used",
             NoticeKind::PasskeyAdded { .. } => "passkey_added",
             NoticeKind::PasskeyRemoved { .. } => "passkey_removed",
+            NoticeKind::IdentityLinked { .. } => "identity_linked",
         }
     }
 
@@ -142,6 +145,7 @@ impl Notice {
             }
             NoticeKind::PasskeyAdded { name } => text::passkey_added_message(to, name),
             NoticeKind::PasskeyRemoved { name } => text::passkey_removed_message(to, name),
+            NoticeKind::IdentityLinked { provider } => text::identity_linked_message(to, provider),
         }
     }
 }

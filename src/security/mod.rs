@@ -5,5 +5,6 @@
 pub mod hashing;
 pub mod jwt;
 pub mod keys;
+pub mod oidc;
 pub mod sealing;
 pub mod webauthn;

@@ -109,7 +109,9 @@ pub fn reply_to(failure: &Failure) -> Reply {
             | Error::InvalidCode
             | Error::MfaFailed
             | Error::PasskeyFailed => headers.push(("WWW-Authenticate", BEARER_CHALLENGE.into())),
-            Error::MailUnavailable | Error::Unavailable => headers.push(retry_after(5)),
+            Error::MailUnavailable | Error::Unavailable | Error::ProviderUnavailable => {
+                headers.push(retry_after(5))
+            }
             Error::RateLimited { retry_after_seconds }
             | Error::TooManyResends { retry_after_seconds } => {
                 headers.push(retry_after(*retry_after_seconds))
@@ -220,6 +222,11 @@ fn describe(error: &Error) -> (u16, &'static str, String) {
         Error::PasskeyFailed => (401, "invalid_credential", text("Signing in with this passkey failed. Start again with new options, or sign in another way.")),
         Error::InvalidPasskeyName => (400, "invalid_name", text("A passkey's name must be 1 to 64 characters after trimming, without control or invisible characters or line breaks.")),
         Error::TooManyPasskeys => (409, "too_many_passkeys", text("This account has the most passkeys it may hold (20): remove one first.")),
+        Error::InvalidRedirect => (400, "invalid_redirect", text("redirect_to must be one of the URLs this service may return to (REDIRECT_ALLOWED_URLS).")),
+        Error::InvalidState => (400, "invalid_state", text("This sign-in is unknown, used or expired: start it again.")),
+        Error::ReauthenticationRequired => (401, "reauthentication_required", text("This account has no password: sign in again (within 5 minutes) to confirm this change.")),
+        Error::PasswordNotSet => (409, "password_not_set", text("This account has no password yet: set one with the reset flow (POST /password/forgot).")),
+        Error::ProviderUnavailable => (503, "provider_unavailable", text("The identity provider could not be reached. Try again later, or sign in another way.")),
         Error::LastSignInMethod => (409, "last_sign_in_method", text("This is the account's last way to sign in: add another before removing it.")),
         Error::MailUnavailable => (503, "mail_unavailable", text("The verification mail could not be sent. Try again later.")),
         Error::Unavailable => (503, "unavailable", text("The service is temporarily unavailable. Try again later.")),
@@ -270,6 +277,11 @@ mod tests {
             (Error::InvalidPasskeyName, 400, "invalid_name"),
             (Error::LastSignInMethod, 409, "last_sign_in_method"),
             (Error::TooManyPasskeys, 409, "too_many_passkeys"),
+            (Error::InvalidRedirect, 400, "invalid_redirect"),
+            (Error::InvalidState, 400, "invalid_state"),
+            (Error::ReauthenticationRequired, 401, "reauthentication_required"),
+            (Error::PasswordNotSet, 409, "password_not_set"),
+            (Error::ProviderUnavailable, 503, "provider_unavailable"),
             (Error::InvalidMfaCodeFormat, 400, "invalid_code_format"),
             (Error::WrongTotpCode, 422, "wrong_code"),
             (Error::TotpAlreadyEnabled, 409, "totp_already_enabled"),

@@ -10,8 +10,8 @@ use crate::app::AppState;
 use crate::context::Context;
 use crate::error::Error;
 use crate::features::{
-    account, admin, audit, email_change, passkeys, rate_limits, recovery, registration, sessions,
-    sign_in_code, totp,
+    account, admin, audit, email_change, identities, passkeys, rate_limits, recovery, registration,
+    sessions, sign_in_code, totp,
 };
 use crate::telemetry::metrics::Lane;
 use std::net::IpAddr;
@@ -24,7 +24,8 @@ pub type Handler = fn(&ApiRequest, &AppState) -> Result<Reply, Error>;
 pub struct Route {
     /// `GET` routes also answer `HEAD`.
     pub method: Method,
-    /// The path; a segment `{id}` matches a number. The query string is ignored.
+    /// The path; a segment `{id}` matches a number, `{name}` a provider's name (lowercase
+    /// letters, digits, `-`). The query string is ignored.
     pub path: &'static str,
     /// [`Lane::Hashing`] for every endpoint that runs bcrypt (≈ 230 ms of CPU at cost 12), so
     /// that other requests never wait behind password hashing.
@@ -38,7 +39,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 47] = {
+pub static ROUTES: [Route; 53] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -51,6 +52,9 @@ pub static ROUTES: [Route; 47] = {
         route(Post, "/login/code/verify", Requests, sign_in_code::api::verify_code),
         route(Post, "/login/passkey/options", Requests, passkeys::api::sign_in_options),
         route(Post, "/login/passkey", Requests, passkeys::api::sign_in),
+        route(Get, "/idp/{name}/authorize", Requests, identities::api::authorize),
+        route(Get, "/idp/{name}/callback", Requests, identities::api::callback),
+        route(Post, "/idp/exchange", Requests, identities::api::exchange),
         route(Post, "/token/refresh", Requests, sessions::api::refresh),
         route(Post, "/logout", Requests, sessions::api::logout),
         route(Get, "/me", Requests, account::api::me),
@@ -67,6 +71,9 @@ pub static ROUTES: [Route; 47] = {
         route(Get, "/me/passkeys", Requests, passkeys::api::list),
         route(Patch, "/me/passkeys/{id}", Requests, passkeys::api::rename),
         route(Delete, "/me/passkeys/{id}", Requests, passkeys::api::delete),
+        route(Get, "/me/identities", Requests, identities::api::list),
+        route(Post, "/me/identities/{name}", Requests, identities::api::link),
+        route(Delete, "/me/identities/{id}", Requests, identities::api::unlink),
         route(Post, "/password/forgot", Requests, recovery::api::forgot),
         route(Post, "/password/reset", Hashing, recovery::api::reset),
         route(Get, "/me/sessions", Requests, sessions::api::list),
@@ -115,6 +122,12 @@ fn matches(pattern: &str, path: &str) -> bool {
             (None, None) => return true,
             (Some("{id}"), Some(seg))
                 if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) => {}
+            (Some("{name}"), Some(seg))
+                if !seg.is_empty()
+                    && seg.len() <= 32
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') => {}
             (Some(w), Some(h)) if w == h => {}
             _ => return false,
         }

@@ -10,7 +10,7 @@
 use crate::app::AppState;
 use crate::db;
 use crate::error::Error;
-use crate::features::{audit, passkeys, rate_limits, recovery, registration, sessions};
+use crate::features::{audit, identities, passkeys, rate_limits, recovery, registration, sessions};
 use crate::outbox;
 use crate::telemetry::log;
 use serde_json::json;
@@ -46,7 +46,8 @@ fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
     let live = sessions::sql::reap_expired(&mut client)?;
     let codes = recovery::sql::reap_expired(&mut client)?
         + sessions::sql::challenges::reap_expired(&mut client)?
-        + passkeys::sql::ceremonies::reap_expired(&mut client)?;
+        + passkeys::sql::ceremonies::reap_expired(&mut client)?
+        + identities::sql::states::reap_expired(&mut client)?;
     let mail = outbox::sql::delete_expired(&mut client)?;
     let events = audit::sql::reap(&mut client, state.config.housekeeping.audit_retention_days)?;
     if mail > 0 {

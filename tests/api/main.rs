@@ -13,6 +13,7 @@ mod account;
 mod admin;
 mod audit;
 mod email_change;
+mod identities;
 mod operations;
 mod passkeys;
 mod recovery;

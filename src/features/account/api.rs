@@ -22,8 +22,8 @@ pub struct PasswordChange {
 /// `DELETE /me` (and the other endpoints that only re-check the password).
 #[derive(Deserialize)]
 pub struct PasswordConfirmation {
-    /// The account's password.
-    pub password: String,
+    /// The account's password (an account without one leaves it out and shows a recent sign-in).
+    pub password: Option<String>,
 }
 
 /// The account as its owner sees it (`GET /me` and every answer that returns the profile).
@@ -98,7 +98,7 @@ pub fn change_password(request: &ApiRequest, state: &AppState) -> Result<Reply, 
 /// `DELETE /me` `{"password"}` (Bearer) → 204: the account and all its sessions are gone.
 pub fn delete_me(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
     let body: PasswordConfirmation = request.json()?;
-    flow::delete(state, &request.context, &bearer(request, state)?, &body.password)?;
+    flow::delete(state, &request.context, &bearer(request, state)?, body.password.as_deref())?;
     Ok(Reply::no_content())
 }
 

@@ -43,7 +43,10 @@ pub fn change_password(
     current: &str,
     new: &Password,
 ) -> Result<(), Error> {
-    let (account, email) = confirm(state, ctx, session, current)?;
+    let (account, email) = confirm(state, ctx, session, Some(current))?;
+    if !account.password_set {
+        return Err(Error::PasswordNotSet); // one is set only by the reset flow: mailbox proof
+    }
     let new_hash = hashing::hash(new, state.config.credentials.bcrypt_cost)?;
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
@@ -66,7 +69,7 @@ pub fn delete(
     state: &AppState,
     ctx: &Context,
     session: &SessionRef,
-    password: &str,
+    password: Option<&str>,
 ) -> Result<(), Error> {
     let (account, email) = confirm(state, ctx, session, password)?;
     let (id, version) = (account.account_id, account.credential_version);
@@ -98,11 +101,22 @@ pub fn confirm(
     state: &AppState,
     ctx: &Context,
     session: &SessionRef,
-    password: &str,
+    password: Option<&str>,
 ) -> Result<(SessionAccount, Email), Error> {
     let account =
         sql::account_of(&mut *db::checkout(&state.pool)?, session)?.ok_or(Error::InvalidToken)?;
     let email = account.email.clone();
+    if !account.password_set {
+        // No password to ask for (an account made from another provider): a recent sign-in
+        // stands in for it (contract v3, "Sign in with another provider").
+        return if account.recent_sign_in {
+            Ok((account, email))
+        } else {
+            Err(Error::ReauthenticationRequired)
+        };
+    }
+    let password =
+        password.ok_or_else(|| Error::InvalidRequest("Field `password` is required.".into()))?;
     let reservation = limits::reserve_login_attempt(state, &email)?;
     let (id, hash) = (account.account_id, &account.password_hash);
     let checked = credentials::check_password(state, id, password, hash);

@@ -88,6 +88,11 @@ pub struct SessionAccount {
     /// The credential version the password was read with: a change or deletion confirmed with
     /// this password applies only while it is still current.
     pub credential_version: i32,
+    /// False for an account made from another provider until the reset flow sets a password.
+    pub password_set: bool,
+    /// The session signed in within the last 5 minutes (database clock): what an account without
+    /// a password shows instead of one.
+    pub recent_sign_in: bool,
 }
 
 /// Locks the account of a live session (`FOR UPDATE`: strong enough for a change of its email) and
@@ -120,7 +125,9 @@ pub fn account_of(
     session: &SessionRef,
 ) -> Result<Option<SessionAccount>, Error> {
     let sql = concat!(
-        "SELECT a.id, a.email, a.password_hash, a.credential_version FROM sessions s, accounts a
+        "SELECT a.id, a.email, a.password_hash, a.credential_version, a.password_set,
+                s.created_at > now() - interval '5 minutes'
+           FROM sessions s, accounts a
           WHERE ",
         live_session!()
     );
@@ -131,6 +138,8 @@ pub fn account_of(
             email: r.try_get(1)?,
             password_hash: r.get(2),
             credential_version: r.get(3),
+            password_set: r.get(4),
+            recent_sign_in: r.get(5),
         })
     })
     .transpose()

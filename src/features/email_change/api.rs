@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 pub struct ChangeRequest {
     /// The address to move to.
     pub new_email: String,
-    /// The account's password.
-    pub password: String,
+    /// The account's password (an account without one leaves it out and shows a recent sign-in).
+    pub password: Option<String>,
 }
 
 /// `POST /me/email/confirm`.
@@ -43,7 +43,8 @@ pub fn change_email(request: &ApiRequest, state: &AppState) -> Result<Reply, Err
     let body: ChangeRequest = request.json()?;
     let new_email = Email::parse(&body.new_email).map_err(Error::InvalidEmail)?;
     let session = bearer(request, state)?;
-    let pending = flow::request(state, &request.context, &session, &new_email, &body.password)?;
+    let pending =
+        flow::request(state, &request.context, &session, &new_email, body.password.as_deref())?;
     Ok(Reply::of(
         202,
         &PendingChange {

@@ -41,7 +41,7 @@ pub fn request(
     ctx: &Context,
     session: &SessionRef,
     new_email: &Email,
-    password: &str,
+    password: Option<&str>,
 ) -> Result<PendingChange, Error> {
     let (account, email) = account::confirm(state, ctx, session, password)?;
     if email.as_str() == new_email.as_str() {

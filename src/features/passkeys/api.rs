@@ -92,7 +92,8 @@ fn shown(info: &PasskeyInfo) -> PasskeyReply<'_> {
 pub fn registration_options(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
     let body: PasswordConfirmation = request.json()?;
     let session = bearer(request, state)?;
-    let options = flow::registration_options(state, &request.context, &session, &body.password)?;
+    let options =
+        flow::registration_options(state, &request.context, &session, body.password.as_deref())?;
     Ok(options_reply(&options))
 }
 

@@ -32,7 +32,7 @@ pub fn registration_options(
     state: &AppState,
     ctx: &Context,
     session: &SessionRef,
-    password: &str,
+    password: Option<&str>,
 ) -> Result<Options, Error> {
     let (account, email) = account::confirm(state, ctx, session, password)?;
     let mut fresh = [0u8; 16];

@@ -159,7 +159,8 @@ pub fn delete(tx: &mut Tx<'_>, account_id: i64, purpose: CodePurpose) -> Result<
 pub fn complete(tx: &mut Tx<'_>, account_id: i64, new_hash: &str) -> Result<(), Error> {
     tx.execute(
         "WITH changed AS (
-             UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1
+             UPDATE accounts SET password_hash = $2, credential_version = credential_version + 1,
+                                 password_set = true
               WHERE id = $1 AND status = 'active'
              RETURNING id
          ), sessions_gone AS (

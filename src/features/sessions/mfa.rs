@@ -29,6 +29,8 @@ pub enum FirstFactor {
     Password,
     /// `POST /login/code/verify` (`amr` `email`).
     EmailCode,
+    /// `POST /idp/exchange` after another provider's sign-in (`amr` `fed`).
+    Federated,
 }
 
 impl FirstFactor {
@@ -37,6 +39,7 @@ impl FirstFactor {
         match self {
             FirstFactor::Password => "pwd",
             FirstFactor::EmailCode => "email",
+            FirstFactor::Federated => "fed",
         }
     }
 }

@@ -20,8 +20,8 @@ pub struct CodeRequest {
 /// `DELETE /me/totp`.
 #[derive(Deserialize)]
 pub struct DisableRequest {
-    /// The account's password.
-    pub password: String,
+    /// The account's password (an account without one leaves it out and shows a recent sign-in).
+    pub password: Option<String>,
     /// A TOTP code or a recovery code.
     pub code: String,
 }
@@ -48,7 +48,7 @@ pub struct RecoveryCodes {
 pub fn enroll(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
     let body: PasswordConfirmation = request.json()?;
     let session = bearer(request, state)?;
-    let new = flow::enroll(state, &request.context, &session, &body.password)?;
+    let new = flow::enroll(state, &request.context, &session, body.password.as_deref())?;
     let shown =
         Enrollment { secret: &new.secret, otpauth_uri: &new.otpauth_uri, qr_svg: &new.qr_svg };
     Ok(Reply::of(200, &shown))
@@ -68,6 +68,6 @@ pub fn disable(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
     let body: DisableRequest = request.json()?;
     let code = FactorCode::parse(&body.code).ok_or(Error::InvalidMfaCodeFormat)?;
     let session = bearer(request, state)?;
-    flow::disable(state, &request.context, &session, &body.password, &code)?;
+    flow::disable(state, &request.context, &session, body.password.as_deref(), &code)?;
     Ok(Reply::no_content())
 }

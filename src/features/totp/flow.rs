@@ -36,7 +36,7 @@ pub fn enroll(
     state: &AppState,
     ctx: &Context,
     session: &SessionRef,
-    password: &str,
+    password: Option<&str>,
 ) -> Result<NewSecret, Error> {
     let (account, email) = account::confirm(state, ctx, session, password)?;
     let secret = TotpSecret::generate()?;
@@ -125,7 +125,7 @@ pub fn disable(
     state: &AppState,
     ctx: &Context,
     session: &SessionRef,
-    password: &str,
+    password: Option<&str>,
     code: &FactorCode,
 ) -> Result<(), Error> {
     let (_, email) = account::confirm(state, ctx, session, password)?;

@@ -2,7 +2,7 @@
 //! password; a complete second factor; every check of the ceremony (origin, RP ID, UV flag,
 //! challenge, single use, counter, user handle) refused with one body; list, rename, delete.
 
-mod authenticator;
+pub(crate) mod authenticator;
 
 use crate::admin::admin;
 use crate::support::helpers::*;

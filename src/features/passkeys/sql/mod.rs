@@ -141,14 +141,15 @@ pub enum Deleted {
 }
 
 /// Deletes passkey `id` of the locked account `account_id` unless it is the account's last way
-/// to sign in (no password and no other passkey), in one statement.
+/// to sign in (no password, no other passkey, no provider identity), in one statement.
 pub fn delete(tx: &mut Tx<'_>, account_id: i64, id: i64) -> Result<Deleted, Error> {
     let row = tx.query_opt(
         "WITH target AS (
              SELECT id, name FROM passkeys WHERE id = $2 AND account_id = $1
          ), others AS (
-             SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND password_hash IS NOT NULL)
-                    OR EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1 AND id <> $2) AS ok
+             SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND password_set)
+                    OR EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1 AND id <> $2)
+                    OR EXISTS (SELECT 1 FROM identities WHERE account_id = $1) AS ok
          ), gone AS (
              DELETE FROM passkeys p USING target, others WHERE p.id = target.id AND others.ok
          )

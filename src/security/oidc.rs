@@ -1,0 +1,268 @@
+//! Signing in with an OpenID Connect provider, the outbound half: the provider's discovery
+//! document and keys (cached, `METADATA_TTL`), the URL that sends a browser to it (authorization
+//! code flow with PKCE S256, `state` and `nonce`), the exchange of the code for tokens, and the
+//! ID token's verification (OpenID Connect Core 1.0 §3.1.3.7): signature from the provider's JWKS
+//! with the algorithm allow-listed (RS256, ES256; never `none` or HMAC), `iss`, `aud`, `exp`,
+//! `iat`, then the `nonce` bound to this sign-in. A key the cache does not know is fetched once
+//! (the provider rotated its keys). Outbound HTTPS through `ureq` with rustls: certificates are
+//! verified against Mozilla's roots, every request bounded by `IDP_TIMEOUT_MS`, no redirects
+//! followed.
+
+use crate::config::{Provider, outbound_allowed};
+use crate::error::Error;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use webauthn_rs::prelude::Url;
+
+/// How long a provider's discovery document and keys are used before they are fetched again.
+pub const METADATA_TTL: Duration = Duration::from_secs(3600);
+
+/// ID-token algorithms accepted: what OpenID Connect providers sign with (Google, Microsoft,
+/// Okta, Keycloak: RS256; some ES256). Anything else, `none` and HMAC included, is refused.
+const ALGORITHMS: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
+
+/// What a provider says about itself (OpenID Connect Discovery 1.0 §3); the fields used.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Metadata {
+    /// Must equal the configured issuer and every ID token's `iss`.
+    pub issuer: String,
+    /// Where the browser is sent.
+    pub authorization_endpoint: String,
+    /// Where the code is exchanged.
+    pub token_endpoint: String,
+    /// The provider's signing keys.
+    pub jwks_uri: String,
+}
+
+struct Cached {
+    metadata: Metadata,
+    keys: JwkSet,
+    fetched: Instant,
+}
+
+/// The identity a provider vouched for in a verified ID token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `sub`: the provider's stable id of the person.
+    pub subject: String,
+    /// `email`, if the provider gave one.
+    pub email: Option<String>,
+    /// `email_verified`: the provider says the person controls that mailbox.
+    pub email_verified: bool,
+}
+
+/// Why the provider's side failed: what the callback answers with `#error=provider_error`, and
+/// what the log says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderFailure(pub String);
+
+/// The outbound client and its cache, one per process.
+pub struct OidcClient {
+    agent: ureq::Agent,
+    cache: Mutex<HashMap<String, std::sync::Arc<Cached>>>,
+}
+
+/// The claims of an ID token that are read (the rest was validated by `jsonwebtoken`).
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    nonce: Option<String>,
+    email: Option<String>,
+    #[serde(default, deserialize_with = "flexible_bool")]
+    email_verified: bool,
+}
+
+/// `email_verified` as a JSON boolean, or (some providers) the string `"true"`.
+fn flexible_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(value == serde_json::Value::Bool(true) || value == serde_json::Value::String("true".into()))
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    id_token: Option<String>,
+}
+
+impl OidcClient {
+    /// A client whose every request is bounded by `timeout`.
+    pub fn new(timeout: Duration) -> OidcClient {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build();
+        OidcClient { agent: config.into(), cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// Where to send the browser: the provider's authorization endpoint with this sign-in's
+    /// `state`, `nonce` and PKCE `code_challenge` (S256 of the verifier kept server-side).
+    pub fn authorization_url(
+        &self,
+        provider: &Provider,
+        state: &str,
+        nonce: &str,
+        code_challenge: &str,
+    ) -> Result<String, ProviderFailure> {
+        let cached = self.cached(provider, false)?;
+        let mut url = endpoint(&cached.metadata.authorization_endpoint)?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &provider.client_id)
+            .append_pair("redirect_uri", provider.redirect_uri.as_str())
+            .append_pair("scope", "openid email profile")
+            .append_pair("state", state)
+            .append_pair("nonce", nonce)
+            .append_pair("code_challenge", code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        Ok(url.into())
+    }
+
+    /// Exchanges `code` (with the PKCE `verifier`) at the token endpoint and verifies the ID
+    /// token that comes back, `nonce` included.
+    pub fn exchange(
+        &self,
+        provider: &Provider,
+        code: &str,
+        verifier: &str,
+        nonce: &str,
+    ) -> Result<Identity, ProviderFailure> {
+        let cached = self.cached(provider, false)?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", provider.redirect_uri.as_str()),
+            ("client_id", &provider.client_id),
+            ("code_verifier", verifier),
+        ];
+        let token_url = endpoint(&cached.metadata.token_endpoint)?;
+        let mut answer = self
+            .agent
+            .post(token_url.as_str())
+            .header("Accept", "application/json")
+            .header("Authorization", &client_secret_basic(provider))
+            .send_form(form)
+            .map_err(|e| failure("token endpoint", e))?;
+        if !answer.status().is_success() {
+            return Err(ProviderFailure(format!("token endpoint answered {}", answer.status())));
+        }
+        let tokens: TokenAnswer =
+            answer.body_mut().read_json().map_err(|e| failure("token answer", e))?;
+        let id_token = tokens.id_token.ok_or_else(|| ProviderFailure("no id_token".into()))?;
+        let claims = self.verify(provider, &cached, &id_token)?;
+        if claims.nonce.as_deref() != Some(nonce) {
+            return Err(ProviderFailure("the ID token's nonce is not this sign-in's".into()));
+        }
+        Ok(Identity {
+            subject: claims.sub,
+            email: claims.email,
+            email_verified: claims.email_verified,
+        })
+    }
+
+    /// The ID token's signature and standard claims; a `kid` the cached keys lack is looked up
+    /// once more in freshly fetched keys.
+    fn verify(
+        &self,
+        provider: &Provider,
+        cached: &Cached,
+        token: &str,
+    ) -> Result<Claims, ProviderFailure> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| failure("ID token header", e))?;
+        if !ALGORITHMS.contains(&header.alg) {
+            return Err(ProviderFailure(format!("ID token signed with {:?}", header.alg)));
+        }
+        let kid = header.kid.unwrap_or_default();
+        let refreshed;
+        let jwk = match cached.keys.find(&kid) {
+            Some(jwk) => jwk,
+            None => {
+                refreshed = self.cached(provider, true)?;
+                refreshed.keys.find(&kid).ok_or_else(|| ProviderFailure(format!("no key {kid}")))?
+            }
+        };
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| failure("provider key", e))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&cached.metadata.issuer]);
+        validation.set_audience(&[&provider.client_id]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 60;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| failure("ID token", e))?;
+        Ok(data.claims)
+    }
+
+    /// The provider's metadata and keys: cached, or fetched when absent, older than
+    /// [`METADATA_TTL`], or `refresh` is asked.
+    fn cached(
+        &self,
+        provider: &Provider,
+        refresh: bool,
+    ) -> Result<std::sync::Arc<Cached>, ProviderFailure> {
+        let known = self.cache.lock().ok().and_then(|c| c.get(&provider.name).cloned());
+        if let Some(known) = known.filter(|k| !refresh && k.fetched.elapsed() < METADATA_TTL) {
+            return Ok(known);
+        }
+        let discovery = provider.issuer.as_str().trim_end_matches('/').to_owned()
+            + "/.well-known/openid-configuration";
+        let metadata: Metadata = self.get_json(&discovery)?;
+        if metadata.issuer.trim_end_matches('/') != provider.issuer.as_str().trim_end_matches('/') {
+            return Err(ProviderFailure(format!("discovery names issuer {}", metadata.issuer)));
+        }
+        let keys: JwkSet = self.get_json(endpoint(&metadata.jwks_uri)?.as_str())?;
+        let fresh = std::sync::Arc::new(Cached { metadata, keys, fetched: Instant::now() });
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(provider.name.clone(), std::sync::Arc::clone(&fresh));
+        }
+        Ok(fresh)
+    }
+
+    fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ProviderFailure> {
+        let mut answer = self.agent.get(url).call().map_err(|e| failure(url, e))?;
+        if !answer.status().is_success() {
+            return Err(ProviderFailure(format!("{url} answered {}", answer.status())));
+        }
+        answer.body_mut().read_json().map_err(|e| failure(url, e))
+    }
+}
+
+/// `client_secret_basic` (OpenID Connect Core §9, the default every provider accepts): the
+/// client ID and secret, each form-encoded (RFC 6749 §2.3.1), in HTTP Basic.
+fn client_secret_basic(provider: &Provider) -> String {
+    use base64::Engine;
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".into(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let pair = format!("{}:{}", encode(&provider.client_id), encode(&provider.client_secret));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
+/// A provider's endpoint, if the service may call it (`https://`, or `http://` on loopback).
+fn endpoint(raw: &str) -> Result<Url, ProviderFailure> {
+    Url::parse(raw)
+        .ok()
+        .filter(outbound_allowed)
+        .ok_or_else(|| ProviderFailure(format!("endpoint {raw} is not https://")))
+}
+
+fn failure(what: &str, error: impl std::fmt::Display) -> ProviderFailure {
+    ProviderFailure(format!("{what}: {error}"))
+}
+
+impl From<ProviderFailure> for Error {
+    fn from(failure: ProviderFailure) -> Error {
+        Error::internal(format!("identity provider: {}", failure.0))
+    }
+}
