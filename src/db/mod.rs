@@ -24,7 +24,7 @@ macro_rules! profile_columns {
             ", ",
             rfc3339!("a.activated_at"),
             ", a.role, a.mfa_enabled, ",
-            "(SELECT count(*) FROM recovery_codes r WHERE r.account_id = a.id)"
+            "(SELECT count(*) FROM recovery_codes r WHERE r.account_id = a.id), a.password_set"
         )
     };
 }
@@ -59,6 +59,7 @@ pub fn profile_from(row: &postgres::Row) -> Result<Profile, Error> {
         role: row.try_get(4)?,
         totp_enabled: row.get(5),
         recovery_codes_left: row.get(6),
+        password_set: row.get(7),
     })
 }
 

@@ -68,6 +68,8 @@ pub struct Profile {
     pub totp_enabled: bool,
     /// Unused recovery codes of the second factor (0 when it is off).
     pub recovery_codes_left: i64,
+    /// False for an account made from another provider until the reset flow sets a password.
+    pub password_set: bool,
 }
 
 /// Most characters in a display name, after trimming.

@@ -39,7 +39,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 53] = {
+pub static ROUTES: [Route; 54] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -52,6 +52,7 @@ pub static ROUTES: [Route; 53] = {
         route(Post, "/login/code/verify", Requests, sign_in_code::api::verify_code),
         route(Post, "/login/passkey/options", Requests, passkeys::api::sign_in_options),
         route(Post, "/login/passkey", Requests, passkeys::api::sign_in),
+        route(Get, "/idp", Requests, identities::api::providers),
         route(Get, "/idp/{name}/authorize", Requests, identities::api::authorize),
         route(Get, "/idp/{name}/callback", Requests, identities::api::callback),
         route(Post, "/idp/exchange", Requests, identities::api::exchange),

@@ -45,6 +45,8 @@ pub struct ProfileReply<'a> {
     pub totp_enabled: bool,
     /// Unused recovery codes; null while the second factor is off.
     pub recovery_codes_left: Option<i64>,
+    /// False for an account made from another provider that has no password (yet).
+    pub password_set: bool,
 }
 
 /// The 200 answer carrying `profile`.
@@ -60,6 +62,7 @@ pub fn profile_reply(profile: &Profile) -> Reply {
             role: profile.role.as_str(),
             totp_enabled: profile.totp_enabled,
             recovery_codes_left: profile.totp_enabled.then_some(profile.recovery_codes_left),
+            password_set: profile.password_set,
         },
     )
 }

@@ -53,6 +53,14 @@ fn provider_name(request: &ApiRequest, segment: usize) -> Result<String, Error> 
     request.path_segment(segment).map(str::to_owned).ok_or(Error::NotFound)
 }
 
+/// `GET /idp` → 200 `{"providers": [{"name"}]}`: the providers one may sign in with, in
+/// `IDENTITY_PROVIDERS` order (for a sign-in page's buttons).
+pub fn providers(_: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
+    let names: Vec<_> =
+        state.config.providers.providers.iter().map(|p| json!({ "name": p.name })).collect();
+    Ok(Reply::json(200, json!({ "providers": names })))
+}
+
 /// `GET /idp/{name}/authorize?redirect_to=` → 302 to the provider.
 pub fn authorize(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
     let name = provider_name(request, 2)?;

@@ -214,7 +214,7 @@ document.addEventListener('visibilitychange', () => {
 function forgetAccount() {
   for (const form of document.querySelectorAll('form')) { form.reset(); clearErrors(form); }
   for (const toggle of document.querySelectorAll('.password-field button[aria-pressed=true]')) toggle.click();
-  for (const id of ['recovery-codes', 'totp-qr', 'totp-secret', 'totp-copied', 'events', 'profile-email', 'profile-role', 'profile-created', 'totp-state', 'passkeys-message', 'sessions-message', 'totp-message']) {
+  for (const id of ['recovery-codes', 'totp-qr', 'totp-secret', 'totp-copied', 'events', 'profile-email', 'profile-role', 'profile-created', 'totp-state', 'passkeys-message', 'sessions-message', 'totp-message', 'identities', 'identities-message', 'identity-links', 'providers-error']) {
     $(`#${id}`).replaceChildren();
   }
   for (const id of ['sessions', 'users', 'passkeys']) $(`#${id} tbody`).replaceChildren();
@@ -374,10 +374,23 @@ async function loadAccount() {
   // Password managers save a password with the account it belongs to.
   for (const hint of document.querySelectorAll('.username-hint')) hint.value = p.email;
   showTotpState(p.totp_enabled, p.recovery_codes_left);
+  showPasswordFields(p.password_set);
   $('#nav-admin').hidden = p.role !== 'admin';
   show('account');
   showTab(location.hash.slice(1));
-  await Promise.all([loadSessions(), loadEvents(), loadPasskeys()]);
+  await Promise.all([loadSessions(), loadEvents(), loadPasskeys(), loadIdentities()]);
+}
+
+// An account without a password confirms changes with its recent sign-in: no password fields.
+function showPasswordFields(set) {
+  $('#form-password').hidden = !set;
+  $('#no-password').hidden = set;
+  for (const input of document.querySelectorAll('#view-account input[autocomplete=current-password]')) {
+    const field = input.closest('.password-field') || input;
+    field.hidden = !set;
+    const label = document.querySelector(`label[for=${input.id}]`);
+    if (label) label.hidden = !set;
+  }
 }
 
 function showTotpState(on, left) {
@@ -447,6 +460,7 @@ const ACTIONS = {
   totp_disabled: 'Two-factor authentication turned off', recovery_code_used: 'Recovery code used', sessions_revoked: 'Devices signed out',
   passkey_added: 'Passkey added', passkey_removed: 'Passkey removed', passkey_used: 'Signed in with a passkey',
   passkey_counter_regressed: 'A copied passkey was refused', refresh_token_reused: 'A stolen session was ended',
+  created_with_provider: 'Account created with another provider', identity_linked: 'Provider linked', identity_unlinked: 'Provider unlinked',
   activated: 'Account activated', registered: 'Account created', role_changed: 'Role changed',
   account_disabled: 'Account disabled', account_enabled: 'Account enabled', second_factor_warning_mailed: 'Warned by mail of wrong codes',
 };
@@ -692,6 +706,99 @@ for (const input of document.querySelectorAll('input[type=password]')) {
   wrapper.append(input, toggle);
 }
 
+
+// --- other providers (OpenID Connect) -----------------------------------------------------------
+// A sign-in leaves for the provider and comes back to this page with the outcome in the fragment:
+// #login_code= (exchanged here for tokens: they never travel in a URL), #linked= or #error=.
+
+const PROVIDER_ERRORS = {
+  access_denied: 'You did not allow the sign-in at the provider.',
+  link_required: 'An account already uses that email. Sign in another way, then link this provider under Security.',
+  email_not_verified: 'The provider did not confirm your email address, so no account was made.',
+  account_disabled: 'This account has been disabled by an administrator.',
+  already_linked: 'That account at the provider is linked to another account here.',
+  provider_error: 'The provider could not sign you in. Try again, or sign in another way.',
+};
+const pageUrl = () => location.origin + location.pathname + location.search;
+let providerNames = [];
+
+async function loadProviders() {
+  const result = await call('GET', '/idp', { token: null });
+  providerNames = (result.data.providers || []).map((p) => p.name);
+  const box = $('#providers');
+  box.hidden = providerNames.length === 0;
+  for (const name of providerNames) {
+    const button = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: `Continue with ${name}` });
+    button.dataset.provider = name;
+    button.addEventListener('click', () => {
+      location.href = `${API}/idp/${encodeURIComponent(name)}/authorize?redirect_to=${encodeURIComponent(pageUrl())}`;
+    });
+    box.append(button);
+  }
+}
+
+// What the fragment brought back; the fragment is removed at once (it is a one-time secret).
+async function providerReturn() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (!['login_code', 'linked', 'error'].some((k) => fragment.has(k))) return false;
+  history.replaceState(null, '', pageUrl());
+  if (fragment.has('login_code')) {
+    const result = await call('POST', '/idp/exchange', { body: { login_code: fragment.get('login_code') }, token: null });
+    if (result.status === 200) { await signedIn(result); return true; }
+    show('signin');
+    $('#providers-error').textContent = human(result.data);
+    return true;
+  }
+  if (fragment.has('linked') && await refresh()) {
+    await loadAccount();
+    showTab('security');
+    $('#identities-message').textContent = `Signing in with ${fragment.get('linked')} now opens this account.`;
+    return true;
+  }
+  const message = PROVIDER_ERRORS[fragment.get('error')] || PROVIDER_ERRORS.provider_error;
+  if (await refresh()) {
+    await loadAccount();
+    showTab('security');
+    $('#identities-message').textContent = message;
+  } else {
+    show('signin');
+    $('#providers-error').textContent = message;
+  }
+  return true;
+}
+
+async function loadIdentities() {
+  const result = await call('GET', '/me/identities');
+  const identities = result.data.identities || [];
+  $('#identities-part').hidden = providerNames.length === 0 && identities.length === 0;
+  const list = $('#identities');
+  list.replaceChildren();
+  for (const identity of identities) {
+    const item = document.createElement('li');
+    const label = Object.assign(document.createElement('span'), { textContent: `${identity.provider}${identity.email ? ` (${identity.email})` : ''}` });
+    const unlink = Object.assign(document.createElement('button'), { type: 'button', className: 'small', textContent: 'Unlink' });
+    unlink.setAttribute('aria-label', `Unlink ${identity.provider}`);
+    unlink.addEventListener('click', async () => {
+      const answer = await call('DELETE', `/me/identities/${identity.id}`);
+      $('#identities-message').textContent = answer.status === 204 ? `${identity.provider} no longer signs you in.` : human(answer.data);
+      await loadIdentities();
+    });
+    item.append(label, unlink);
+    list.append(item);
+  }
+  const links = $('#identity-links');
+  links.replaceChildren();
+  for (const name of providerNames.filter((n) => !identities.some((i) => i.provider === n))) {
+    const button = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: `Link ${name}` });
+    button.addEventListener('click', async () => {
+      const answer = await call('POST', `/me/identities/${encodeURIComponent(name)}`, { body: { redirect_to: pageUrl() } });
+      if (answer.status === 200) location.href = answer.data.authorize_url;
+      else $('#identities-message').textContent = human(answer.data);
+    });
+    links.append(button);
+  }
+}
+
 // --- administration -------------------------------------------------------------------------
 
 async function loadUsers(append) {
@@ -746,6 +853,10 @@ for (const link of document.querySelectorAll('[data-go]')) {
   });
 }
 
-// A reload keeps the session of this tab: its refresh token is in sessionStorage.
-if (await refresh()) await loadAccount();
-else show('signin');
+// Back from a provider, the fragment says what happened; otherwise a reload keeps the session of
+// this tab: its refresh token is in sessionStorage.
+await loadProviders();
+if (!await providerReturn()) {
+  if (await refresh()) await loadAccount();
+  else show('signin');
+}

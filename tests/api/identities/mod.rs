@@ -3,7 +3,7 @@
 //! instead of a takeover, a link the owner asks for, unlinking, every check of the round trip
 //! (state, nonce, audience, expiry, PKCE, redirect), and accounts without a password.
 
-mod provider;
+pub(crate) mod provider;
 
 use crate::passkeys::authenticator::Authenticator;
 use crate::support::helpers::*;
@@ -129,6 +129,7 @@ fn a_verified_email_makes_an_account_without_a_password_and_the_identity_signs_i
     assert_eq!(accounts, 1);
 
     // No password: none opens it, one is set only by the reset flow; a recent sign-in stands in.
+    assert_eq!(json(&app.with_token("GET", "/me", &token, None))["password_set"], false);
     assert_error(&app.login("ann@example.com", "any password at all"), 401, "invalid_credentials");
     let change = json!({"current_password": "", "new_password": "battery staple"}).to_string();
     assert_error(
@@ -142,6 +143,14 @@ fn a_verified_email_makes_an_account_without_a_password_and_the_identity_signs_i
         .unwrap();
     let stale = app.with_token("POST", "/me/totp", &token, Some("{}"));
     assert_error(&stale, 401, "reauthentication_required");
+
+    // The reset flow (mailbox proof) sets a password; then it signs in too.
+    assert_eq!(app.post_json("/password/forgot", r#"{"email":"ann@example.com"}"#).status, 202);
+    let code = first_digits(&app.nth_mail_to("ann@example.com", 1));
+    let reset = json!({"email": "ann@example.com", "code": code, "new_password": "battery staple"});
+    assert_eq!(app.post_json("/password/reset", &reset.to_string()).status, 204);
+    let token = app.login_ok("ann@example.com", "battery staple");
+    assert_eq!(json(&app.with_token("GET", "/me", &token, None))["password_set"], true);
 }
 
 #[test]

@@ -64,6 +64,8 @@ struct Shared {
     grants: HashMap<String, Grant>,
     keys: Keys,
     jwks_fetches: usize,
+    /// Who signs in when a browser opens the authorization page (`None`: it answers 404).
+    browser_person: Option<Behaviour>,
 }
 
 pub struct FakeProvider {
@@ -92,8 +94,12 @@ impl FakeProvider {
     pub fn start() -> FakeProvider {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let issuer = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
-        let shared =
-            Arc::new(Mutex::new(Shared { grants: HashMap::new(), keys: keys(), jwks_fetches: 0 }));
+        let shared = Arc::new(Mutex::new(Shared {
+            grants: HashMap::new(),
+            keys: keys(),
+            jwks_fetches: 0,
+            browser_person: None,
+        }));
         let (serving, state, iss) = (Arc::clone(&server), Arc::clone(&shared), issuer.clone());
         std::thread::spawn(move || {
             while let Ok(mut request) = serving.recv() {
@@ -105,11 +111,14 @@ impl FakeProvider {
                     .find(|h| h.field.equiv("Authorization"))
                     .map(|h| h.value.as_str().to_owned());
                 let (status, answer) = serve(&state, &iss, request.url(), &body, basic.as_deref());
-                let response = tiny_http::Response::from_string(answer.to_string())
+                let mut response = tiny_http::Response::from_string(answer.to_string())
                     .with_status_code(status)
                     .with_header(
                         tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap(),
                     );
+                if let Some(to) = answer["location"].as_str().filter(|_| status == 302) {
+                    response.add_header(tiny_http::Header::from_bytes("Location", to).unwrap());
+                }
                 let _ = request.respond(response);
             }
         });
@@ -120,11 +129,17 @@ impl FakeProvider {
     /// browser to, remembers the grant, and returns the callback URL (with `code` and `state`,
     /// or `error=access_denied`).
     pub fn consent(&self, authorize_url: &str, behaviour: Behaviour) -> String {
-        let url = webauthn_rs::prelude::Url::parse(authorize_url).unwrap();
         assert!(
             authorize_url.starts_with(&format!("{}/authorize?", self.issuer)),
             "{authorize_url}"
         );
+        FakeProvider::grant(&self.shared, authorize_url, behaviour)
+    }
+
+    /// Checks an authorization request, remembers its grant, and returns the callback URL.
+    fn grant(shared: &Mutex<Shared>, authorize_url: &str, behaviour: Behaviour) -> String {
+        let url = webauthn_rs::prelude::Url::parse(authorize_url).unwrap();
+        assert_eq!(url.path(), "/authorize", "{authorize_url}");
         let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["response_type"], "code");
         assert_eq!(q["client_id"], CLIENT_ID);
@@ -141,8 +156,14 @@ impl FakeProvider {
             redirect_uri: redirect.clone(),
             behaviour,
         };
-        self.shared.lock().unwrap().grants.insert(code.clone(), grant);
+        shared.lock().unwrap().grants.insert(code.clone(), grant);
         format!("{redirect}?code={code}&state={}", q["state"])
+    }
+
+    /// Lets a browser that opens the authorization page sign in as `person` at once (no page of
+    /// its own: a 302 back to the service, as after a consent).
+    pub fn let_browser_sign_in(&self, person: Behaviour) {
+        self.shared.lock().unwrap().browser_person = Some(person);
     }
 
     /// A new signing key (a rotation): ID tokens from now on carry its `kid`.
@@ -195,6 +216,14 @@ fn serve(
             )
         }
         "/token" => token(&mut state, issuer, body, basic),
+        "/authorize" => match state.browser_person.clone() {
+            Some(person) => {
+                drop(state);
+                let grant = FakeProvider::grant(shared, &format!("{issuer}{url}"), person);
+                (302, json!({ "location": grant }))
+            }
+            None => (404, json!({"error": "no browser sign-in expected"})),
+        },
         _ => (404, json!({"error": "not_found"})),
     }
 }

@@ -178,3 +178,53 @@ fn on_a_phone_every_part_of_the_account_fits_and_speaks_to_people() {
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors or CSP violations: {errors:#?}");
 }
+
+#[test]
+fn continue_with_another_provider_signs_in_and_the_account_page_lists_it() {
+    use crate::identities::provider::{Behaviour, CLIENT_ID, CLIENT_SECRET, FakeProvider};
+    let Some(browser) = Browser::start() else { return };
+    let provider = FakeProvider::start();
+    provider.let_browser_sign_in(Behaviour::person("dee-at-corp", "dee@example.com"));
+    let port = free_port();
+    let url = format!("http://localhost:{port}");
+    let app = TestApp::with()
+        .env("BIND_ADDR", &format!("127.0.0.1:{port}"))
+        .env("PUBLIC_URL", &url)
+        .env("IDENTITY_PROVIDERS", "corp")
+        .env("IDP_CORP_CLIENT_ID", CLIENT_ID)
+        .env("IDP_CORP_CLIENT_SECRET", CLIENT_SECRET)
+        .env("IDP_CORP_ISSUER", &provider.issuer)
+        .start();
+    browser.goto(&format!("{url}/"));
+    browser.wait_for(&visible("signin"));
+    browser.click("#providers button[data-provider=corp]");
+    browser.wait_for(&visible("account"));
+    browser.wait_for("document.querySelector('#profile-email').textContent === 'dee@example.com'");
+    assert_eq!(
+        browser.script("return location.hash;", serde_json::json!([])),
+        "",
+        "the login code is gone from the address"
+    );
+    browser.click("[data-tab=security]");
+    browser.wait_for("document.querySelector('#identities').textContent.includes('corp')");
+    let asks = "document.querySelector('#passkey-password').offsetParent !== null";
+    assert_eq!(
+        browser.script(&format!("return {asks};"), serde_json::json!([])),
+        false,
+        "no password to ask for"
+    );
+    browser.screenshot("12-signed-in-with-another-provider");
+
+    // The only way in cannot be unlinked; an email that has an account is never linked by itself.
+    browser.click("#identities button");
+    browser
+        .wait_for("document.querySelector('#identities-message').textContent.includes('last way')");
+    app.active_account("eve@example.com", PW);
+    provider.let_browser_sign_in(Behaviour::person("someone-else", "eve@example.com"));
+    browser.click("#signout");
+    browser.wait_for(&visible("signin"));
+    browser.click("#providers button[data-provider=corp]");
+    browser.wait_for("document.querySelector('#providers-error').textContent.includes('already uses that email')");
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors or CSP violations: {errors:#?}");
+}
