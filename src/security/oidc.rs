@@ -9,7 +9,6 @@
 //! followed.
 
 use crate::config::{Provider, outbound_allowed};
-use crate::error::Error;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -36,6 +35,8 @@ pub struct Metadata {
     pub token_endpoint: String,
     /// The provider's signing keys.
     pub jwks_uri: String,
+    /// Where the claims the ID token leaves out are read with the access token.
+    pub userinfo_endpoint: Option<String>,
 }
 
 struct Cached {
@@ -85,6 +86,16 @@ fn flexible_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Erro
 #[derive(Deserialize)]
 struct TokenAnswer {
     id_token: Option<String>,
+    access_token: Option<String>,
+}
+
+/// What the UserInfo endpoint says (OpenID Connect Core §5.3.2); `sub` must be the ID token's.
+#[derive(Deserialize)]
+struct UserInfo {
+    sub: String,
+    email: Option<String>,
+    #[serde(default, deserialize_with = "flexible_bool")]
+    email_verified: bool,
 }
 
 impl OidcClient {
@@ -156,11 +167,22 @@ impl OidcClient {
         if claims.nonce.as_deref() != Some(nonce) {
             return Err(ProviderFailure("the ID token's nonce is not this sign-in's".into()));
         }
-        Ok(Identity {
+        let mut identity = Identity {
             subject: claims.sub,
             email: claims.email,
             email_verified: claims.email_verified,
-        })
+        };
+        // In the code flow a provider may keep the email for its UserInfo endpoint (Core §5.4).
+        if let (None, Some(url), Some(token)) =
+            (&identity.email, &cached.metadata.userinfo_endpoint, &tokens.access_token)
+        {
+            let info: UserInfo = self.get_json_with(endpoint(url)?.as_str(), Some(token))?;
+            if info.sub != identity.subject {
+                return Err(ProviderFailure("UserInfo names another subject".into()));
+            }
+            (identity.email, identity.email_verified) = (info.email, info.email_verified);
+        }
+        Ok(identity)
     }
 
     /// The ID token's signature and standard claims; a `kid` the cached keys lack is looked up
@@ -222,7 +244,20 @@ impl OidcClient {
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ProviderFailure> {
-        let mut answer = self.agent.get(url).call().map_err(|e| failure(url, e))?;
+        self.get_json_with(url, None)
+    }
+
+    /// A GET answered 2xx with JSON, with `bearer` as the access token if given.
+    fn get_json_with<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        bearer: Option<&str>,
+    ) -> Result<T, ProviderFailure> {
+        let mut request = self.agent.get(url).header("Accept", "application/json");
+        if let Some(token) = bearer {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let mut answer = request.call().map_err(|e| failure(url, e))?;
         if !answer.status().is_success() {
             return Err(ProviderFailure(format!("{url} answered {}", answer.status())));
         }
@@ -259,10 +294,4 @@ fn endpoint(raw: &str) -> Result<Url, ProviderFailure> {
 
 fn failure(what: &str, error: impl std::fmt::Display) -> ProviderFailure {
     ProviderFailure(format!("{what}: {error}"))
-}
-
-impl From<ProviderFailure> for Error {
-    fn from(failure: ProviderFailure) -> Error {
-        Error::internal(format!("identity provider: {}", failure.0))
-    }
 }

@@ -3,6 +3,7 @@
 //! instead of a takeover, a link the owner asks for, unlinking, every check of the round trip
 //! (state, nonce, audience, expiry, PKCE, redirect), and accounts without a password.
 
+mod certified;
 pub(crate) mod provider;
 
 use crate::passkeys::authenticator::Authenticator;
@@ -18,18 +19,30 @@ const PW: &str = "correct horse";
 /// The service with the provider `corp`, its URL `http://localhost:PORT`.
 fn app_with(provider: &FakeProvider, extra: &[(&str, &str)]) -> (TestApp, String) {
     let port = free_port();
-    let url = format!("http://localhost:{port}");
+    let app = app_with_issuer(port, &provider.issuer, CLIENT_ID, CLIENT_SECRET, extra);
+    (app, format!("http://localhost:{port}"))
+}
+
+/// The service on `port` (`PUBLIC_URL` `http://localhost:PORT`) with the provider `corp` at
+/// `issuer`.
+fn app_with_issuer(
+    port: u16,
+    issuer: &str,
+    client_id: &str,
+    client_secret: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let mut spawn = TestApp::with()
         .env("BIND_ADDR", &format!("127.0.0.1:{port}"))
-        .env("PUBLIC_URL", &url)
+        .env("PUBLIC_URL", &format!("http://localhost:{port}"))
         .env("IDENTITY_PROVIDERS", "corp")
-        .env("IDP_CORP_CLIENT_ID", CLIENT_ID)
-        .env("IDP_CORP_CLIENT_SECRET", CLIENT_SECRET)
-        .env("IDP_CORP_ISSUER", &provider.issuer);
+        .env("IDP_CORP_CLIENT_ID", client_id)
+        .env("IDP_CORP_CLIENT_SECRET", client_secret)
+        .env("IDP_CORP_ISSUER", issuer);
     for (name, value) in extra {
         spawn = spawn.env(name, value);
     }
-    (spawn.start(), url)
+    spawn.start()
 }
 
 fn encode(text: &str) -> String {
