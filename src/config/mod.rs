@@ -19,7 +19,9 @@ pub use groups::{
     MailSettings, MailedCodeSettings, ServerSettings, SessionSettings,
 };
 pub use passkeys::PasskeySettings;
-pub use providers::{Provider, ProviderSettings, outbound_allowed};
+pub use providers::{
+    OAuthEndpoints, Preset, Provider, ProviderKind, ProviderSettings, outbound_allowed,
+};
 pub use settings::{Group, SETTINGS, Setting, help_text, setting};
 
 /// The validated configuration of one process, one field per [`Group`].

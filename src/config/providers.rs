@@ -8,7 +8,45 @@ use super::read::ConfigError;
 use std::time::Duration;
 use webauthn_rs::prelude::Url;
 
-/// One configured provider (OpenID Connect).
+/// How a provider is spoken to.
+#[derive(Clone, Debug)]
+pub enum ProviderKind {
+    /// OpenID Connect: `IDP_<NAME>_ISSUER` (`google`: `https://accounts.google.com`), its
+    /// discovery document at `<issuer>/.well-known/openid-configuration`.
+    Oidc {
+        /// The issuer.
+        issuer: Url,
+    },
+    /// OAuth 2.0 and the provider's user API: the `github` and `facebook` presets, each endpoint
+    /// replaceable by `IDP_<NAME>_AUTHORIZATION_URL`, `_TOKEN_URL`, `_USER_URL`, `_EMAILS_URL`.
+    OAuth(Box<OAuthEndpoints>),
+}
+
+/// Which OAuth 2.0 preset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    /// GitHub: the user's id from `/user`, the verified primary address from `/user/emails`.
+    GitHub,
+    /// Facebook: id and email from the Graph API's `/me`; the address is never taken as proven.
+    Facebook,
+}
+
+/// The endpoints of an OAuth 2.0 preset.
+#[derive(Clone, Debug)]
+pub struct OAuthEndpoints {
+    /// Which preset.
+    pub preset: Preset,
+    /// Where the browser is sent.
+    pub authorization: Url,
+    /// Where the code is exchanged.
+    pub token: Url,
+    /// The signed-in user (`id`, maybe `email`).
+    pub user: Url,
+    /// GitHub's list of the user's addresses with their verification.
+    pub emails: Option<Url>,
+}
+
+/// One configured provider.
 #[derive(Clone, Debug)]
 pub struct Provider {
     /// Its name in `IDENTITY_PROVIDERS` and in the paths: lowercase letters, digits, `-`.
@@ -17,9 +55,8 @@ pub struct Provider {
     pub client_id: String,
     /// `IDP_<NAME>_CLIENT_SECRET`.
     pub client_secret: String,
-    /// `IDP_<NAME>_ISSUER` (`google`: `https://accounts.google.com`): its discovery document is
-    /// at `<issuer>/.well-known/openid-configuration`.
-    pub issuer: Url,
+    /// OpenID Connect, or an OAuth 2.0 preset.
+    pub kind: ProviderKind,
     /// Where the provider sends the browser back: `PUBLIC_URL` + `/idp/<name>/callback`.
     pub redirect_uri: Url,
 }
@@ -100,30 +137,22 @@ fn provider(
         value.ok_or(ConfigError { var, message: format!("is required for provider `{name}`") })
     };
     let (issuer_var, issuer) = read("ISSUER");
-    let issuer = match (issuer, name) {
-        (Some(issuer), _) => issuer,
-        (None, "google") => "https://accounts.google.com".to_owned(),
-        (None, "github" | "facebook") => {
-            return Err(ConfigError {
-                var: issuer_var,
-                message: format!(
-                    "is required: the `{name}` preset (OAuth 2.0 without OpenID Connect) is not built yet; name an OpenID Connect issuer"
-                ),
-            });
-        }
-        (None, _) => {
-            return Err(ConfigError {
-                var: issuer_var,
-                message: format!(
-                    "is required for provider `{name}` (its OpenID Connect issuer URL)"
-                ),
-            });
+    let kind = match (issuer, name) {
+        (None, "github" | "facebook") => ProviderKind::OAuth(Box::new(preset(name, &read)?)),
+        (issuer, _) => {
+            let issuer = match issuer {
+                Some(issuer) => issuer,
+                None if name == "google" => "https://accounts.google.com".to_owned(),
+                None => {
+                    let message = format!(
+                        "is required for provider `{name}` (its OpenID Connect issuer URL)"
+                    );
+                    return Err(ConfigError { var: issuer_var, message });
+                }
+            };
+            ProviderKind::Oidc { issuer: outbound(issuer_var, &issuer)? }
         }
     };
-    let issuer = Url::parse(&issuer).ok().filter(outbound_allowed).ok_or(ConfigError {
-        var: issuer_var,
-        message: "must be an https:// URL (http:// only for a loopback host)".into(),
-    })?;
     let redirect_uri = public_url.join(&format!("/idp/{name}/callback")).map_err(|_| {
         ConfigError { var: "PUBLIC_URL", message: "cannot carry a callback path".into() }
     })?;
@@ -131,8 +160,51 @@ fn provider(
         name: name.to_owned(),
         client_id: required("CLIENT_ID")?,
         client_secret: required("CLIENT_SECRET")?,
-        issuer,
+        kind,
         redirect_uri,
+    })
+}
+
+/// An outbound URL setting, or the error naming `var`.
+fn outbound(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    Url::parse(value).ok().filter(outbound_allowed).ok_or(ConfigError {
+        var,
+        message: "must be an https:// URL (http:// only for a loopback host)".into(),
+    })
+}
+
+/// The endpoints of the `github` or `facebook` preset, each replaceable by its setting.
+fn preset(
+    name: &str,
+    read: &dyn Fn(&str) -> (&'static str, Option<String>),
+) -> Result<OAuthEndpoints, ConfigError> {
+    let endpoint = |what: &str, default: &str| {
+        let (var, value) = read(what);
+        outbound(var, value.as_deref().unwrap_or(default))
+    };
+    let graph = "https://graph.facebook.com/v21.0";
+    Ok(if name == "github" {
+        OAuthEndpoints {
+            preset: Preset::GitHub,
+            authorization: endpoint(
+                "AUTHORIZATION_URL",
+                "https://github.com/login/oauth/authorize",
+            )?,
+            token: endpoint("TOKEN_URL", "https://github.com/login/oauth/access_token")?,
+            user: endpoint("USER_URL", "https://api.github.com/user")?,
+            emails: Some(endpoint("EMAILS_URL", "https://api.github.com/user/emails")?),
+        }
+    } else {
+        OAuthEndpoints {
+            preset: Preset::Facebook,
+            authorization: endpoint(
+                "AUTHORIZATION_URL",
+                "https://www.facebook.com/v21.0/dialog/oauth",
+            )?,
+            token: endpoint("TOKEN_URL", &format!("{graph}/oauth/access_token"))?,
+            user: endpoint("USER_URL", &format!("{graph}/me?fields=id,email"))?,
+            emails: None,
+        }
     })
 }
 
@@ -185,9 +257,40 @@ mod tests {
         ])
         .unwrap();
         let google = set.provider("google").unwrap();
-        assert_eq!(google.issuer.as_str(), "https://accounts.google.com/");
+        let super::ProviderKind::Oidc { issuer } = &google.kind else { panic!("google is OIDC") };
+        assert_eq!(issuer.as_str(), "https://accounts.google.com/");
         assert_eq!(google.redirect_uri.as_str(), "http://localhost:8080/idp/google/callback");
         assert_eq!(set.provider("corp-sso").unwrap().client_secret, "c-secret");
+    }
+
+    #[test]
+    fn github_and_facebook_are_oauth_presets_whose_endpoints_can_be_replaced() {
+        let set = providers(&[
+            ("IDENTITY_PROVIDERS", "github,facebook"),
+            ("IDP_GITHUB_CLIENT_ID", "g"),
+            ("IDP_GITHUB_CLIENT_SECRET", "s"),
+            ("IDP_GITHUB_TOKEN_URL", "http://127.0.0.1:9/token"),
+            ("IDP_FACEBOOK_CLIENT_ID", "f"),
+            ("IDP_FACEBOOK_CLIENT_SECRET", "s"),
+        ])
+        .unwrap();
+        let super::ProviderKind::OAuth(github) = &set.provider("github").unwrap().kind else {
+            panic!("github is an OAuth preset")
+        };
+        assert_eq!(github.preset, super::Preset::GitHub);
+        assert_eq!(github.token.as_str(), "http://127.0.0.1:9/token");
+        assert_eq!(github.authorization.as_str(), "https://github.com/login/oauth/authorize");
+        let super::ProviderKind::OAuth(facebook) = &set.provider("facebook").unwrap().kind else {
+            panic!("facebook is an OAuth preset")
+        };
+        assert!(facebook.emails.is_none() && facebook.user.as_str().contains("fields=id,email"));
+        let plain = providers(&[
+            ("IDENTITY_PROVIDERS", "github"),
+            ("IDP_GITHUB_CLIENT_ID", "g"),
+            ("IDP_GITHUB_CLIENT_SECRET", "s"),
+            ("IDP_GITHUB_USER_URL", "http://api.example.com/user"),
+        ]);
+        assert!(plain.unwrap_err().contains("IDP_GITHUB_USER_URL"));
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub const SETTINGS: &[Setting] = &[
     t("PUBLIC_URL", Passkeys, "http://localhost:8080", "the URL browsers use to reach the service or its web client; gives the next two their defaults"),
     t("WEBAUTHN_RP_ID", Passkeys, "host of PUBLIC_URL", "relying party ID: the domain passkeys are bound to (every origin below is on it or a subdomain); changing it orphans every passkey"),
     t("WEBAUTHN_ORIGINS", Passkeys, "origin of PUBLIC_URL", "comma-separated exact origins (https://accounts.example.com) whose passkey ceremonies are accepted"),
-    t("IDENTITY_PROVIDERS", Providers, "empty", "comma-separated provider names (google, or any name with IDP_<NAME>_ISSUER); each needs IDP_<NAME>_CLIENT_ID and IDP_<NAME>_CLIENT_SECRET"),
+    t("IDENTITY_PROVIDERS", Providers, "empty", "comma-separated provider names: google (OpenID Connect), github and facebook (OAuth 2.0 presets), or any name with IDP_<NAME>_ISSUER; each needs IDP_<NAME>_CLIENT_ID and IDP_<NAME>_CLIENT_SECRET"),
     t("REDIRECT_ALLOWED_URLS", Providers, "PUBLIC_URL + /", "comma-separated URLs a sign-in may return to: exact, or a prefix when it ends in /"),
     n("IDP_TIMEOUT_MS", Providers, "5000", 100, 60_000, "connect + answer budget of each request to a provider, milliseconds"),
     n("REAPER_INTERVAL_SECONDS", Housekeeping, "10", 1, 86_400, "how often expired claims, codes, sessions and counters are deleted in the background, seconds"),

@@ -5,6 +5,7 @@
 pub mod hashing;
 pub mod jwt;
 pub mod keys;
+pub mod oauth;
 pub mod oidc;
 pub mod sealing;
 pub mod webauthn;

@@ -8,7 +8,9 @@
 //! verified against Mozilla's roots, every request bounded by `IDP_TIMEOUT_MS`, no redirects
 //! followed.
 
-use crate::config::{Provider, outbound_allowed};
+use super::oauth;
+pub use super::oauth::{Identity, ProviderFailure};
+use crate::config::{Provider, ProviderKind, outbound_allowed};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -44,22 +46,6 @@ struct Cached {
     keys: JwkSet,
     fetched: Instant,
 }
-
-/// The identity a provider vouched for in a verified ID token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// `sub`: the provider's stable id of the person.
-    pub subject: String,
-    /// `email`, if the provider gave one.
-    pub email: Option<String>,
-    /// `email_verified`: the provider says the person controls that mailbox.
-    pub email_verified: bool,
-}
-
-/// Why the provider's side failed: what the callback answers with `#error=provider_error`, and
-/// what the log says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderFailure(pub String);
 
 /// The outbound client and its cache, one per process.
 pub struct OidcClient {
@@ -118,6 +104,9 @@ impl OidcClient {
         nonce: &str,
         code_challenge: &str,
     ) -> Result<String, ProviderFailure> {
+        if let ProviderKind::OAuth(endpoints) = &provider.kind {
+            return Ok(oauth::authorization_url(provider, endpoints, state, code_challenge));
+        }
         let cached = self.cached(provider, false)?;
         let mut url = endpoint(&cached.metadata.authorization_endpoint)?;
         url.query_pairs_mut()
@@ -141,6 +130,9 @@ impl OidcClient {
         verifier: &str,
         nonce: &str,
     ) -> Result<Identity, ProviderFailure> {
+        if let ProviderKind::OAuth(endpoints) = &provider.kind {
+            return oauth::exchange(&self.agent, provider, endpoints, code, verifier);
+        }
         let cached = self.cached(provider, false)?;
         let form = [
             ("grant_type", "authorization_code"),
@@ -154,7 +146,7 @@ impl OidcClient {
             .agent
             .post(token_url.as_str())
             .header("Accept", "application/json")
-            .header("Authorization", &client_secret_basic(provider))
+            .header("Authorization", &oauth::client_secret_basic(provider))
             .send_form(form)
             .map_err(|e| failure("token endpoint", e))?;
         if !answer.status().is_success() {
@@ -229,10 +221,13 @@ impl OidcClient {
         if let Some(known) = known.filter(|k| !refresh && k.fetched.elapsed() < METADATA_TTL) {
             return Ok(known);
         }
-        let discovery = provider.issuer.as_str().trim_end_matches('/').to_owned()
-            + "/.well-known/openid-configuration";
-        let metadata: Metadata = self.get_json(&discovery)?;
-        if metadata.issuer.trim_end_matches('/') != provider.issuer.as_str().trim_end_matches('/') {
+        let ProviderKind::Oidc { issuer } = &provider.kind else {
+            return Err(ProviderFailure("not an OpenID Connect provider".into()));
+        };
+        let issuer = issuer.as_str().trim_end_matches('/');
+        let metadata: Metadata =
+            self.get_json(&format!("{issuer}/.well-known/openid-configuration"))?;
+        if metadata.issuer.trim_end_matches('/') != issuer {
             return Err(ProviderFailure(format!("discovery names issuer {}", metadata.issuer)));
         }
         let keys: JwkSet = self.get_json(endpoint(&metadata.jwks_uri)?.as_str())?;
@@ -263,25 +258,6 @@ impl OidcClient {
         }
         answer.body_mut().read_json().map_err(|e| failure(url, e))
     }
-}
-
-/// `client_secret_basic` (OpenID Connect Core §9, the default every provider accepts): the
-/// client ID and secret, each form-encoded (RFC 6749 §2.3.1), in HTTP Basic.
-fn client_secret_basic(provider: &Provider) -> String {
-    use base64::Engine;
-    let encode = |text: &str| -> String {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".into(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    let pair = format!("{}:{}", encode(&provider.client_id), encode(&provider.client_secret));
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
 /// A provider's endpoint, if the service may call it (`https://`, or `http://` on loopback).

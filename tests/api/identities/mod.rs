@@ -4,6 +4,7 @@
 //! (state, nonce, audience, expiry, PKCE, redirect), and accounts without a password.
 
 mod certified;
+mod presets;
 pub(crate) mod provider;
 
 use crate::passkeys::authenticator::Authenticator;
@@ -64,6 +65,11 @@ fn get(app: &TestApp, path: &str) -> RawResponse {
 fn location(response: &RawResponse) -> String {
     assert_eq!(response.status, 302, "{}", body_text(response));
     response.header("Location").unwrap().to_owned()
+}
+
+/// `GET /idp/{name}/authorize`: the URL the browser is sent to.
+fn to_provider_of(app: &TestApp, name: &str) -> String {
+    location(&get(app, &format!("/idp/{name}/authorize")))
 }
 
 /// `GET /idp/corp/authorize`: the URL the browser is sent to.
