@@ -12,7 +12,10 @@ concurrent signed-in users on one instance and on three behind nginx, and /login
 BCRYPT_COST 10 and 12. Target 9 (bench/endpoints.py): every endpoint added since, at
 saturation, next to its ceiling (bcrypt, or pgbench of its main statement). Target 10
 (bench/passkeys.py): passkey sign-in at saturation against its ceiling (webauthn-rs
-verifications per second, pgbench of its statements) and unloaded. See BENCHMARKS.md.
+verifications per second, pgbench of its statements) and unloaded. Target 11
+(bench/providers.py): a sign-in with another provider, beefirst's share only (the provider is a
+stand-in inside the bench process; its CPU and its token endpoint's time are left out). See
+BENCHMARKS.md.
 Needs the Python `cryptography` package (Debian's python3-cryptography) for the passkey client.
 Needs: PostgreSQL (started by .ci/pg-up), wrk, gnuplot and nginx (Debian packages; installed if
 missing), pgbench (PostgreSQL's). Writes bench/out/ (raw results, the chart bench/out/latency.svg).
@@ -22,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import users as scale
 import endpoints
 import passkeys
+import providers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -194,6 +198,9 @@ def run_all(pgbench, autogroup_before):
     print("passkey sign-in at saturation and unloaded ...", flush=True)
     psql("TRUNCATE accounts CASCADE")
     results["passkeys"] = passkeys.run(ROOT, OUT, f"{PG}/{DB}", DB, psql, pgbench, LOAD, COST)
+    print("sign-in with another provider, beefirst's share ...", flush=True)
+    psql("TRUNCATE accounts CASCADE")
+    results["providers"] = providers.run(ROOT, OUT, f"{PG}/{DB}")
     report(results)
 
 class LogLines:
@@ -456,6 +463,7 @@ def report(r):
         *scale_rows(r["scale"]),
         *endpoint_rows(r["endpoints"]),
         *passkeys.rows(r["passkeys"]),
+        *providers.rows(r["providers"]),
     ]
     lines = ["| target | measured | reference | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for name, measured, ref, ratio, ok, goal in rows:
