@@ -95,7 +95,7 @@ pub const SETTINGS: &[Setting] = &[
     n("RESET_CODE_TTL_SECONDS", MailedCodes, "900", 60, 86_400, "lifetime of a password-reset or sign-in code, seconds"),
     n("MAX_RESET_ATTEMPTS", MailedCodes, "5", 1, 100, "wrong codes that kill a password-reset, sign-in or email-change code"),
     n("EMAIL_CHANGE_TTL_SECONDS", MailedCodes, "900", 60, 86_400, "lifetime of an email-change code, seconds"),
-    n("RATE_LIMIT_IP_PER_MINUTE", Limits, "60", 0, 1_000_000, "POST requests per client IP per rolling minute, all POST endpoints together"),
+    n("RATE_LIMIT_IP_PER_MINUTE", Limits, "60", 0, 1_000_000, "POST requests per client IP per rolling minute, all POST endpoints together, and GET /idp/{name}/authorize (it stores a sign-in)"),
     n("RATE_LIMIT_EMAIL_PER_HOUR", Limits, "10", 0, 1_000_000, "mails sent per email address per rolling hour"),
     n("MAX_WRONG_CODES_PER_EMAIL_PER_DAY", Limits, "10", 0, 1_000_000, "wrong codes per mailbox (+tag stripped) across all its claims per rolling 24 h; past it, new codes for that email have HARDENED_CODE_DIGITS digits"),
     n("LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", Limits, "10", 0, 1_000_000, "failed logins per email per rolling hour before 429 (also wrong passwords at /me, and wrong second-factor codes per account); a mailed sign-in code still works"),

@@ -160,8 +160,9 @@ pub fn preflight(method: &Method, url: &str) -> Option<String> {
     Some(format!("{}, OPTIONS", allow(route.path)))
 }
 
-/// Dispatches one request: a POST first counts against the client IP's rate limit, then the
-/// body is read (within its limits) and the handler runs on the request's neutral form.
+/// Dispatches one request: a POST (and `GET /idp/{name}/authorize`, the one GET that writes: a
+/// sign-in's state) first counts against the client IP's rate limit, then the body is read
+/// (within its limits) and the handler runs on the request's neutral form.
 pub fn route_request(
     request: &mut Request,
     state: &AppState,
@@ -169,7 +170,7 @@ pub fn route_request(
     context: Context,
 ) -> Result<Reply, Failure> {
     let route = find(request.method(), request.url())?;
-    if route.method == Method::Post {
+    if route.method == Method::Post || route.path == "/idp/{name}/authorize" {
         if let Some(ip) = client_ip {
             rate_limits::flow::count_post_from(state, ip)?;
         }

@@ -348,3 +348,15 @@ fn totp_still_applies_a_disabled_account_is_refused_and_a_rotated_key_is_fetched
         round_trip(&app, &url, &provider, Behaviour::person("zed", "zed@example.com"));
     assert_eq!((key.as_str(), value.as_str()), ("error", "account_disabled"));
 }
+
+#[test]
+fn starting_sign_ins_counts_against_the_client_ip_like_a_post() {
+    let provider = FakeProvider::start();
+    let (app, _) = app_with(&provider, &[("RATE_LIMIT_IP_PER_MINUTE", "3")]);
+    for _ in 0..3 {
+        assert_eq!(get(&app, "/idp/corp/authorize").status, 302);
+    }
+    assert_error(&get(&app, "/idp/corp/authorize"), 429, "rate_limited");
+    let states: i64 = app.sql().query_one("SELECT count(*) FROM idp_states", &[]).unwrap().get(0);
+    assert_eq!(states, 3, "each one a row, so they are limited");
+}
