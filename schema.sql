@@ -401,26 +401,38 @@ CREATE TABLE IF NOT EXISTS identities (
 CREATE INDEX IF NOT EXISTS identities_account ON identities (account_id);
 
 -- A sign-in sent to a provider, until the browser comes back: the SHA-256 of its `state`, the
--- `nonce` the ID token must carry, the PKCE verifier, where to return, and for a link the
--- account that asked. Single-use (the callback deletes it), 10 minutes.
+-- `nonce` the ID token must carry, the PKCE verifier, where to return, the frontend's own PKCE
+-- challenge if it gave one (its login code then needs the verifier), and for a link the account
+-- and the session that asked. Single-use (the callback deletes it), 10 minutes.
 CREATE TABLE IF NOT EXISTS idp_states (
-    state_hash      bytea       PRIMARY KEY,
-    provider        text        NOT NULL,
-    nonce           text        NOT NULL,
-    code_verifier   text        NOT NULL,
-    redirect_to     text        NOT NULL,
-    link_account_id bigint      REFERENCES accounts (id) ON DELETE CASCADE,
-    expires_at      timestamptz NOT NULL
+    state_hash       bytea       PRIMARY KEY,
+    provider         text        NOT NULL,
+    nonce            text        NOT NULL,
+    code_verifier    text        NOT NULL,
+    redirect_to      text        NOT NULL,
+    client_challenge text,
+    link_account_id  bigint      REFERENCES accounts (id) ON DELETE CASCADE,
+    link_session_id  bigint,
+    expires_at       timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idp_states_expiry ON idp_states (expires_at);
 
--- The one-time code a provider sign-in returns in the redirect's fragment, exchanged for tokens
--- by POST /idp/exchange: SHA-256 only, 60 seconds, single-use, bound to the account's
--- credential version.
+-- The one-time code a provider round trip returns in the redirect's fragment: SHA-256 only, 60
+-- seconds, single-use, bound to the account's credential version and to the frontend's PKCE
+-- challenge if it gave one. A 'sign_in' code is exchanged for tokens (POST /idp/exchange); a
+-- 'link' code carries the identity, and links it only when the session that asked confirms it
+-- (POST /me/identities/confirm), so a link started by one person cannot be finished in another's
+-- browser.
 CREATE TABLE IF NOT EXISTS login_codes (
     code_hash          bytea       PRIMARY KEY,
+    purpose            text        NOT NULL CHECK (purpose IN ('sign_in', 'link')),
     account_id         bigint      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     credential_version integer     NOT NULL,
+    client_challenge   text,
+    session_id         bigint,
+    provider           text,
+    subject            text,
+    email              text,
     expires_at         timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS login_codes_expiry ON login_codes (expires_at);

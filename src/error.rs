@@ -126,6 +126,8 @@ pub enum Error {
     PasswordNotSet,
     /// 503: the identity provider could not be reached or answered nonsense (logged).
     ProviderUnavailable,
+    /// 409: `POST /me/identities/confirm` for an identity linked to an account already.
+    AlreadyLinked,
     /// 503: the mail API did not accept the verification mail; the claim was removed again.
     MailUnavailable,
     /// 503: PostgreSQL is unreachable.

@@ -100,17 +100,17 @@ impl ProviderSettings {
             .map(|name| provider(name, lookup, public_url))
             .collect::<Result<Vec<_>, _>>()?;
         let allowed = get("REDIRECT_ALLOWED_URLS");
-        let redirect_allowed =
-            match &allowed.value {
-                None => vec![public_url.join("/").map_err(|_| ConfigError {
-                    var: "PUBLIC_URL",
-                    message: "has no origin".into(),
-                })?],
-                Some(_) => allowed.with(
-                    |v| v.split(',').map(|u| Url::parse(u.trim()).ok().filter(web_url)).collect(),
-                    "must be comma-separated http(s) URLs (an exact URL, or a prefix ending in /)",
+        let redirect_allowed = match &allowed.value {
+            None => vec![
+                Url::parse(&format!("{}/", public_url.as_str().trim_end_matches('/'))).map_err(
+                    |_| ConfigError { var: "PUBLIC_URL", message: "has no origin".into() },
                 )?,
-            };
+            ],
+            Some(_) => allowed.with(
+                |v| v.split(',').map(|u| Url::parse(u.trim()).ok().filter(web_url)).collect(),
+                "must be comma-separated http(s) URLs (an exact URL, or a prefix ending in /)",
+            )?,
+        };
         let timeout = Duration::from_millis(get("IDP_TIMEOUT_MS").number()?);
         Ok(ProviderSettings { providers, redirect_allowed, timeout })
     }
@@ -209,7 +209,8 @@ fn preset(
 }
 
 fn is_name(name: &str) -> bool {
-    !name.is_empty()
+    name != "confirm" // POST /me/identities/confirm
+        && !name.is_empty()
         && name.len() <= 32
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

@@ -45,6 +45,8 @@ struct Cached {
     metadata: Metadata,
     keys: JwkSet,
     fetched: Instant,
+    /// Fetched for a key the cache lacked: another such fetch waits ten seconds.
+    forced: bool,
 }
 
 /// The outbound client and its cache, one per process.
@@ -108,7 +110,7 @@ impl OidcClient {
             return Ok(oauth::authorization_url(provider, endpoints, state, code_challenge));
         }
         let cached = self.cached(provider, false)?;
-        let mut url = endpoint(&cached.metadata.authorization_endpoint)?;
+        let mut url = endpoint(&cached.metadata.authorization_endpoint, &cached.metadata.issuer)?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &provider.client_id)
@@ -141,7 +143,7 @@ impl OidcClient {
             ("client_id", &provider.client_id),
             ("code_verifier", verifier),
         ];
-        let token_url = endpoint(&cached.metadata.token_endpoint)?;
+        let token_url = endpoint(&cached.metadata.token_endpoint, &cached.metadata.issuer)?;
         let mut answer = self
             .agent
             .post(token_url.as_str())
@@ -168,7 +170,8 @@ impl OidcClient {
         if let (None, Some(url), Some(token)) =
             (&identity.email, &cached.metadata.userinfo_endpoint, &tokens.access_token)
         {
-            let info: UserInfo = self.get_json_with(endpoint(url)?.as_str(), Some(token))?;
+            let info: UserInfo =
+                self.get_json_with(endpoint(url, &cached.metadata.issuer)?.as_str(), Some(token))?;
             if info.sub != identity.subject {
                 return Err(ProviderFailure("UserInfo names another subject".into()));
             }
@@ -190,16 +193,20 @@ impl OidcClient {
         if !ALGORITHMS.contains(&header.alg) {
             return Err(ProviderFailure(format!("ID token signed with {:?}", header.alg)));
         }
-        let kid = header.kid.unwrap_or_default();
-        let refreshed;
-        let jwk = match cached.keys.find(&kid) {
-            Some(jwk) => jwk,
-            None => {
-                refreshed = self.cached(provider, true)?;
-                refreshed.keys.find(&kid).ok_or_else(|| ProviderFailure(format!("no key {kid}")))?
-            }
+        // No `kid`: the provider's only key. An unknown `kid`: one fresh fetch (a rotation), then
+        // no other for ten seconds, so bad tokens cannot make us hammer the provider.
+        let pick = |keys: &JwkSet| match &header.kid {
+            Some(kid) => keys.find(kid).cloned(),
+            None => (keys.keys.len() == 1).then(|| keys.keys[0].clone()),
         };
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| failure("provider key", e))?;
+        let stale = !cached.forced || cached.fetched.elapsed() > Duration::from_secs(10);
+        let jwk = match pick(&cached.keys) {
+            Some(jwk) => jwk,
+            None if header.kid.is_some() && stale => pick(&self.cached(provider, true)?.keys)
+                .ok_or_else(|| ProviderFailure("no key with the ID token's kid".into()))?,
+            None => return Err(ProviderFailure("no key for the ID token".into())),
+        };
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| failure("provider key", e))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&cached.metadata.issuer]);
         validation.set_audience(&[&provider.client_id]);
@@ -230,8 +237,14 @@ impl OidcClient {
         if metadata.issuer.trim_end_matches('/') != issuer {
             return Err(ProviderFailure(format!("discovery names issuer {}", metadata.issuer)));
         }
-        let keys: JwkSet = self.get_json(endpoint(&metadata.jwks_uri)?.as_str())?;
-        let fresh = std::sync::Arc::new(Cached { metadata, keys, fetched: Instant::now() });
+        let keys: JwkSet =
+            self.get_json(endpoint(&metadata.jwks_uri, &metadata.issuer)?.as_str())?;
+        let fresh = std::sync::Arc::new(Cached {
+            metadata,
+            keys,
+            fetched: Instant::now(),
+            forced: refresh,
+        });
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(provider.name.clone(), std::sync::Arc::clone(&fresh));
         }
@@ -260,11 +273,14 @@ impl OidcClient {
     }
 }
 
-/// A provider's endpoint, if the service may call it (`https://`, or `http://` on loopback).
-fn endpoint(raw: &str) -> Result<Url, ProviderFailure> {
+/// A provider's endpoint, if the service may call it: `https://`, or `http://` on loopback only
+/// for an issuer that is itself on loopback (a discovery document cannot point the client secret
+/// at this machine's services).
+fn endpoint(raw: &str, issuer: &str) -> Result<Url, ProviderFailure> {
+    let local_issuer = issuer.starts_with("http://");
     Url::parse(raw)
         .ok()
-        .filter(outbound_allowed)
+        .filter(|u| outbound_allowed(u) && (local_issuer || u.scheme() == "https"))
         .ok_or_else(|| ProviderFailure(format!("endpoint {raw} is not https://")))
 }
 

@@ -39,7 +39,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 54] = {
+pub static ROUTES: [Route; 55] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -73,6 +73,7 @@ pub static ROUTES: [Route; 54] = {
         route(Patch, "/me/passkeys/{id}", Requests, passkeys::api::rename),
         route(Delete, "/me/passkeys/{id}", Requests, passkeys::api::delete),
         route(Get, "/me/identities", Requests, identities::api::list),
+        route(Post, "/me/identities/confirm", Requests, identities::api::confirm),
         route(Post, "/me/identities/{name}", Requests, identities::api::link),
         route(Delete, "/me/identities/{id}", Requests, identities::api::unlink),
         route(Post, "/password/forgot", Requests, recovery::api::forgot),
@@ -106,13 +107,12 @@ pub fn find(method: &Method, url: &str) -> Result<&'static Route, Refusal> {
     let path = url.split('?').next().unwrap_or("");
     let method = if *method == Method::Head { &Method::Get } else { method };
     let mut same_path = ROUTES.iter().filter(|r| matches(r.path, path)).peekable();
-    let Some(first) = same_path.peek() else {
+    if same_path.peek().is_none() {
         return Err(Refusal::NoRoute);
-    };
-    let pattern = first.path;
+    }
     same_path
         .find(|r| r.method == *method)
-        .ok_or_else(|| Refusal::MethodNotAllowed { allow: allow(pattern) })
+        .ok_or_else(|| Refusal::MethodNotAllowed { allow: allow(path) })
 }
 
 /// True when `path` has `pattern`'s segments, `{id}` standing for a number.
@@ -135,14 +135,18 @@ fn matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-/// The `Allow` header for the routes of `pattern`: their methods in table order, `HEAD` after
-/// `GET`.
-fn allow(pattern: &str) -> String {
+/// The `Allow` header for `path`: the methods of every route it matches (`/me/identities/5` is
+/// both an identity and a provider's name), in table order, `HEAD` after `GET`.
+fn allow(path: &str) -> String {
     let mut methods = Vec::new();
-    for route in ROUTES.iter().filter(|r| r.path == pattern) {
-        methods.push(route.method.as_str());
-        if route.method == Method::Get {
-            methods.push("HEAD");
+    for route in ROUTES.iter().filter(|r| matches(r.path, path)) {
+        for method in [route.method.as_str()]
+            .into_iter()
+            .chain((route.method == Method::Get).then_some("HEAD"))
+        {
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
         }
     }
     methods.join(", ")
@@ -156,8 +160,8 @@ pub fn preflight(method: &Method, url: &str) -> Option<String> {
         return None;
     }
     let path = url.split('?').next().unwrap_or("");
-    let route = ROUTES.iter().find(|r| matches(r.path, path))?;
-    Some(format!("{}, OPTIONS", allow(route.path)))
+    ROUTES.iter().find(|r| matches(r.path, path))?;
+    Some(format!("{}, OPTIONS", allow(path)))
 }
 
 /// Dispatches one request: a POST (and `GET /idp/{name}/authorize`, the one GET that writes: a

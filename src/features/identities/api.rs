@@ -18,6 +18,8 @@ use serde_json::json;
 pub struct ExchangeRequest {
     /// From the fragment of the callback's redirect.
     pub login_code: String,
+    /// The verifier of the `code_challenge` given at `/authorize`, if one was.
+    pub code_verifier: Option<String>,
 }
 
 /// `POST /me/identities/{name}`.
@@ -25,6 +27,17 @@ pub struct ExchangeRequest {
 pub struct LinkRequest {
     /// Where the browser returns after the provider (`REDIRECT_ALLOWED_URLS`).
     pub redirect_to: Option<String>,
+    /// The frontend's PKCE challenge (S256), if it binds the round trip to itself.
+    pub code_challenge: Option<String>,
+}
+
+/// `POST /me/identities/confirm`.
+#[derive(Deserialize)]
+pub struct ConfirmRequest {
+    /// From the fragment of the callback's redirect.
+    pub link_code: String,
+    /// The verifier of the `code_challenge` given when the link started, if one was.
+    pub code_verifier: Option<String>,
 }
 
 /// A linked identity as its owner sees it.
@@ -65,7 +78,8 @@ pub fn providers(_: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
 pub fn authorize(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
     let name = provider_name(request, 2)?;
     let redirect_to = request.query_param("redirect_to")?;
-    Ok(redirect(flow::authorize(state, &name, redirect_to.as_deref(), None)?))
+    let challenge = request.query_param("code_challenge")?;
+    Ok(redirect(flow::authorize(state, &name, redirect_to.as_deref(), None, challenge.as_deref())?))
 }
 
 /// `GET /idp/{name}/callback?code&state` (or `?error&state`) → 302 to `redirect_to` with
@@ -86,7 +100,8 @@ pub fn exchange(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> 
     let body: ExchangeRequest = request.json()?;
     let code = OpaqueToken::parse(&body.login_code).ok_or(Error::InvalidCode)?;
     let device = request.device();
-    let login = flow::exchange(state, &request.context, &code, device.as_deref())?;
+    let verifier = body.code_verifier.as_deref();
+    let login = flow::exchange(state, &request.context, &code, verifier, device.as_deref())?;
     Ok(login_reply(state, login))
 }
 
@@ -96,8 +111,20 @@ pub fn link(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
     let body: LinkRequest = request.json()?;
     let name = provider_name(request, 3)?;
     let session = bearer(request, state)?;
-    let url = flow::link(state, &session, &name, body.redirect_to.as_deref())?;
+    let (redirect_to, challenge) = (body.redirect_to.as_deref(), body.code_challenge.as_deref());
+    let url = flow::link(state, &session, &name, redirect_to, challenge)?;
     Ok(Reply::json(200, json!({ "authorize_url": url })))
+}
+
+/// `POST /me/identities/confirm` `{"link_code", "code_verifier"?}` (Bearer) → 200 `{"provider"}`:
+/// the identity is linked.
+pub fn confirm(request: &ApiRequest, state: &AppState) -> Result<Reply, Error> {
+    let body: ConfirmRequest = request.json()?;
+    let code = OpaqueToken::parse(&body.link_code).ok_or(Error::InvalidCode)?;
+    let session = bearer(request, state)?;
+    let verifier = body.code_verifier.as_deref();
+    let provider = flow::confirm_link(state, &request.context, &session, &code, verifier)?;
+    Ok(Reply::json(200, json!({ "provider": provider })))
 }
 
 /// `GET /me/identities` (Bearer) → 200 `{"identities": [...]}`.

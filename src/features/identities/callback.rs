@@ -3,7 +3,8 @@
 //! decides, in one transaction (OpenID Connect Core §3.1.2.5–7; OWASP's OAuth 2.0 cheat sheet):
 //!
 //! - linked already → signs in to its account;
-//! - a link the signed-in owner asked for → linked to that account;
+//! - a link the signed-in owner asked for → a link code that only the owner's session can
+//!   confirm (`POST /me/identities/confirm`);
 //! - new, with a provider-verified email no account or claim holds → a new active account
 //!   without a password;
 //! - new, with an email an account or claim holds → `link_required`: **never linked
@@ -11,16 +12,15 @@
 //!   the mailbox would otherwise take over the account of that address.
 //!
 //! The browser is sent back to `redirect_to` with `#login_code=` (60 s, once, exchanged by
-//! `POST /idp/exchange`: tokens never appear in a URL) or `#error=`.
+//! `POST /idp/exchange`: tokens never appear in a URL), `#link_code=`, or `#error=`.
 
-use super::sql::states::{self, TakenState};
+use super::sql::states::{self, CodeFor, Linker, TakenState};
 use super::sql::{self, LinkedAccount};
 use crate::app::{AppState, dummy_hash};
 use crate::context::Context;
 use crate::db;
 use crate::domain::{AuditAction, Email, OpaqueToken};
 use crate::error::Error;
-use crate::mail::{Notice, NoticeKind};
 use crate::security::oidc::Identity;
 use crate::telemetry::log;
 use crate::uow::{Subject, UnitOfWork};
@@ -65,7 +65,8 @@ pub fn callback(
     Ok(back(settle(state, ctx, name, &taken, &identity)?))
 }
 
-/// The fragment for a verified `identity`: what it signs in to or links, in one transaction.
+/// The fragment for a verified `identity`: what it signs in to, or a link code, in one
+/// transaction.
 fn settle(
     state: &AppState,
     ctx: &Context,
@@ -77,20 +78,21 @@ fn settle(
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
     let subject = identity.subject.as_str();
     let linked = sql::linked_account(uow.tx(), name, subject)?;
-    let account = match (taken.link_account_id, linked) {
-        (Some(asking), Some(linked)) => {
+    let account = match (taken.linker, linked) {
+        (Some(linker), Some(linked)) => {
             uow.commit(state)?;
-            let mine = linked.account_id == asking;
+            let mine = linked.account_id == linker.account_id;
             return Ok(if mine { format!("linked={name}") } else { "error=already_linked".into() });
         }
-        (Some(asking), None) => return link(state, uow, asking, name, identity),
+        (Some(linker), None) => return link_code(state, uow, linker, name, taken, identity),
         (None, Some(linked)) => linked,
         (None, None) => match create(state, &mut uow, name, identity)? {
-            Ok(made) => made,
-            Err(fragment) => {
+            Made::Account(made) => made,
+            Made::Refused(fragment) => {
                 uow.commit(state)?;
                 return Ok(fragment.into());
             }
+            Made::Raced => return Ok("error=provider_error".into()), // rolled back: try again
         },
     };
     if account.disabled {
@@ -98,57 +100,76 @@ fn settle(
         return Ok("error=account_disabled".into());
     }
     let code = OpaqueToken::generate()?;
-    states::insert_login_code(uow.tx(), &code, account.account_id, account.credential_version)?;
+    let what = CodeFor {
+        account_id: account.account_id,
+        credential_version: account.credential_version,
+        client_challenge: taken.client_challenge.as_deref(),
+        link: None,
+    };
+    states::insert_code(uow.tx(), &code, &what)?;
     uow.commit(state)?;
     Ok(format!("login_code={}", code.expose()))
 }
 
-/// A new account for a new identity, if its email is provider-verified and free; else the
-/// fragment that says why not.
+/// What [`create`] did.
+enum Made {
+    /// A new account, linked to the identity.
+    Account(LinkedAccount),
+    /// None: the fragment says why.
+    Refused(&'static str),
+    /// A racing sign-in linked the same identity first: nothing is kept (the caller rolls back).
+    Raced,
+}
+
+/// A new account for a new identity, if its email is provider-verified and no active account
+/// holds it (a pending claim gives way: the provider has proved the mailbox, the claimant has
+/// not); else why not.
 fn create(
     state: &AppState,
     uow: &mut UnitOfWork<'_>,
     name: &str,
     identity: &Identity,
-) -> Result<Result<LinkedAccount, &'static str>, Error> {
+) -> Result<Made, Error> {
     let email = identity.email.as_deref().and_then(|e| Email::parse(e).ok());
     let (Some(email), true) = (email, identity.email_verified) else {
-        return Ok(Err("error=email_not_verified"));
+        return Ok(Made::Refused("error=email_not_verified"));
     };
     let unusable = dummy_hash(state.config.credentials.bcrypt_cost)?;
-    let Some(made) = sql::create_account(uow.tx(), &email, &unusable, name, &identity.subject)?
-    else {
-        return Ok(Err("error=link_required"));
+    let made = sql::create_account(uow.tx(), &email, &unusable, name, &identity.subject)?;
+    let made = match made {
+        sql::Created::Account(made) => made,
+        sql::Created::EmailTaken => return Ok(Made::Refused("error=link_required")),
+        sql::Created::IdentityTaken => return Ok(Made::Raced),
     };
     let id = made.account_id;
     let details = json!({ "provider": name });
     uow.record_with(Subject::Account(id), Some(id), AuditAction::CreatedWithProvider, details);
-    Ok(Ok(made))
+    Ok(Made::Account(made))
 }
 
-/// Links `identity` to the account `asking` that started the link.
-fn link(
+/// A link asked for by `linker`: a code only that session can confirm (`POST
+/// /me/identities/confirm`), so a link URL opened in someone else's browser links nothing.
+fn link_code(
     state: &AppState,
     mut uow: UnitOfWork<'_>,
-    asking: i64,
+    linker: Linker,
     name: &str,
+    taken: &TakenState,
     identity: &Identity,
 ) -> Result<String, Error> {
-    let Some(account) = sql::lock_linking_account(uow.tx(), asking)? else {
+    let account = sql::lock_linking_account(uow.tx(), linker.account_id)?;
+    let Some(account) = account.filter(|a| !a.disabled) else {
         uow.commit(state)?;
         return Ok("error=account_disabled".into());
     };
-    let email = identity.email.as_deref();
-    if !sql::link(uow.tx(), account.account_id, name, &identity.subject, email)? {
-        uow.commit(state)?;
-        return Ok("error=already_linked".into());
-    }
-    let details = json!({ "provider": name });
-    uow.record_with(Subject::Account(asking), Some(asking), AuditAction::IdentityLinked, details);
-    let owner = super::sql::email_of(uow.tx(), asking)?;
-    if let Some(owner) = owner {
-        uow.notify(Notice::new(&owner, NoticeKind::IdentityLinked { provider: name.to_owned() }));
-    }
+    let code = OpaqueToken::generate()?;
+    let what = CodeFor {
+        account_id: account.account_id,
+        credential_version: account.credential_version,
+        client_challenge: taken.client_challenge.as_deref(),
+        link: Some((linker.session_id, name, &identity.subject, identity.email.as_deref())),
+    };
+    states::insert_code(uow.tx(), &code, &what)?;
     uow.commit(state)?;
-    Ok(format!("linked={name}"))
+    Ok(format!("link_code={}", code.expose()))
 }

@@ -1,9 +1,15 @@
 //! Signing in with another provider, the parts around the provider's round trip: sending the
 //! browser there (`GET /idp/{name}/authorize`, `POST /me/identities/{name}` for a link),
-//! exchanging the one-time login code for tokens (`POST /idp/exchange`), and the owner's list of
-//! identities (`GET /me/identities`, `DELETE /me/identities/{id}`). The callback is `callback.rs`.
+//! exchanging the one-time login code for tokens (`POST /idp/exchange`), confirming a link
+//! (`POST /me/identities/confirm`), and the owner's list of identities (`GET /me/identities`,
+//! `DELETE /me/identities/{id}`). The callback is `callback.rs`.
+//!
+//! A frontend may bind the round trip to itself with a PKCE pair of its own (RFC 7636 used
+//! between the frontend and beefirst): `code_challenge` at the start, `code_verifier` with the
+//! code. A login code then opens nothing in a browser that did not start the sign-in (login CSRF:
+//! an attacker's own callback URL planted in a victim's browser).
 
-use super::sql::states::{self, SentState};
+use super::sql::states::{self, Linker, SentState, TakenCode};
 use super::sql::{self, IdentityInfo, Unlinked};
 use crate::app::AppState;
 use crate::context::Context;
@@ -13,6 +19,7 @@ use crate::error::Error;
 use crate::features::passkeys::sql as passkeys_sql;
 use crate::features::sessions::mfa::{self, FirstFactor};
 use crate::features::sessions::tokens::{self, Login, NewSession};
+use crate::mail::{Notice, NoticeKind};
 use crate::telemetry::log;
 use crate::uow::{Subject, UnitOfWork};
 use base64::Engine;
@@ -21,40 +28,58 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::Url;
 
-/// The URL of the provider `name` that starts a sign-in (or, with `link_account_id`, a link to
-/// that account) returning to `redirect_to`: authorization code flow, PKCE S256 (the verifier
-/// stays here), a `state` and a `nonce`, all bound to this sign-in server-side, single-use, 10
-/// minutes.
+/// The URL of the provider `name` that starts a sign-in (or, for `linker`, a link) returning to
+/// `redirect_to`: authorization code flow, PKCE S256 (the verifier stays here), a `state` and a
+/// `nonce`, all bound to this sign-in server-side, single-use, 10 minutes.
 ///
 /// Errors: 404 [`Error::NotFound`] for a provider not configured, 400 [`Error::InvalidRedirect`]
-/// for a `redirect_to` outside `REDIRECT_ALLOWED_URLS` (no open redirect), 401 when the linking
-/// account is gone, 503 [`Error::ProviderUnavailable`] when the provider's discovery fails.
+/// for a `redirect_to` outside `REDIRECT_ALLOWED_URLS` (no open redirect), 400 for a malformed
+/// `client_challenge`, 401 when the linking account is gone, 503 [`Error::ProviderUnavailable`].
 pub fn authorize(
     state: &AppState,
     name: &str,
     redirect_to: Option<&str>,
-    link_account_id: Option<i64>,
+    linker: Option<Linker>,
+    client_challenge: Option<&str>,
 ) -> Result<String, Error> {
     let provider = state.config.providers.provider(name).ok_or(Error::NotFound)?;
     let redirect_to = allowed_redirect(state, redirect_to)?;
+    if client_challenge.is_some_and(|c| OpaqueToken::parse(c).is_none()) {
+        let why = "code_challenge must be the base64url SHA-256 of a verifier (43 characters).";
+        return Err(Error::InvalidRequest(why.into()));
+    }
     let (token, nonce, verifier) =
         (OpaqueToken::generate()?, OpaqueToken::generate()?, OpaqueToken::generate()?);
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose().as_bytes()));
     let url = state
         .oidc
-        .authorization_url(provider, token.expose(), nonce.expose(), &challenge)
+        .authorization_url(provider, token.expose(), nonce.expose(), &s256(verifier.expose()))
         .map_err(|failure| unavailable(name, &failure.0))?;
     let sent = SentState {
         provider: name,
         nonce: nonce.expose(),
         verifier: verifier.expose(),
         redirect_to: redirect_to.as_str(),
-        link_account_id,
+        client_challenge,
+        linker,
     };
     if !states::insert_state(&mut *db::checkout(&state.pool)?, &token, &sent)? {
         return Err(Error::InvalidToken); // the linking account is gone
     }
     Ok(url)
+}
+
+/// PKCE's S256: base64url of the SHA-256 of `verifier`.
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// True when a code made with `challenge` may be used with `verifier` (no challenge: any).
+fn verified(challenge: Option<&str>, verifier: Option<&str>) -> bool {
+    match (challenge, verifier) {
+        (None, _) => true,
+        (Some(challenge), Some(verifier)) => s256(verifier) == challenge,
+        (Some(_), None) => false,
+    }
 }
 
 /// `redirect_to` if `REDIRECT_ALLOWED_URLS` allows it (equal to an entry, or under one that ends
@@ -66,11 +91,9 @@ fn allowed_redirect(state: &AppState, redirect_to: Option<&str>) -> Result<Url, 
         return allowed.first().cloned().ok_or(Error::InvalidRedirect);
     };
     let url = Url::parse(raw).map_err(|_| Error::InvalidRedirect)?;
-    let ok = url.fragment().is_none()
-        && allowed.iter().any(|a| {
-            a.as_str() == url.as_str()
-                || (a.as_str().ends_with('/') && url.as_str().starts_with(a.as_str()))
-        });
+    let under = |a: &Url| a.as_str().ends_with('/') && url.as_str().starts_with(a.as_str());
+    let ok =
+        url.fragment().is_none() && allowed.iter().any(|a| a.as_str() == url.as_str() || under(a));
     if ok { Ok(url) } else { Err(Error::InvalidRedirect) }
 }
 
@@ -81,31 +104,36 @@ pub fn unavailable(name: &str, why: &str) -> Error {
 }
 
 /// Starts linking provider `name` to the caller's account: the provider URL to send the browser
-/// to. Errors: as [`authorize`], and 401 when the session is not live.
+/// to. The callback answers `#link_code=`, which only this session can confirm. Errors: as
+/// [`authorize`], and 401 when the session is not live.
 pub fn link(
     state: &AppState,
     session: &SessionRef,
     name: &str,
     redirect_to: Option<&str>,
+    client_challenge: Option<&str>,
 ) -> Result<String, Error> {
     crate::features::account::flow::profile(state, session)?; // the session must be live
-    authorize(state, name, redirect_to, Some(session.account_id))
+    let linker = Linker { account_id: session.account_id, session_id: session.id };
+    authorize(state, name, redirect_to, Some(linker), client_challenge)
 }
 
 /// Exchanges a login code from a provider sign-in for a session (`amr` `["fed"]`), or with a
 /// second factor on, for the mfa_token of `POST /login/mfa` (then `["fed","otp"]`).
 ///
-/// Errors: 401 [`Error::InvalidCode`] for an unknown, used or expired code (one body), 403
-/// [`Error::AccountDisabled`], 503.
+/// Errors: 401 [`Error::InvalidCode`] for an unknown, used or expired code, or a missing or
+/// wrong `code_verifier` (one body), 403 [`Error::AccountDisabled`], 503.
 pub fn exchange(
     state: &AppState,
     ctx: &Context,
     code: &OpaqueToken,
+    verifier: Option<&str>,
     user_agent: Option<&str>,
 ) -> Result<Login, Error> {
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
-    let Some(account) = states::take_login_code(uow.tx(), code)? else {
+    let taken = states::take_code(uow.tx(), code, "sign_in")?;
+    let Some(account) = taken.filter(|t| verified(t.client_challenge.as_deref(), verifier)) else {
         uow.commit(state)?; // spent whatever it was
         return Err(Error::InvalidCode);
     };
@@ -126,6 +154,47 @@ pub fn exchange(
     };
     uow.commit(state)?;
     Ok(login)
+}
+
+/// Confirms a link with the link code the callback returned: only the session that asked for the
+/// link, from the browser that came back (and with the `code_verifier` if a challenge was given),
+/// links the identity; a notice is mailed. Returns the provider's name.
+///
+/// Errors: 401 [`Error::InvalidToken`], 401 [`Error::InvalidCode`] (unknown, used, expired,
+/// another session's, a wrong verifier), 409 [`Error::AlreadyLinked`], 503.
+pub fn confirm_link(
+    state: &AppState,
+    ctx: &Context,
+    session: &SessionRef,
+    code: &OpaqueToken,
+    verifier: Option<&str>,
+) -> Result<String, Error> {
+    let mut client = db::checkout(&state.pool)?;
+    let mut uow = UnitOfWork::begin(&mut client, ctx)?;
+    let (account_id, email) =
+        passkeys_sql::lock_owner(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
+    let taken = states::take_code(uow.tx(), code, "link")?;
+    let mine = |t: &TakenCode| {
+        t.account_id == account_id
+            && t.session_id == Some(session.id)
+            && verified(t.client_challenge.as_deref(), verifier)
+    };
+    let Some((provider, subject, found)) =
+        taken.filter(mine).and_then(|t| Some((t.provider?, t.subject?, t.email)))
+    else {
+        uow.commit(state)?; // spent whatever it was
+        return Err(Error::InvalidCode);
+    };
+    if !sql::link(uow.tx(), account_id, &provider, &subject, found.as_deref())? {
+        uow.commit(state)?;
+        return Err(Error::AlreadyLinked);
+    }
+    let details = json!({ "provider": provider });
+    let subject_of = Subject::Account(account_id);
+    uow.record_with(subject_of, Some(account_id), AuditAction::IdentityLinked, details);
+    uow.notify(Notice::new(&email, NoticeKind::IdentityLinked { provider: provider.clone() }));
+    uow.commit(state)?;
+    Ok(provider)
 }
 
 /// The caller's linked identities, oldest first. Errors: 401, 503.

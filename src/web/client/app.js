@@ -722,6 +722,22 @@ const PROVIDER_ERRORS = {
 const pageUrl = () => location.origin + location.pathname + location.search;
 let providerNames = [];
 
+// A PKCE pair of this tab's own (RFC 7636 between this page and beefirst): the code that comes
+// back opens nothing without the verifier kept here, so a callback URL planted from elsewhere
+// signs nobody in. The challenge is left out where the browser has no crypto.subtle (http://).
+async function roundTripChallenge() {
+  if (!crypto.subtle) return null;
+  const verifier = bytes.text(crypto.getRandomValues(new Uint8Array(32)));
+  sessionStorage.setItem('beefirst.idp_verifier', verifier);
+  return bytes.text(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+}
+
+function takeVerifier() {
+  const verifier = sessionStorage.getItem('beefirst.idp_verifier');
+  sessionStorage.removeItem('beefirst.idp_verifier');
+  return verifier || undefined;
+}
+
 async function loadProviders() {
   const result = await call('GET', '/idp', { token: null });
   providerNames = (result.data.providers || []).map((p) => p.name);
@@ -730,8 +746,10 @@ async function loadProviders() {
   for (const name of providerNames) {
     const button = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: `Continue with ${name}` });
     button.dataset.provider = name;
-    button.addEventListener('click', () => {
-      location.href = `${API}/idp/${encodeURIComponent(name)}/authorize?redirect_to=${encodeURIComponent(pageUrl())}`;
+    button.addEventListener('click', async () => {
+      const challenge = await roundTripChallenge();
+      const bound = challenge ? `&code_challenge=${challenge}` : '';
+      location.href = `${API}/idp/${encodeURIComponent(name)}/authorize?redirect_to=${encodeURIComponent(pageUrl())}${bound}`;
     });
     box.append(button);
   }
@@ -740,19 +758,30 @@ async function loadProviders() {
 // What the fragment brought back; the fragment is removed at once (it is a one-time secret).
 async function providerReturn() {
   const fragment = new URLSearchParams(location.hash.slice(1));
-  if (!['login_code', 'linked', 'error'].some((k) => fragment.has(k))) return false;
+  if (!['login_code', 'link_code', 'linked', 'error'].some((k) => fragment.has(k))) return false;
   history.replaceState(null, '', pageUrl());
+  const verifier = takeVerifier();
   if (fragment.has('login_code')) {
-    const result = await call('POST', '/idp/exchange', { body: { login_code: fragment.get('login_code') }, token: null });
+    const body = { login_code: fragment.get('login_code'), code_verifier: verifier };
+    const result = await call('POST', '/idp/exchange', { body, token: null });
     if (result.status === 200) { await signedIn(result); return true; }
     show('signin');
     $('#providers-error').textContent = human(result.data);
     return true;
   }
+  if (fragment.has('link_code') && await refresh()) {
+    const body = { link_code: fragment.get('link_code'), code_verifier: verifier };
+    const answer = await call('POST', '/me/identities/confirm', { body });
+    await loadAccount();
+    showTab('security');
+    $('#identities-message').textContent = answer.status === 200
+      ? `Signing in with ${answer.data.provider} now opens this account.` : human(answer.data);
+    return true;
+  }
   if (fragment.has('linked') && await refresh()) {
     await loadAccount();
     showTab('security');
-    $('#identities-message').textContent = `Signing in with ${fragment.get('linked')} now opens this account.`;
+    $('#identities-message').textContent = `Signing in with ${fragment.get('linked')} already opens this account.`;
     return true;
   }
   const message = PROVIDER_ERRORS[fragment.get('error')] || PROVIDER_ERRORS.provider_error;
@@ -791,7 +820,9 @@ async function loadIdentities() {
   for (const name of providerNames.filter((n) => !identities.some((i) => i.provider === n))) {
     const button = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: `Link ${name}` });
     button.addEventListener('click', async () => {
-      const answer = await call('POST', `/me/identities/${encodeURIComponent(name)}`, { body: { redirect_to: pageUrl() } });
+      const challenge = await roundTripChallenge();
+      const body = { redirect_to: pageUrl(), ...(challenge ? { code_challenge: challenge } : {}) };
+      const answer = await call('POST', `/me/identities/${encodeURIComponent(name)}`, { body });
       if (answer.status === 200) location.href = answer.data.authorize_url;
       else $('#identities-message').textContent = human(answer.data);
     });

@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use provider::{Behaviour, CLIENT_ID, CLIENT_SECRET, FakeProvider};
 use serde_json::{Value, json};
+use sha2::Digest;
 
 const PW: &str = "correct horse";
 
@@ -101,6 +102,14 @@ fn fragment(location: &str) -> (String, String) {
     let (_, fragment) = location.split_once('#').expect("a fragment");
     let (key, value) = fragment.split_once('=').unwrap();
     (key.to_owned(), value.to_owned())
+}
+
+/// Confirms the link whose callback redirect is `sent_back` (`#link_code=`) with `token`.
+pub(crate) fn confirm(app: &TestApp, token: &str, sent_back: &str) -> RawResponse {
+    let (key, code) = fragment(sent_back);
+    assert_eq!(key, "link_code", "{sent_back}");
+    let body = json!({ "link_code": code }).to_string();
+    app.with_token("POST", "/me/identities/confirm", token, Some(&body))
 }
 
 fn exchange(app: &TestApp, code: &str) -> RawResponse {
@@ -192,7 +201,8 @@ fn an_email_that_has_an_account_is_never_linked_automatically() {
     let authorize_url = json(&started)["authorize_url"].as_str().unwrap().to_owned();
     let callback =
         provider.consent(&authorize_url, Behaviour::person("ann-at-corp", "ann@corp.example"));
-    assert_eq!(fragment(&location(&back(&app, &url, &callback))), ("linked".into(), "corp".into()));
+    let confirmed = confirm(&app, &token, &location(&back(&app, &url, &callback)));
+    assert_eq!(json(&confirmed), json!({ "provider": "corp" }));
     assert!(app.nth_mail_to("ann@example.com", 2).contains("Signing in with corp now opens"));
     let by_corp =
         signed_in(&app, &url, &provider, Behaviour::person("ann-at-corp", "ann@corp.example"));
@@ -325,7 +335,7 @@ fn totp_still_applies_a_disabled_account_is_refused_and_a_rotated_key_is_fetched
     let started = json(&app.with_token("POST", "/me/identities/corp", &tia, Some(&body)));
     let callback = provider
         .consent(started["authorize_url"].as_str().unwrap(), Behaviour::person("tia", "tia@corp"));
-    assert_eq!(fragment(&location(&back(&app, &url, &callback))).0, "linked");
+    assert_eq!(confirm(&app, &tia, &location(&back(&app, &url, &callback))).status, 200);
     let (_, code) = round_trip(&app, &url, &provider, Behaviour::person("tia", "tia@corp"));
     let answer = json(&exchange(&app, &code));
     assert_eq!(answer["mfa_required"], true, "{answer}");
@@ -359,4 +369,114 @@ fn starting_sign_ins_counts_against_the_client_ip_like_a_post() {
     assert_error(&get(&app, "/idp/corp/authorize"), 429, "rate_limited");
     let states: i64 = app.sql().query_one("SELECT count(*) FROM idp_states", &[]).unwrap().get(0);
     assert_eq!(states, 3, "each one a row, so they are limited");
+}
+
+#[test]
+fn a_link_finishes_only_in_the_session_that_asked_and_a_login_code_only_with_its_verifier() {
+    let provider = FakeProvider::start();
+    let (app, url) = app_with(&provider, &[]);
+    app.active_account("mallory@example.com", PW);
+    app.active_account("vic@example.com", PW);
+    let mallory = app.login_ok("mallory@example.com", PW);
+    let vic = app.login_ok("vic@example.com", PW);
+    // Mallory's link URL, opened by Vic (his provider session consents): the link code it brings
+    // back links nothing in Vic's session, and nothing once Mallory's session is gone.
+    let started = json(&app.with_token("POST", "/me/identities/corp", &mallory, Some("{}")));
+    let victim = Behaviour::person("vic-at-corp", "vic@corp.example");
+    let callback = provider.consent(started["authorize_url"].as_str().unwrap(), victim.clone());
+    let sent_back = location(&back(&app, &url, &callback));
+    assert_error(&confirm(&app, &vic, &sent_back), 401, "invalid_code");
+    let started = json(&app.with_token("POST", "/me/identities/corp", &mallory, Some("{}")));
+    let callback = provider.consent(started["authorize_url"].as_str().unwrap(), victim);
+    let sent_back = location(&back(&app, &url, &callback));
+    assert_eq!(app.with_token("POST", "/logout", &mallory, None).status, 204);
+    assert_error(&confirm(&app, &mallory, &sent_back), 401, "invalid_token");
+    let identities: i64 =
+        app.sql().query_one("SELECT count(*) FROM identities", &[]).unwrap().get(0);
+    assert_eq!(identities, 0);
+
+    // A frontend's own PKCE pair: its login code opens nothing without the verifier (a callback
+    // URL of the attacker's own sign-in, planted in a victim's browser, signs the victim in to
+    // nothing).
+    let verifier = "a-verifier-of-the-frontend-that-is-long-enough-0123";
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let bound = |app: &TestApp| {
+        let path = format!("/idp/corp/authorize?code_challenge={challenge}");
+        let callback = provider
+            .consent(&location(&get(app, &path)), Behaviour::person("zoe", "zoe@example.com"));
+        fragment(&location(&back(app, &url, &callback))).1
+    };
+    let code = bound(&app);
+    assert_error(&exchange(&app, &code), 401, "invalid_code");
+    let code = bound(&app);
+    let wrong = json!({ "login_code": code, "code_verifier": "another-verifier-entirely-0123456789-abcdefg" });
+    assert_error(&app.post_json("/idp/exchange", &wrong.to_string()), 401, "invalid_code");
+    let code = bound(&app);
+    let right = json!({ "login_code": code, "code_verifier": verifier });
+    assert_eq!(app.post_json("/idp/exchange", &right.to_string()).status, 200);
+    assert_error(&get(&app, "/idp/corp/authorize?code_challenge=short"), 400, "invalid_request");
+}
+
+#[test]
+fn a_forged_or_misissued_id_token_signs_nobody_in() {
+    let provider = FakeProvider::start();
+    let (app, url) = app_with(&provider, &[]);
+    let ann = || Behaviour::person("ann", "ann@example.com");
+    let why = || {
+        let lines = app.process.stdout();
+        lines
+            .iter()
+            .rev()
+            .find(|l| l.contains("provider_sign_in_failed"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    for (behaviour, reason) in [
+        (Behaviour { bad_signature: true, ..ann() }, "InvalidSignature"),
+        (Behaviour { issuer: Some("https://elsewhere.example".into()), ..ann() }, "InvalidIssuer"),
+        (Behaviour { omit_exp: true, ..ann() }, "exp"),
+        (Behaviour { hs256: true, ..ann() }, "HS256"),
+    ] {
+        let (key, value) = round_trip(&app, &url, &provider, behaviour);
+        assert_eq!((key.as_str(), value.as_str()), ("error", "provider_error"));
+        eventually(&format!("the log to say {reason}"), || why().contains(reason));
+    }
+    // A provider with one key may leave `kid` out.
+    let (key, _) = round_trip(&app, &url, &provider, Behaviour { no_kid: true, ..ann() });
+    assert_eq!(key, "login_code");
+    let accounts: i64 = app.sql().query_one("SELECT count(*) FROM accounts", &[]).unwrap().get(0);
+    assert_eq!(accounts, 1, "only the last sign-in made an account");
+}
+
+#[test]
+fn a_state_works_only_at_its_own_provider_and_a_pending_claim_gives_way_to_a_verified_email() {
+    let provider = FakeProvider::start();
+    let port = free_port();
+    let url = format!("http://localhost:{port}");
+    let app = app_with_issuer(
+        port,
+        &provider.issuer,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[
+            ("IDENTITY_PROVIDERS", "corp,other"),
+            ("IDP_OTHER_CLIENT_ID", CLIENT_ID),
+            ("IDP_OTHER_CLIENT_SECRET", CLIENT_SECRET),
+            ("IDP_OTHER_ISSUER", &provider.issuer),
+        ],
+    );
+    let callback =
+        provider.consent(&to_provider(&app, None), Behaviour::person("x", "x@example.com"));
+    let elsewhere = callback.replace("/idp/corp/callback", "/idp/other/callback");
+    assert_error(&back(&app, &url, &elsewhere), 400, "invalid_state");
+
+    // Someone claimed the address without activating it: the provider proved the mailbox.
+    assert_eq!(app.register("pam@example.com", "squatter password").status, 201);
+    let (key, code) =
+        round_trip(&app, &url, &provider, Behaviour::person("pam", "pam@example.com"));
+    assert_eq!(key, "login_code", "{code}");
+    assert_eq!(exchange(&app, &code).status, 200);
+    let squatter =
+        app.activate("pam@example.com", "squatter password", &app.last_code_for("pam@example.com"));
+    assert_error(&squatter, 401, "invalid_credentials");
 }

@@ -180,7 +180,7 @@ fn facebook_makes_no_account_by_itself_but_signs_in_once_the_owner_links_it() {
     let token = app.login_ok("fay@example.com", "correct horse");
     let started = json(&app.with_token("POST", "/me/identities/facebook", &token, Some("{}")));
     let callback = server.consent(started["authorize_url"].as_str().unwrap(), fay.clone());
-    assert_eq!(fragment(&location(&back(&app, &url, &callback))).0, "linked");
+    assert_eq!(super::confirm(&app, &token, &location(&back(&app, &url, &callback))).status, 200);
     let (key, code) = outcome(&app, &url, &server, "facebook", fay);
     assert_eq!(key, "login_code");
     let signed_in = json(&exchange(&app, &code))["access_token"].as_str().unwrap().to_owned();

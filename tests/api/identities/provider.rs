@@ -32,6 +32,16 @@ pub struct Behaviour {
     pub audience: Option<String>,
     /// `exp` an hour ago.
     pub expired: bool,
+    /// Signed with a key the provider does not publish.
+    pub bad_signature: bool,
+    /// An `iss` other than the provider.
+    pub issuer: Option<String>,
+    /// No `exp` at all.
+    pub omit_exp: bool,
+    /// No `kid` in the header.
+    pub no_kid: bool,
+    /// `alg: HS256`, keyed with the client secret (the classic confusion attack).
+    pub hs256: bool,
 }
 
 impl Behaviour {
@@ -44,6 +54,11 @@ impl Behaviour {
             wrong_nonce: false,
             audience: None,
             expired: false,
+            bad_signature: false,
+            issuer: None,
+            omit_exp: false,
+            no_kid: false,
+            hs256: false,
         }
     }
 }
@@ -260,8 +275,8 @@ fn token(state: &mut Shared, issuer: &str, body: &str, basic: Option<&str>) -> (
     }
     let b = &grant.behaviour;
     let issued = if b.expired { now() - 7200 } else { now() };
-    let claims = json!({
-        "iss": issuer,
+    let mut claims = json!({
+        "iss": b.issuer.clone().unwrap_or_else(|| issuer.to_owned()),
         "aud": b.audience.clone().unwrap_or_else(|| CLIENT_ID.into()),
         "sub": b.subject,
         "iat": issued,
@@ -270,11 +285,26 @@ fn token(state: &mut Shared, issuer: &str, body: &str, basic: Option<&str>) -> (
         "email": b.email,
         "email_verified": b.email_verified,
     });
-    let header = json!({"alg": "ES256", "typ": "JWT", "kid": state.keys.kid});
+    if b.omit_exp {
+        claims.as_object_mut().unwrap().remove("exp");
+    }
+    let mut header = json!({"alg": if b.hs256 { "HS256" } else { "ES256" }, "typ": "JWT", "kid": state.keys.kid});
+    if b.no_kid {
+        header.as_object_mut().unwrap().remove("kid");
+    }
     let signing_input =
         format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
-    let signature: Signature = state.keys.key.sign(signing_input.as_bytes());
-    let id_token = format!("{signing_input}.{}", B64.encode(signature.to_bytes()));
+    let signature = if b.hs256 {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(CLIENT_SECRET.as_bytes()).unwrap();
+        mac.update(signing_input.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    } else {
+        let key = if b.bad_signature { keys().key } else { state.keys.key.clone() };
+        let signature: Signature = key.sign(signing_input.as_bytes());
+        signature.to_bytes().to_vec()
+    };
+    let id_token = format!("{signing_input}.{}", B64.encode(signature));
     (
         200,
         json!({"access_token": random_hex(16), "token_type": "Bearer", "expires_in": 3600, "id_token": id_token}),

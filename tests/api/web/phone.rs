@@ -225,6 +225,17 @@ fn continue_with_another_provider_signs_in_and_the_account_page_lists_it() {
     browser.wait_for(&visible("signin"));
     browser.click("#providers button[data-provider=corp]");
     browser.wait_for("document.querySelector('#providers-error').textContent.includes('already uses that email')");
+
+    // Eve signs in with her password and links the provider from her Security part.
+    browser.fill("#signin-email", "eve@example.com");
+    browser.fill("#signin-password", PW);
+    browser.click("#form-signin button[type=submit]");
+    browser.wait_for(&visible("account"));
+    browser.click("[data-tab=security]");
+    browser.click("#identity-links button");
+    browser.wait_for("document.querySelector('#identities-message').textContent.includes('now opens this account')");
+    browser
+        .wait_for("document.querySelector('#identities').textContent.includes('eve@example.com')");
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors or CSP violations: {errors:#?}");
 }

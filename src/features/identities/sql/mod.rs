@@ -56,35 +56,58 @@ pub fn lock_linking_account(
     }))
 }
 
+/// What [`create_account`] did.
+#[derive(Debug, Clone, Copy)]
+pub enum Created {
+    /// The account, linked to the identity.
+    Account(LinkedAccount),
+    /// An active account holds the email.
+    EmailTaken,
+    /// A racing sign-in linked the identity first; the caller must roll back (the account row
+    /// of this statement is in the transaction).
+    IdentityTaken,
+}
+
 /// Makes an active account without a password for `email` (its `password_hash` is
 /// `unusable_hash`, of a secret nobody knows) and links `provider`'s `subject` to it, in one
-/// statement. `None`: the email is taken (an account or a claim holds it, or a racing sign-in
-/// made it first).
+/// statement. A pending claim of the email gives way: it becomes this account, its password and
+/// code dropped (the provider proved the mailbox; the claimant had not yet).
 pub fn create_account(
     tx: &mut Tx<'_>,
     email: &Email,
     unusable_hash: &str,
     provider: &str,
     subject: &str,
-) -> Result<Option<LinkedAccount>, Error> {
+) -> Result<Created, Error> {
     let row = tx.query_opt(
         "WITH made AS (
              INSERT INTO accounts (email, password_hash, status, activated_at, password_set)
              VALUES ($1, $2, 'active', now(), false)
-             ON CONFLICT (email) DO NOTHING
+             ON CONFLICT (email) DO UPDATE
+                SET password_hash = EXCLUDED.password_hash, status = 'active',
+                    activated_at = now(), password_set = false, code_hash = NULL,
+                    code_salt = NULL, code_expires_at = NULL, wrong_attempts = 0, resends = 0,
+                    credential_version = accounts.credential_version + 1, created_at = now()
+              WHERE accounts.status = 'pending'
              RETURNING id, credential_version
          ), linked AS (
              INSERT INTO identities (account_id, provider, subject, email)
              SELECT id, $3, $4, $1 FROM made
+             ON CONFLICT (provider, subject) DO NOTHING
+             RETURNING 1
          )
-         SELECT id, credential_version FROM made",
+         SELECT id, credential_version, EXISTS (SELECT 1 FROM linked) FROM made",
         &[&email.as_str(), &unusable_hash, &provider, &subject],
     )?;
-    Ok(row.map(|r| LinkedAccount {
-        account_id: r.get(0),
-        credential_version: r.get(1),
-        disabled: false,
-    }))
+    Ok(match row {
+        None => Created::EmailTaken,
+        Some(r) if !r.get::<_, bool>(2) => Created::IdentityTaken,
+        Some(r) => Created::Account(LinkedAccount {
+            account_id: r.get(0),
+            credential_version: r.get(1),
+            disabled: false,
+        }),
+    })
 }
 
 /// Links `provider`'s `subject` to the locked account `account_id`. False: that identity is
