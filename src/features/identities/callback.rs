@@ -99,16 +99,29 @@ fn settle(
         uow.commit(state)?;
         return Ok("error=account_disabled".into());
     }
+    issue_code(state, uow, account, taken, None)
+}
+
+/// Stores a login code (`link` `None`) or a link code for `account`, commits, and returns the
+/// fragment that carries it.
+fn issue_code(
+    state: &AppState,
+    mut uow: UnitOfWork<'_>,
+    account: LinkedAccount,
+    taken: &TakenState,
+    link: Option<(i64, &str, &str, Option<&str>)>,
+) -> Result<String, Error> {
+    let kind = if link.is_some() { "link_code" } else { "login_code" };
     let code = OpaqueToken::generate()?;
     let what = CodeFor {
         account_id: account.account_id,
         credential_version: account.credential_version,
         client_challenge: taken.client_challenge.as_deref(),
-        link: None,
+        link,
     };
     states::insert_code(uow.tx(), &code, &what)?;
     uow.commit(state)?;
-    Ok(format!("login_code={}", code.expose()))
+    Ok(format!("{kind}={}", code.expose()))
 }
 
 /// What [`create`] did.
@@ -162,14 +175,7 @@ fn link_code(
         uow.commit(state)?;
         return Ok("error=account_disabled".into());
     };
-    let code = OpaqueToken::generate()?;
-    let what = CodeFor {
-        account_id: account.account_id,
-        credential_version: account.credential_version,
-        client_challenge: taken.client_challenge.as_deref(),
-        link: Some((linker.session_id, name, &identity.subject, identity.email.as_deref())),
-    };
-    states::insert_code(uow.tx(), &code, &what)?;
-    uow.commit(state)?;
-    Ok(format!("link_code={}", code.expose()))
+    let link =
+        Some((linker.session_id, name, identity.subject.as_str(), identity.email.as_deref()));
+    issue_code(state, uow, account, taken, link)
 }

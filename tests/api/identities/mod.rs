@@ -281,15 +281,7 @@ fn every_check_of_the_round_trip_refuses_what_it_should() {
     };
     let error = |value: &str| ("error".to_owned(), value.to_owned());
     // Each provider_error for the reason the test means (the service's log line says which).
-    let why = || {
-        let lines = app.process.stdout();
-        lines
-            .iter()
-            .rev()
-            .find(|l| l.contains("provider_sign_in_failed"))
-            .cloned()
-            .unwrap_or_default()
-    };
+    let why = || last_failure(&app);
     assert_eq!(refused(Behaviour { deny: true, ..ann() }), error("access_denied"));
     assert_eq!(refused(Behaviour { wrong_nonce: true, ..ann() }), error("provider_error"));
     eventually("the log to say nonce", || why().contains("nonce"));
@@ -422,15 +414,7 @@ fn a_forged_or_misissued_id_token_signs_nobody_in() {
     let provider = FakeProvider::start();
     let (app, url) = app_with(&provider, &[]);
     let ann = || Behaviour::person("ann", "ann@example.com");
-    let why = || {
-        let lines = app.process.stdout();
-        lines
-            .iter()
-            .rev()
-            .find(|l| l.contains("provider_sign_in_failed"))
-            .cloned()
-            .unwrap_or_default()
-    };
+    let why = || last_failure(&app);
     for (behaviour, reason) in [
         (Behaviour { bad_signature: true, ..ann() }, "InvalidSignature"),
         (Behaviour { issuer: Some("https://elsewhere.example".into()), ..ann() }, "InvalidIssuer"),
@@ -479,4 +463,10 @@ fn a_state_works_only_at_its_own_provider_and_a_pending_claim_gives_way_to_a_ver
     let squatter =
         app.activate("pam@example.com", "squatter password", &app.last_code_for("pam@example.com"));
     assert_error(&squatter, 401, "invalid_credentials");
+}
+
+/// The service's last `provider_sign_in_failed` log line (it says why), or "".
+fn last_failure(app: &TestApp) -> String {
+    let lines = app.process.stdout();
+    lines.iter().rev().find(|l| l.contains("provider_sign_in_failed")).cloned().unwrap_or_default()
 }
