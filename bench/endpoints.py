@@ -193,6 +193,8 @@ def run(root, out, db_url, db, psql, pgbench_bin, ceiling, seconds, cost):
             f.write("\n".join(s["refresh_token"] for s in data["sessions"]) + "\n")
         lane = [
             ("POST /token/refresh", "refresh.lua", "/token/refresh", {"TOKENS": tokens}, "refresh.sql", "prepared"),
+            ("GET /verify (next to GET /me, same pgbench)", "latency.lua", "/verify", {"WRK_PATH": "/verify", "TOKEN": data["sessions"][0]["access_token"]}, "me.sql", "prepared"),
+            ("GET /me", "latency.lua", "/me", {"WRK_PATH": "/me", "TOKEN": data["sessions"][0]["access_token"]}, "me.sql", "prepared"),
             ("GET /.well-known/jwks.json", "latency.lua", "/.well-known/jwks.json", {"WRK_PATH": "/.well-known/jwks.json"}, "jwks.sql", "prepared"),
             ("POST /password/forgot", "forgot.lua", "/password/forgot", {}, "forgot.sql", "prepared"),
             ("GET /admin/users", "latency.lua", "/admin/users", {"WRK_PATH": "/admin/users", "TOKEN": data["admin"]}, "admin_users.sql", "extended"),

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod audit;
 pub mod credentials;
 pub mod email_change;
+pub mod gateway;
 pub mod identities;
 pub mod passkeys;
 pub mod rate_limits;

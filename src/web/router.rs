@@ -10,8 +10,8 @@ use crate::app::AppState;
 use crate::context::Context;
 use crate::error::Error;
 use crate::features::{
-    account, admin, audit, email_change, identities, passkeys, rate_limits, recovery, registration,
-    sessions, sign_in_code, totp,
+    account, admin, audit, email_change, gateway, identities, passkeys, rate_limits, recovery,
+    registration, sessions, sign_in_code, totp,
 };
 use crate::telemetry::metrics::Lane;
 use std::net::IpAddr;
@@ -39,7 +39,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 55] = {
+pub static ROUTES: [Route; 56] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -59,6 +59,7 @@ pub static ROUTES: [Route; 55] = {
         route(Post, "/token/refresh", Requests, sessions::api::refresh),
         route(Post, "/logout", Requests, sessions::api::logout),
         route(Get, "/me", Requests, account::api::me),
+        route(Get, "/verify", Requests, gateway::api::verify),
         route(Patch, "/me", Requests, account::api::update_me),
         route(Delete, "/me", Hashing, account::api::delete_me),
         route(Post, "/me/password", Hashing, account::api::change_password),

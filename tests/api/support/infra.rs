@@ -38,9 +38,20 @@ impl Nginx {
     }
 
     pub fn start(binary: &Path, upstreams: &[SocketAddr]) -> Nginx {
-        let template =
+        Nginx::start_with(binary, upstreams, &|config| config)
+    }
+
+    /// [`Nginx::start`] with `deploy/nginx.conf` passed through `edit` first (the gateway test
+    /// turns its example on).
+    pub fn start_with(
+        binary: &Path,
+        upstreams: &[SocketAddr],
+        edit: &dyn Fn(String) -> String,
+    ) -> Nginx {
+        let template = edit(
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
-                .unwrap();
+                .unwrap(),
+        );
         let servers: String = upstreams.iter().map(|a| format!("        server {a};\n")).collect();
         let port = free_port();
         assert!(

@@ -4,5 +4,6 @@
 mod browser;
 mod browsers;
 mod conventions;
+mod gateway;
 mod phone;
 mod proxy;
