@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod credentials;
+pub mod data_export;
 pub mod email_change;
 pub mod gateway;
 pub mod identities;

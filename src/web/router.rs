@@ -10,8 +10,8 @@ use crate::app::AppState;
 use crate::context::Context;
 use crate::error::Error;
 use crate::features::{
-    account, admin, audit, email_change, gateway, identities, passkeys, rate_limits, recovery,
-    registration, sessions, sign_in_code, totp,
+    account, admin, audit, data_export, email_change, gateway, identities, passkeys, rate_limits,
+    recovery, registration, sessions, sign_in_code, totp,
 };
 use crate::telemetry::metrics::Lane;
 use std::net::IpAddr;
@@ -39,7 +39,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 56] = {
+pub static ROUTES: [Route; 57] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -83,6 +83,7 @@ pub static ROUTES: [Route; 56] = {
         route(Delete, "/me/sessions", Requests, sessions::api::revoke_others),
         route(Delete, "/me/sessions/{id}", Requests, sessions::api::revoke_one),
         route(Get, "/me/events", Requests, audit::api::own_events),
+        route(Get, "/me/export", Requests, data_export::api::export),
         route(Get, "/admin/users", Requests, admin::api::list_users),
         route(Get, "/admin/users/{id}", Requests, admin::api::get_user),
         route(Patch, "/admin/users/{id}", Requests, admin::api::patch_user),

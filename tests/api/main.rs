@@ -12,6 +12,7 @@
 mod account;
 mod admin;
 mod audit;
+mod data_export;
 mod email_change;
 mod identities;
 mod operations;
