@@ -214,7 +214,7 @@ document.addEventListener('visibilitychange', () => {
 function forgetAccount() {
   for (const form of document.querySelectorAll('form')) { form.reset(); clearErrors(form); }
   for (const toggle of document.querySelectorAll('.password-field button[aria-pressed=true]')) toggle.click();
-  for (const id of ['recovery-codes', 'totp-qr', 'totp-secret', 'totp-copied', 'events', 'profile-email', 'profile-role', 'profile-created', 'totp-state', 'passkeys-message', 'sessions-message', 'totp-message', 'identities', 'identities-message', 'identity-links', 'providers-error']) {
+  for (const id of ['recovery-codes', 'totp-qr', 'totp-secret', 'totp-copied', 'events', 'profile-email', 'profile-role', 'profile-created', 'totp-state', 'passkeys-message', 'sessions-message', 'totp-message', 'identities', 'identities-message', 'identity-links', 'providers-error', 'export-message']) {
     $(`#${id}`).replaceChildren();
   }
   for (const id of ['sessions', 'users', 'passkeys']) $(`#${id} tbody`).replaceChildren();
@@ -829,6 +829,21 @@ async function loadIdentities() {
     links.append(button);
   }
 }
+
+// --- a person's own data -------------------------------------------------------------------------
+
+$('#export').addEventListener('click', async () => {
+  const button = $('#export');
+  button.setAttribute('aria-busy', 'true');
+  const result = await call('GET', '/me/export');
+  button.removeAttribute('aria-busy');
+  if (result.status !== 200) { $('#export-message').textContent = human(result.data); return; }
+  const file = new Blob([JSON.stringify(result.data, null, 2)], { type: 'application/json' });
+  const link = Object.assign(document.createElement('a'), { href: URL.createObjectURL(file), download: 'beefirst-export.json' });
+  link.click();
+  URL.revokeObjectURL(link.href);
+  $('#export-message').textContent = `Your data was downloaded: ${result.data.events.length} events, ${result.data.sessions.length} devices.`;
+});
 
 // --- administration -------------------------------------------------------------------------
 
