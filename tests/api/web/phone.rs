@@ -146,7 +146,8 @@ fn on_a_phone_every_part_of_the_account_fits_and_speaks_to_people() {
     }
     browser.click("[data-tab=profile]");
     browser.click("#export");
-    browser.wait_for("document.querySelector('#export-message').textContent.includes('downloaded')");
+    browser
+        .wait_for("document.querySelector('#export-message').textContent.includes('downloaded')");
     browser.click("[data-tab=devices]");
     browser.wait_for("document.querySelectorAll('#sessions tbody tr').length === 2");
     let devices = browser.text("#sessions tbody");
