@@ -99,12 +99,21 @@ pub struct SessionAccount {
 /// returns its id; the first step of the transactions that change a signed-in account's rows, so
 /// they queue on the account rather than deadlock on the rows that hang off it.
 pub fn lock_account(tx: &mut Tx<'_>, session: &SessionRef) -> Result<Option<i64>, Error> {
+    Ok(lock_account_and_email(tx, session)?.map(|(id, _)| id))
+}
+
+/// [`lock_account`], also returning the account's address (for a notice).
+pub fn lock_account_and_email(
+    tx: &mut Tx<'_>,
+    session: &SessionRef,
+) -> Result<Option<(i64, Email)>, Error> {
     let sql = concat!(
-        "SELECT a.id FROM sessions s, accounts a WHERE ",
+        "SELECT a.id, a.email FROM sessions s, accounts a WHERE ",
         live_session!(),
         " FOR UPDATE OF a"
     );
-    Ok(tx.query_opt(sql, &crate::db::live_params(session))?.map(|r| r.get(0)))
+    let row = tx.query_opt(sql, &crate::db::live_params(session))?;
+    row.map(|r| Ok((r.get(0), r.try_get(1)?))).transpose()
 }
 
 /// The profile of a live session's account.

@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::db;
 use crate::domain::{AuditAction, OpaqueToken, SessionRef};
 use crate::error::Error;
-use crate::features::passkeys::sql as passkeys_sql;
+use crate::features::account::sql as account_sql;
 use crate::features::sessions::mfa::{self, FirstFactor};
 use crate::features::sessions::tokens::{self, Login, NewSession};
 use crate::mail::{Notice, NoticeKind};
@@ -172,7 +172,7 @@ pub fn confirm_link(
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
     let (account_id, email) =
-        passkeys_sql::lock_owner(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
+        account_sql::lock_account_and_email(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
     let taken = states::take_code(uow.tx(), code, "link")?;
     let mine = |t: &TakenCode| {
         t.account_id == account_id
@@ -209,7 +209,7 @@ pub fn unlink(state: &AppState, ctx: &Context, session: &SessionRef, id: i64) ->
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
     let (account_id, _) =
-        passkeys_sql::lock_owner(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
+        account_sql::lock_account_and_email(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
     let provider = match sql::unlink(uow.tx(), account_id, id)? {
         Unlinked::Unlinked { provider } => provider,
         Unlinked::NotFound => return Err(Error::NotFound),

@@ -10,6 +10,7 @@ use crate::domain::passkey::{CEREMONY_TTL_SECONDS, MAX_PASSKEYS, MIN_CREDENTIAL_
 use crate::domain::{AuditAction, CeremonyToken, PasskeyName, SessionRef};
 use crate::error::Error;
 use crate::features::account::flow as account;
+use crate::features::account::sql as account_sql;
 use crate::mail::{Notice, NoticeKind};
 use crate::uow::{Subject, UnitOfWork};
 use serde_json::{Value, json};
@@ -72,7 +73,8 @@ pub fn register(
 ) -> Result<PasskeyInfo, Error> {
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
-    let (account_id, email) = sql::lock_owner(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
+    let (account_id, email) =
+        account_sql::lock_account_and_email(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
     let taken = match ceremony {
         Some(token) => {
             ceremonies::take_ceremony(uow.tx(), token, Purpose::Register, Some(account_id))?
@@ -121,7 +123,8 @@ pub fn rename(
 ) -> Result<PasskeyInfo, Error> {
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
-    let (account_id, _) = sql::lock_owner(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
+    let (account_id, _) =
+        account_sql::lock_account_and_email(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
     let renamed = sql::rename(uow.tx(), account_id, id, name.as_str())?.ok_or(Error::NotFound)?;
     uow.commit(state)?;
     Ok(renamed)
@@ -134,7 +137,8 @@ pub fn rename(
 pub fn delete(state: &AppState, ctx: &Context, session: &SessionRef, id: i64) -> Result<(), Error> {
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
-    let (account_id, email) = sql::lock_owner(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
+    let (account_id, email) =
+        account_sql::lock_account_and_email(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
     let name = match sql::delete(uow.tx(), account_id, id)? {
         Deleted::Deleted { name } => name,
         Deleted::NotFound => return Err(Error::NotFound),

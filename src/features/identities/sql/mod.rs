@@ -202,9 +202,3 @@ pub fn unlink(tx: &mut Tx<'_>, account_id: i64, id: i64) -> Result<Unlinked, Err
         Some(_) => Unlinked::LastSignInMethod,
     })
 }
-
-/// The address of account `account_id` (locked by the caller), for a notice.
-pub fn email_of(tx: &mut Tx<'_>, account_id: i64) -> Result<Option<Email>, Error> {
-    let row = tx.query_opt("SELECT email FROM accounts WHERE id = $1", &[&account_id])?;
-    row.map(|r| r.try_get(0)).transpose().map_err(Error::from)
-}

@@ -233,15 +233,3 @@ pub fn record_use(tx: &mut Tx<'_>, id: i64, credential: &str) -> Result<(), Erro
     )?;
     Ok(())
 }
-
-/// Locks the account of a live session (`FOR UPDATE`, as `account::sql::lock_account` does, so
-/// every change to a signed-in account's rows queues on it) and returns its id and address.
-pub fn lock_owner(tx: &mut Tx<'_>, session: &SessionRef) -> Result<Option<(i64, Email)>, Error> {
-    let sql = concat!(
-        "SELECT a.id, a.email FROM sessions s, accounts a WHERE ",
-        live_session!(),
-        " FOR UPDATE OF a"
-    );
-    let row = tx.query_opt(sql, &crate::db::live_params(session))?;
-    row.map(|r| Ok((r.get(0), r.try_get(1)?))).transpose()
-}
