@@ -106,7 +106,7 @@ pub fn exchange(
     let token = tokens.access_token.ok_or_else(|| {
         ProviderFailure(format!("no access token: {}", tokens.error.unwrap_or_default()))
     })?;
-    let user: User = get(agent, endpoints.user.as_str(), &token)?;
+    let user: User = get_json(agent, endpoints.user.as_str(), Some(&token))?;
     let subject = match user.id {
         serde_json::Value::Number(n) => n.to_string(),
         serde_json::Value::String(s) if !s.is_empty() => s,
@@ -114,7 +114,7 @@ pub fn exchange(
     };
     let (email, email_verified) = match (endpoints.preset, &endpoints.emails) {
         (Preset::GitHub, Some(emails)) => {
-            let addresses: Vec<Address> = get(agent, emails.as_str(), &token)?;
+            let addresses: Vec<Address> = get_json(agent, emails.as_str(), Some(&token))?;
             match addresses.into_iter().find(|a| a.primary) {
                 Some(primary) => (Some(primary.email), primary.verified),
                 None => (None, false),
@@ -144,24 +144,26 @@ pub fn client_secret_basic(provider: &Provider) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
-fn get<T: serde::de::DeserializeOwned>(
+/// A GET to a provider answered 2xx with JSON, with `bearer` as the access token if given (the
+/// one outbound read of both the presets and OpenID Connect).
+pub(super) fn get_json<T: serde::de::DeserializeOwned>(
     agent: &ureq::Agent,
     url: &str,
-    token: &str,
+    bearer: Option<&str>,
 ) -> Result<T, ProviderFailure> {
-    let mut answer = agent
-        .get(url)
-        .header("Accept", "application/json")
-        .header("User-Agent", USER_AGENT)
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .map_err(|e| failure(url, e))?;
+    let mut request =
+        agent.get(url).header("Accept", "application/json").header("User-Agent", USER_AGENT);
+    if let Some(token) = bearer {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut answer = request.call().map_err(|e| failure(url, e))?;
     if !answer.status().is_success() {
         return Err(ProviderFailure(format!("{url} answered {}", answer.status())));
     }
     answer.body_mut().read_json().map_err(|e| failure(url, e))
 }
 
-fn failure(what: &str, error: impl std::fmt::Display) -> ProviderFailure {
+/// A provider failure saying what failed and why.
+pub(super) fn failure(what: &str, error: impl std::fmt::Display) -> ProviderFailure {
     ProviderFailure(format!("{what}: {error}"))
 }

@@ -8,7 +8,7 @@
 //! verified against Mozilla's roots, every request bounded by `IDP_TIMEOUT_MS`, no redirects
 //! followed.
 
-use super::oauth;
+use super::oauth::{self, failure};
 pub use super::oauth::{Identity, ProviderFailure};
 use crate::config::{Provider, ProviderKind, outbound_allowed};
 use jsonwebtoken::jwk::JwkSet;
@@ -170,8 +170,11 @@ impl OidcClient {
         if let (None, Some(url), Some(token)) =
             (&identity.email, &cached.metadata.userinfo_endpoint, &tokens.access_token)
         {
-            let info: UserInfo =
-                self.get_json_with(endpoint(url, &cached.metadata.issuer)?.as_str(), Some(token))?;
+            let info: UserInfo = oauth::get_json(
+                &self.agent,
+                endpoint(url, &cached.metadata.issuer)?.as_str(),
+                Some(token),
+            )?;
             if info.sub != identity.subject {
                 return Err(ProviderFailure("UserInfo names another subject".into()));
             }
@@ -232,13 +235,19 @@ impl OidcClient {
             return Err(ProviderFailure("not an OpenID Connect provider".into()));
         };
         let issuer = issuer.as_str().trim_end_matches('/');
-        let metadata: Metadata =
-            self.get_json(&format!("{issuer}/.well-known/openid-configuration"))?;
+        let metadata: Metadata = oauth::get_json(
+            &self.agent,
+            &format!("{issuer}/.well-known/openid-configuration"),
+            None,
+        )?;
         if metadata.issuer.trim_end_matches('/') != issuer {
             return Err(ProviderFailure(format!("discovery names issuer {}", metadata.issuer)));
         }
-        let keys: JwkSet =
-            self.get_json(endpoint(&metadata.jwks_uri, &metadata.issuer)?.as_str())?;
+        let keys: JwkSet = oauth::get_json(
+            &self.agent,
+            endpoint(&metadata.jwks_uri, &metadata.issuer)?.as_str(),
+            None,
+        )?;
         let fresh = std::sync::Arc::new(Cached {
             metadata,
             keys,
@@ -249,27 +258,6 @@ impl OidcClient {
             cache.insert(provider.name.clone(), std::sync::Arc::clone(&fresh));
         }
         Ok(fresh)
-    }
-
-    fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ProviderFailure> {
-        self.get_json_with(url, None)
-    }
-
-    /// A GET answered 2xx with JSON, with `bearer` as the access token if given.
-    fn get_json_with<T: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-        bearer: Option<&str>,
-    ) -> Result<T, ProviderFailure> {
-        let mut request = self.agent.get(url).header("Accept", "application/json");
-        if let Some(token) = bearer {
-            request = request.header("Authorization", &format!("Bearer {token}"));
-        }
-        let mut answer = request.call().map_err(|e| failure(url, e))?;
-        if !answer.status().is_success() {
-            return Err(ProviderFailure(format!("{url} answered {}", answer.status())));
-        }
-        answer.body_mut().read_json().map_err(|e| failure(url, e))
     }
 }
 
@@ -282,8 +270,4 @@ fn endpoint(raw: &str, issuer: &str) -> Result<Url, ProviderFailure> {
         .ok()
         .filter(|u| outbound_allowed(u) && (local_issuer || u.scheme() == "https"))
         .ok_or_else(|| ProviderFailure(format!("endpoint {raw} is not https://")))
-}
-
-fn failure(what: &str, error: impl std::fmt::Display) -> ProviderFailure {
-    ProviderFailure(format!("{what}: {error}"))
 }
