@@ -39,6 +39,26 @@ macro_rules! live_session {
     };
 }
 
+/// True when account `$1` keeps a way to sign in once row `$2` of table `$going` (`passkeys` or
+/// `identities`) is gone: a password, a passkey or a provider identity (contract v3,
+/// `last_sign_in_method`). The one definition for every removal that must not lock an account
+/// out (a macro so statements stay `&'static str`; PostgreSQL folds the table comparison).
+macro_rules! another_way_to_sign_in {
+    ($going:literal) => {
+        concat!(
+            "(EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND password_set)",
+            " OR EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1",
+            " AND NOT ('",
+            $going,
+            "' = 'passkeys' AND id = $2))",
+            " OR EXISTS (SELECT 1 FROM identities WHERE account_id = $1",
+            " AND NOT ('",
+            $going,
+            "' = 'identities' AND id = $2)))"
+        )
+    };
+}
+
 pub mod pool;
 mod types;
 

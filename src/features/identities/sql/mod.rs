@@ -183,19 +183,19 @@ pub enum Unlinked {
 /// Unlinks identity `id` of the locked account `account_id` unless it is the account's last way
 /// to sign in (no password, no passkey, no other identity), in one statement.
 pub fn unlink(tx: &mut Tx<'_>, account_id: i64, id: i64) -> Result<Unlinked, Error> {
-    let row = tx.query_opt(
+    let sql = concat!(
         "WITH target AS (
              SELECT id, provider FROM identities WHERE id = $2 AND account_id = $1
          ), others AS (
-             SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND password_set)
-                    OR EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1)
-                    OR EXISTS (SELECT 1 FROM identities WHERE account_id = $1 AND id <> $2) AS ok
+             SELECT ",
+        another_way_to_sign_in!("identities"),
+        " AS ok
          ), gone AS (
              DELETE FROM identities i USING target, others WHERE i.id = target.id AND others.ok
          )
-         SELECT target.provider, others.ok FROM target, others",
-        &[&account_id, &id],
-    )?;
+         SELECT target.provider, others.ok FROM target, others"
+    );
+    let row = tx.query_opt(sql, &[&account_id, &id])?;
     Ok(match row {
         None => Unlinked::NotFound,
         Some(r) if r.get::<_, bool>(1) => Unlinked::Unlinked { provider: r.get(0) },

@@ -143,19 +143,19 @@ pub enum Deleted {
 /// Deletes passkey `id` of the locked account `account_id` unless it is the account's last way
 /// to sign in (no password, no other passkey, no provider identity), in one statement.
 pub fn delete(tx: &mut Tx<'_>, account_id: i64, id: i64) -> Result<Deleted, Error> {
-    let row = tx.query_opt(
+    let sql = concat!(
         "WITH target AS (
              SELECT id, name FROM passkeys WHERE id = $2 AND account_id = $1
          ), others AS (
-             SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND password_set)
-                    OR EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1 AND id <> $2)
-                    OR EXISTS (SELECT 1 FROM identities WHERE account_id = $1) AS ok
+             SELECT ",
+        another_way_to_sign_in!("passkeys"),
+        " AS ok
          ), gone AS (
              DELETE FROM passkeys p USING target, others WHERE p.id = target.id AND others.ok
          )
-         SELECT target.name, others.ok FROM target, others",
-        &[&account_id, &id],
-    )?;
+         SELECT target.name, others.ok FROM target, others"
+    );
+    let row = tx.query_opt(sql, &[&account_id, &id])?;
     Ok(match row {
         None => Deleted::NotFound,
         Some(r) if r.get::<_, bool>(1) => Deleted::Deleted { name: r.get(0) },
