@@ -5,7 +5,7 @@
 //! come from its UserInfo endpoint), authenticates the client with `client_secret_basic` and
 //! requires PKCE: interoperability the tests' own provider (`provider.rs`) cannot prove.
 
-use super::{app_with_issuer, back, exchange, fragment, location, to_provider};
+use super::{app_with_issuer, back, encode, exchange, fragment, location, to_provider};
 use crate::support::client::{RawResponse, exchange as send};
 use crate::support::helpers::*;
 use serde_json::json;
@@ -134,17 +134,6 @@ impl CertifiedProvider {
 
 fn relative(location: &str, issuer: &str) -> String {
     location.strip_prefix(issuer).unwrap_or(location).to_owned()
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 impl Drop for CertifiedProvider {
