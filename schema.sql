@@ -237,6 +237,33 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at);
 
+-- Webhook deliveries (Standard Webhooks): one row per account event and WEBHOOK_URLS entry,
+-- inserted by the unit of work in the same transaction as the change it reports (a change that
+-- rolls back sends nothing), delivered after commit by one sender per URL in every instance
+-- (FOR UPDATE SKIP LOCKED, so instances share the queue). At least once: the row is marked
+-- delivered after a 2xx; a sender that dies mid-delivery leaves it to be sent again once its
+-- lease has passed (receivers dedupe by `message_id`, sent as webhook-id). After
+-- WEBHOOK_MAX_ATTEMPTS failed attempts it is 'failed' until an administrator retries it. The
+-- payload holds the account's id and email: the reaper deletes delivered rows after a day and
+-- failed ones after 30 days.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id      text        NOT NULL,   -- webhook-id: one per event, the same for every URL
+    endpoint        text        NOT NULL,   -- one of WEBHOOK_URLS
+    event_type      text        NOT NULL,   -- user.created, ...
+    payload         text        NOT NULL,   -- the exact body signed and sent
+    status          text        NOT NULL DEFAULT 'pending'
+                                CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts        integer     NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    last_error      text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz             -- delivered or failed
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due
+    ON webhook_deliveries (endpoint, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_status ON webhook_deliveries (status, id);
+
 -- The second factor (TOTP, RFC 6238). The secret is stored sealed (XChaCha20-Poly1305 under
 -- TOTP_ENCRYPTION_KEY, bound to the account id), so a dump of the database alone does not yield
 -- it. `confirmed_at` NULL: enrolment started but not confirmed with a code; such a factor is not

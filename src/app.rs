@@ -26,6 +26,9 @@ pub struct AppState {
     pub dummy_hash: String,
     /// Wakes the background worker after a commit that queued mail or a code request.
     pub worker_signal: crate::uow::signal::Signal,
+    /// Wake the webhook senders (one per `WEBHOOK_URLS` entry) after a commit that queued
+    /// deliveries.
+    pub webhook_signals: Vec<crate::uow::signal::Signal>,
     /// Seals TOTP secrets at rest (`TOTP_ENCRYPTION_KEY`).
     pub sealing: SealingKey,
     /// Passkey ceremonies (`WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`).
@@ -53,6 +56,8 @@ impl AppState {
             SealingKey::new(&config.credentials.totp_encryption_key.unwrap_or(DEVELOPMENT_KEY))
                 .map_err(|e| Error::internal(format!("sealing key: {e}")))?;
         let worker_signal = Default::default();
+        let webhook_signals =
+            config.webhooks.endpoints.iter().map(|_| Default::default()).collect();
         let relying_party = RelyingParty::new(&config.passkeys)?;
         let oidc = OidcClient::new(config.providers.timeout);
         Ok(AppState {
@@ -62,6 +67,7 @@ impl AppState {
             mailer,
             dummy_hash,
             worker_signal,
+            webhook_signals,
             sealing,
             relying_party,
             oidc,

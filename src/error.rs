@@ -128,6 +128,9 @@ pub enum Error {
     ProviderUnavailable,
     /// 409: `POST /me/identities/confirm` for an identity linked to an account already.
     AlreadyLinked,
+    /// 409: `POST /admin/webhooks/deliveries/{id}/retry` for a delivery that is not `failed`
+    /// (pending deliveries are being tried; delivered ones are done).
+    DeliveryNotFailed,
     /// 503: the mail API did not accept the verification mail; the claim was removed again.
     MailUnavailable,
     /// 503: PostgreSQL is unreachable.

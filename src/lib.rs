@@ -6,7 +6,7 @@
 //! Layout (README, "How it is built"): [`features`] holds one folder per feature, each with the
 //! same layers (`api.rs`: typed requests and answers and the handlers; `flow.rs`: the use cases;
 //! `sql.rs`: its statements); [`domain`] the shared types whose constructors parse; [`uow`] the
-//! unit of work through which every audit event and notice is written; [`db`], [`mail`],
+//! unit of work through which every audit event, notice and webhook event is written; [`db`], [`mail`],
 //! [`outbox`], [`security`] and [`telemetry`] the infrastructure they use. [`web`] (the tiny_http
 //! server) and [`worker`] (the background threads) are the outer layers: nothing imports them.
 
@@ -55,6 +55,8 @@ pub fn run(config: Config) -> Result<(), String> {
     worker::reaper::spawn(Arc::clone(&state))
         .map_err(|e| format!("cannot start the reaper: {e}"))?;
     worker::spawn(Arc::clone(&state)).map_err(|e| format!("cannot start the mail sender: {e}"))?;
+    worker::spawn_webhook_senders(&state)
+        .map_err(|e| format!("cannot start the webhook senders: {e}"))?;
     match web::server::serve(server, addr, state)? {
         web::server::Stopped::Gracefully => log::info("stopped", json!({"graceful": true})),
         web::server::Stopped::GraceExpired { still_running } => log::error(
@@ -74,7 +76,7 @@ pub fn admin_command(config: &Config, grant: bool, email: &str) -> Result<String
     let email = domain::Email::parse(email).map_err(|_| format!("{email:?} is not an email"))?;
     let pool = db::connect(config)?;
     let role = if grant { domain::Role::Admin } else { domain::Role::User };
-    features::admin::flow::set_role_by_email(&pool, &email, role).map_err(|e| e.0)
+    features::admin::flow::set_role_by_email(&pool, &config.webhooks, &email, role).map_err(|e| e.0)
 }
 
 /// `beefirst --healthcheck`: `GET /health` on `BIND_ADDR` (an unspecified IP means loopback), for

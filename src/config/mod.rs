@@ -13,6 +13,7 @@ mod passkeys;
 mod providers;
 mod read;
 mod settings;
+mod webhooks;
 
 pub use groups::{
     ClaimSettings, CredentialSettings, DatabaseSettings, HousekeepingSettings, LimitSettings,
@@ -23,6 +24,7 @@ pub use providers::{
     OAuthEndpoints, Preset, Provider, ProviderKind, ProviderSettings, outbound_allowed,
 };
 pub use settings::{Group, SETTINGS, Setting, help_text, setting};
+pub use webhooks::WebhookSettings;
 
 /// The validated configuration of one process, one field per [`Group`].
 #[derive(Clone)]
@@ -47,6 +49,8 @@ pub struct Config {
     pub passkeys: PasskeySettings,
     /// The identity providers one may sign in with.
     pub providers: ProviderSettings,
+    /// Where account events are sent, and how.
+    pub webhooks: WebhookSettings,
     /// The background reaper.
     pub housekeeping: HousekeepingSettings,
 }
@@ -74,6 +78,7 @@ impl Config {
             credentials: CredentialSettings::read(get)?,
             passkeys: passkeys.clone(),
             providers: ProviderSettings::read(get, &lookup, &passkeys.public_url)?,
+            webhooks: WebhookSettings::read(get)?,
             housekeeping: HousekeepingSettings::read(get)?,
         })
     }
@@ -174,6 +179,11 @@ mod tests {
             ("MFA_TOKEN_TTL_SECONDS", "29"),
             ("AUDIT_RETENTION_DAYS", "0"),
             ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
+            ("WEBHOOK_URLS", "ftp://hooks.example.com"),
+            ("WEBHOOK_URLS", "https://a.example/h,https://a.example/h"),
+            ("WEBHOOK_SECRET", "whsec_c2hvcnQ="),
+            ("WEBHOOK_EVENTS", "user.created,user.exploded"),
+            ("WEBHOOK_MAX_ATTEMPTS", "0"),
         ];
         for (var, value) in cases {
             let err =
@@ -234,6 +244,20 @@ mod tests {
         let mut listed: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
         listed.sort();
         assert_eq!(asked, listed);
+    }
+
+    #[test]
+    fn webhook_urls_need_a_secret_and_default_to_every_event() {
+        let url = ("WEBHOOK_URLS", "https://hooks.example.com/beefirst");
+        assert_eq!(config(&[url]).err().unwrap().var, "WEBHOOK_SECRET");
+        let secret = ("WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let on = config(&[url, secret]).unwrap().webhooks;
+        assert!(crate::domain::UserEventType::ALL.iter().all(|&kind| on.wants(kind)));
+        let off = config(&[secret]).unwrap().webhooks;
+        assert!(!off.wants(crate::domain::UserEventType::Created));
+        let only = config(&[url, secret, ("WEBHOOK_EVENTS", "user.deleted")]).unwrap().webhooks;
+        assert!(only.wants(crate::domain::UserEventType::Deleted));
+        assert!(!only.wants(crate::domain::UserEventType::Created));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum Group {
     Passkeys,
     /// Signing in with another identity provider.
     Providers,
+    /// Telling other systems about changes to accounts.
+    Webhooks,
     /// The background reaper.
     Housekeeping,
 }
@@ -46,6 +48,7 @@ impl Group {
             Group::Credentials => "Passwords and the second factor",
             Group::Passkeys => "Passkeys (WebAuthn)",
             Group::Providers => "Sign-in with another provider (OpenID Connect)",
+            Group::Webhooks => "Webhooks (Standard Webhooks)",
             Group::Housekeeping => "Housekeeping",
         }
     }
@@ -114,6 +117,11 @@ pub const SETTINGS: &[Setting] = &[
     t("IDENTITY_PROVIDERS", Providers, "empty", "comma-separated provider names: google (OpenID Connect), github and facebook (OAuth 2.0 presets), or any name with IDP_<NAME>_ISSUER; each needs IDP_<NAME>_CLIENT_ID and IDP_<NAME>_CLIENT_SECRET"),
     t("REDIRECT_ALLOWED_URLS", Providers, "PUBLIC_URL + /", "comma-separated URLs a sign-in may return to: exact, or a prefix when it ends in /"),
     n("IDP_TIMEOUT_MS", Providers, "5000", 100, 60_000, "connect + answer budget of each request to a provider, milliseconds"),
+    t("WEBHOOK_URLS", Webhooks, "empty", "comma-separated http(s) URLs each sent every subscribed user.* event as a signed POST; empty: no webhooks"),
+    t("WEBHOOK_SECRET", Webhooks, "unset", "whsec_ + base64 of 24 to 64 random bytes: the HMAC-SHA256 key of webhook-signature; required when WEBHOOK_URLS is set"),
+    t("WEBHOOK_EVENTS", Webhooks, "all", "comma-separated event types sent (user.created, user.updated, user.email_changed, user.password_changed, user.mfa_changed, user.role_changed, user.disabled, user.enabled, user.deleted), or all"),
+    n("WEBHOOK_MAX_ATTEMPTS", Webhooks, "16", 1, 100, "delivery attempts of one event to one URL before it is marked failed; pauses double from 1 s to 1 hour (16: about 4 hours in all)"),
+    n("WEBHOOK_TIMEOUT_MS", Webhooks, "5000", 100, 60_000, "connect + answer budget of one delivery, milliseconds; a receiver that takes longer has failed that attempt"),
     n("REAPER_INTERVAL_SECONDS", Housekeeping, "10", 1, 86_400, "how often expired claims, codes, sessions and counters are deleted in the background, seconds"),
     n("AUDIT_RETENTION_DAYS", Housekeeping, "365", 1, 36_500, "audit events older than this are deleted by the reaper, days; an account's events go with it"),
 ];

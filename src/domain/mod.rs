@@ -13,6 +13,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod session;
 pub mod totp;
+pub mod user_event;
 
 pub use account::{AccountStatus, DisplayName, Profile, Role};
 pub use audit::AuditAction;
@@ -23,3 +24,4 @@ pub use passkey::{CeremonyToken, PasskeyName};
 pub use password::{Password, PasswordError};
 pub use session::{MfaToken, OpaqueToken, RefreshToken, SessionRef};
 pub use totp::{FactorCode, RecoveryCode, TotpCode, TotpSecret};
+pub use user_event::{UserEvent, UserEventType};

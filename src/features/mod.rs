@@ -18,3 +18,4 @@ pub mod registration;
 pub mod sessions;
 pub mod sign_in_code;
 pub mod totp;
+pub mod webhooks;

@@ -78,7 +78,7 @@ fn deliver(state: &AppState, mail: &Queued) -> Result<(), Error> {
         }
         Err(error) => {
             METRICS.mail(MailOutcome::Failed);
-            let retry_in = backoff_seconds(mail.attempts);
+            let retry_in = backoff_seconds(mail.attempts, MAX_BACKOFF_SECONDS);
             let fields = json!({"kind": mail.kind, "attempt": mail.attempts,
                                 "retry_in_seconds": retry_in, "error": error});
             log::error("mail_failed", fields);
@@ -96,9 +96,10 @@ fn message_of(mail: &Queued) -> Option<Message> {
     })
 }
 
-/// Pause after failed attempt number `attempt` (1-based): 1, 2, 4, ... seconds, at most 5 minutes.
-pub fn backoff_seconds(attempt: u32) -> u32 {
-    1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX).min(MAX_BACKOFF_SECONDS)
+/// Pause after failed attempt number `attempt` (1-based): 1, 2, 4, ... seconds, at most `cap`
+/// (mail: 5 minutes; webhooks: an hour).
+pub fn backoff_seconds(attempt: u32, cap: u32) -> u32 {
+    1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX).min(cap)
 }
 
 #[cfg(test)]
@@ -107,9 +108,10 @@ mod tests {
 
     #[test]
     fn pauses_double_up_to_five_minutes() {
-        let pauses: Vec<u32> = (1..=11).map(backoff_seconds).collect();
+        let pauses: Vec<u32> = (1..=11).map(|n| backoff_seconds(n, 300)).collect();
         assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
-        assert_eq!(backoff_seconds(0), 1);
-        assert_eq!(backoff_seconds(40), 300);
+        assert_eq!(backoff_seconds(0, 300), 1);
+        assert_eq!(backoff_seconds(40, 300), 300);
+        assert_eq!(backoff_seconds(13, 3600), 3600);
     }
 }

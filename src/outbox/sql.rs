@@ -90,13 +90,21 @@ pub fn retry_later(
     Ok(())
 }
 
-/// Both of the worker's queues, in one statement.
+/// The background worker's queues (mail, code requests, webhook deliveries pending and
+/// failed), in one statement.
 pub fn backlog(client: &mut Connection) -> Result<Backlog, Error> {
     let row = client.query_one(
-        "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM code_requests)",
+        "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM code_requests),
+                (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),
+                (SELECT count(*) FROM webhook_deliveries WHERE status = 'failed')",
         &[],
     )?;
-    Ok(Backlog { mail: row.get(0), code_requests: row.get(1) })
+    Ok(Backlog {
+        mail: row.get(0),
+        code_requests: row.get(1),
+        webhooks: row.get(2),
+        webhooks_failed: row.get(3),
+    })
 }
 
 /// Deletes mail whose code expired before it could be delivered (reaper). Returns how many.

@@ -40,11 +40,46 @@ pub enum MailOutcome {
     GivenUp = 2,
 }
 
+/// What became of one delivery attempt of a webhook event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// The receiver answered 2xx.
+    Delivered = 0,
+    /// Any other answer, or none in time.
+    Failed = 1,
+    /// A failed attempt that was the last allowed (`WEBHOOK_MAX_ATTEMPTS`): marked failed.
+    GivenUp = 2,
+}
+
 #[derive(Default)]
 struct Histogram {
     counts: [u64; BUCKETS.len()],
     total: u64,
     sum_seconds: f64,
+}
+
+impl Histogram {
+    fn add(&mut self, seconds: f64) {
+        for (count, bound) in self.counts.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *count += 1;
+            }
+        }
+        self.total += 1;
+        self.sum_seconds += seconds;
+    }
+
+    /// The series of `name` with `labels` (`route="/me",` or empty) in the text format.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (count, bound) in self.counts.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", self.total);
+        let labels = labels.trim_end_matches(',');
+        let labels = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(out, "{name}_sum{labels} {}", self.sum_seconds);
+        let _ = writeln!(out, "{name}_count{labels} {}", self.total);
+    }
 }
 
 /// The background worker's queues, all instances together (`GET /metrics`).
@@ -55,6 +90,10 @@ pub struct Backlog {
     /// Requests for a mailed code (forgot password, sign-in code) not yet taken
     /// (`beefirst_code_requests_backlog`).
     pub code_requests: i64,
+    /// Webhook deliveries pending (`beefirst_webhook_backlog`).
+    pub webhooks: i64,
+    /// Webhook deliveries failed and not retried (`beefirst_webhook_failed`).
+    pub webhooks_failed: i64,
 }
 
 /// Process-wide counters. A request costs one short mutex hold.
@@ -65,6 +104,8 @@ pub struct Metrics {
     shed: [AtomicU64; 2],
     mail: [AtomicU64; 3],
     refresh_reuse: AtomicU64,
+    webhooks: [AtomicU64; 3],
+    webhook_latency: Mutex<Option<Histogram>>,
 }
 
 /// The one instance.
@@ -75,6 +116,8 @@ pub static METRICS: Metrics = Metrics {
     shed: [AtomicU64::new(0), AtomicU64::new(0)],
     mail: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
     refresh_reuse: AtomicU64::new(0),
+    webhooks: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    webhook_latency: Mutex::new(None),
 };
 
 impl Metrics {
@@ -84,14 +127,19 @@ impl Metrics {
             *requests.entry((route, status)).or_default() += 1;
         }
         if let Ok(mut latency) = self.latency.lock() {
-            let histogram = latency.entry(route).or_default();
-            for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
-                if seconds <= bound {
-                    *count += 1;
-                }
-            }
-            histogram.total += 1;
-            histogram.sum_seconds += seconds;
+            latency.entry(route).or_default().add(seconds);
+        }
+    }
+
+    /// One delivery attempt of a webhook event ended with `outcome`.
+    pub fn webhook(&self, outcome: WebhookOutcome) {
+        self.webhooks[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One delivery attempt of a webhook event took `seconds` (sending and the answer).
+    pub fn webhook_latency(&self, seconds: f64) {
+        if let Ok(mut latency) = self.webhook_latency.lock() {
+            latency.get_or_insert_with(Histogram::default).add(seconds);
         }
     }
 
@@ -138,26 +186,10 @@ impl Metrics {
         out.push_str("# TYPE beefirst_request_duration_seconds histogram\n");
         if let Ok(latency) = self.latency.lock() {
             for (route, h) in latency.iter() {
-                for (count, bound) in h.counts.iter().zip(BUCKETS) {
-                    let _ = writeln!(
-                        out,
-                        "beefirst_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "beefirst_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                    h.total
-                );
-                let _ = writeln!(
-                    out,
-                    "beefirst_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                    h.sum_seconds
-                );
-                let _ = writeln!(
-                    out,
-                    "beefirst_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                    h.total
+                h.render(
+                    &mut out,
+                    "beefirst_request_duration_seconds",
+                    &format!("route=\"{route}\","),
                 );
             }
         }
@@ -193,7 +225,16 @@ impl Metrics {
         out.push_str("# TYPE beefirst_refresh_token_reuse_total counter\n");
         let reuse = self.refresh_reuse.load(Ordering::Relaxed);
         let _ = writeln!(out, "beefirst_refresh_token_reuse_total {reuse}");
-        if let Some(Backlog { mail, code_requests }) = backlog {
+        self.render_webhooks(&mut out);
+        if let Some(Backlog { mail, code_requests, webhooks, webhooks_failed }) = backlog {
+            out.push_str(
+                "# HELP beefirst_webhook_backlog Webhook deliveries pending (all instances).\n",
+            );
+            out.push_str("# TYPE beefirst_webhook_backlog gauge\n");
+            let _ = writeln!(out, "beefirst_webhook_backlog {webhooks}");
+            out.push_str("# HELP beefirst_webhook_failed Webhook deliveries that used every attempt and wait for an administrator's retry (all instances).\n");
+            out.push_str("# TYPE beefirst_webhook_failed gauge\n");
+            let _ = writeln!(out, "beefirst_webhook_failed {webhooks_failed}");
             out.push_str("# HELP beefirst_outbox_backlog Mail queued and not yet delivered (all instances).\n");
             out.push_str("# TYPE beefirst_outbox_backlog gauge\n");
             let _ = writeln!(out, "beefirst_outbox_backlog {mail}");
@@ -202,6 +243,30 @@ impl Metrics {
             let _ = writeln!(out, "beefirst_code_requests_backlog {code_requests}");
         }
         out
+    }
+}
+
+impl Metrics {
+    fn render_webhooks(&self, out: &mut String) {
+        out.push_str("# HELP beefirst_webhook_attempts_total Delivery attempts of webhook events, by outcome (given_up: a failed last attempt, also counted as failed).\n");
+        out.push_str("# TYPE beefirst_webhook_attempts_total counter\n");
+        for (outcome, name) in [
+            (WebhookOutcome::Delivered, "delivered"),
+            (WebhookOutcome::Failed, "failed"),
+            (WebhookOutcome::GivenUp, "given_up"),
+        ] {
+            let count = self.webhooks[outcome as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "beefirst_webhook_attempts_total{{outcome=\"{name}\"}} {count}");
+        }
+        out.push_str("# HELP beefirst_webhook_delivery_seconds Time of one delivery attempt, from sending to the receiver's answer.\n");
+        out.push_str("# TYPE beefirst_webhook_delivery_seconds histogram\n");
+        if let Ok(latency) = self.webhook_latency.lock() {
+            latency.as_ref().unwrap_or(&Histogram::default()).render(
+                out,
+                "beefirst_webhook_delivery_seconds",
+                "",
+            );
+        }
     }
 }
 
@@ -218,6 +283,8 @@ mod tests {
             shed: [AtomicU64::new(0), AtomicU64::new(0)],
             mail: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             refresh_reuse: AtomicU64::new(0),
+            webhooks: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            webhook_latency: Mutex::new(None),
         };
         metrics.observe("/health", 200, 0.0004);
         metrics.observe("/health", 200, 0.02);
@@ -225,7 +292,15 @@ mod tests {
         metrics.enqueued(Lane::Requests);
         metrics.mail(MailOutcome::Failed);
         metrics.refresh_reuse();
-        let text = metrics.render(3, 17, Some(Backlog { mail: 4, code_requests: 9 }));
+        metrics.webhook(WebhookOutcome::Delivered);
+        metrics.webhook_latency(0.003);
+        let backlog = Backlog { mail: 4, code_requests: 9, webhooks: 5, webhooks_failed: 2 };
+        let text = metrics.render(3, 17, Some(backlog));
+        assert!(text.contains("beefirst_webhook_attempts_total{outcome=\"delivered\"} 1"));
+        assert!(text.contains("beefirst_webhook_delivery_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("beefirst_webhook_delivery_seconds_count 1"));
+        assert!(text.contains("beefirst_webhook_backlog 5"));
+        assert!(text.contains("beefirst_webhook_failed 2"));
         assert!(text.contains("beefirst_mail_attempts_total{outcome=\"failed\"} 1"));
         assert!(text.contains("beefirst_outbox_backlog 4"));
         assert!(text.contains("beefirst_code_requests_backlog 9"));

@@ -1,10 +1,11 @@
 //! The unit of work: one transaction and the side effects it records, written when it commits.
 //!
-//! Every audit event ([`AuditAction`]) and every queued mail ([`Notice`]) of the service goes
-//! through here, and only here are `audit_events` and `outbox` inserted into. A flow begins one,
-//! runs its feature's statements on [`UnitOfWork::tx`], records what happened, and commits:
-//! the events and the mail are written in the same transaction as the change (a change that
-//! rolls back leaves neither) and the worker is woken for the mail. A notice the contract wants
+//! Every audit event ([`AuditAction`]), every queued mail ([`Notice`]) and every webhook event
+//! ([`UserEvent`]) of the service goes through here, and only here are `audit_events`, `outbox`
+//! and `webhook_deliveries` inserted into. A flow begins one, runs its feature's statements on
+//! [`UnitOfWork::tx`], records what happened, and commits: the events, the mail and the
+//! webhook deliveries are written in the same transaction as the change (a change that rolls
+//! back leaves none of them) and the background senders are woken. A notice the contract wants
 //! mailed before the answer is tried by the request itself, once its connection is back in the
 //! pool ([`UnitOfWork::commit_for_answer`], [`Committed::deliver`]). Who asked (client IP, request id) is the
 //! [`Context`] it was begun with, passed explicitly from the request.
@@ -13,9 +14,10 @@ pub mod signal;
 mod sql;
 
 use crate::app::AppState;
+use crate::config::WebhookSettings;
 use crate::context::Context;
 use crate::db::pool::{Connection, Manager, Tx};
-use crate::domain::{AuditAction, Email};
+use crate::domain::{AuditAction, Email, UserEvent};
 use crate::error::Error;
 use crate::mail::{Delivery, Notice};
 use r2d2::PooledConnection;
@@ -55,6 +57,7 @@ pub struct UnitOfWork<'c> {
     context: Context,
     events: Vec<Event>,
     notices: Vec<Notice>,
+    published: Vec<UserEvent>,
 }
 
 impl<'c> UnitOfWork<'c> {
@@ -65,6 +68,7 @@ impl<'c> UnitOfWork<'c> {
             context: context.clone(),
             events: Vec::new(),
             notices: Vec::new(),
+            published: Vec::new(),
         })
     }
 
@@ -100,6 +104,12 @@ impl<'c> UnitOfWork<'c> {
         self.notices.push(notice);
     }
 
+    /// Publishes `event` to the webhook URLs once this commits (nothing when no URL is set or
+    /// its type is not in `WEBHOOK_EVENTS`).
+    pub fn publish(&mut self, event: UserEvent) {
+        self.published.push(event);
+    }
+
     /// Reads account `id` `FOR KEY SHARE`: true while it exists, and then it stays until this
     /// commits (a deletion waits). For a flow that must answer differently once its account is
     /// gone (an event about it would be dropped).
@@ -128,15 +138,17 @@ impl<'c> UnitOfWork<'c> {
         self.finish_owing_nothing(state, true)
     }
 
-    /// [`UnitOfWork::commit`] outside the service (the `admin` subcommand): the events are
-    /// written; there is no worker to wake, so queuing mail here is a bug (500).
-    pub fn commit_without_mail(mut self) -> Result<(), Error> {
+    /// [`UnitOfWork::commit`] outside the service (the `admin` subcommand): the events and the
+    /// webhook deliveries are written (the service's senders find them within a second); there
+    /// is no worker to wake, so queuing mail here is a bug (500).
+    pub fn commit_without_mail(mut self, webhooks: &WebhookSettings) -> Result<(), Error> {
         if !self.notices.is_empty() {
             return Err(Error::internal("mail queued outside the service"));
         }
         if !self.events.is_empty() {
             sql::insert_events(&mut self.tx, &self.context, &self.events)?;
         }
+        sql::insert_webhook_events(&mut self.tx, &self.published, webhooks)?;
         Ok(self.tx.commit()?)
     }
 
@@ -161,9 +173,14 @@ impl<'c> UnitOfWork<'c> {
         } else {
             sql::insert_notices(&mut self.tx, &self.notices, crate::outbox::lease(state))?
         };
+        let hooks =
+            sql::insert_webhook_events(&mut self.tx, &self.published, &state.config.webhooks)?;
         self.tx.commit()?;
         if !queued.is_empty() {
             state.worker_signal.wake();
+        }
+        if hooks > 0 {
+            state.webhook_signals.iter().for_each(signal::Signal::wake);
         }
         let owed = queued.iter().zip(&self.notices);
         let owed = owed.filter(|(_, notice)| notice.delivery() == Delivery::BeforeAnswer);

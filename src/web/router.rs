@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::features::{
     account, admin, audit, data_export, email_change, gateway, identities, passkeys, rate_limits,
-    recovery, registration, sessions, sign_in_code, totp,
+    recovery, registration, sessions, sign_in_code, totp, webhooks,
 };
 use crate::telemetry::metrics::Lane;
 use std::net::IpAddr;
@@ -39,7 +39,7 @@ const fn route(method: Method, path: &'static str, lane: Lane, handler: Handler)
 
 /// Every endpoint of the service. Each POST counts against the client IP's rate limit
 /// (`RATE_LIMIT_IP_PER_MINUTE`) before its handler runs.
-pub static ROUTES: [Route; 57] = {
+pub static ROUTES: [Route; 59] = {
     use Lane::{Hashing, Requests};
     use Method::{Delete, Get, Patch, Post};
     [
@@ -91,6 +91,13 @@ pub static ROUTES: [Route; 57] = {
         route(Post, "/admin/users/{id}/disable", Requests, admin::api::disable_user),
         route(Post, "/admin/users/{id}/enable", Requests, admin::api::enable_user),
         route(Delete, "/admin/users/{id}/sessions", Requests, admin::api::revoke_user_sessions),
+        route(Get, "/admin/webhooks/deliveries", Requests, webhooks::api::list_deliveries),
+        route(
+            Post,
+            "/admin/webhooks/deliveries/{id}/retry",
+            Requests,
+            webhooks::api::retry_delivery,
+        ),
         route(Get, "/admin/events", Requests, audit::api::list_events),
         route(Get, "/.well-known/jwks.json", Requests, sessions::api::jwks),
         route(Get, "/", Requests, assets::index),

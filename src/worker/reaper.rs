@@ -3,14 +3,17 @@
 //!   expiration": unverified credentials are never hoarded). Expired claims are also replaced
 //!   lazily by `POST /register` and deleted by `POST /activate` and `POST /resend`;
 //! - deletes rate-limit counters whose window has passed, expired sessions, expired reset and
-//!   email-change codes, passkey ceremonies, queued mail whose code expired before it could be delivered, and audit
-//!   events older than `AUDIT_RETENTION_DAYS`;
+//!   email-change codes, passkey ceremonies, queued mail whose code expired before it could be
+//!   delivered, webhook deliveries delivered over a day ago (failed ones after 30 days), and
+//!   audit events older than `AUDIT_RETENTION_DAYS`;
 //! - keeps this process's signing key listed (a heartbeat) and deletes retired keys.
 
 use crate::app::AppState;
 use crate::db;
 use crate::error::Error;
-use crate::features::{audit, identities, passkeys, rate_limits, recovery, registration, sessions};
+use crate::features::{
+    audit, identities, passkeys, rate_limits, recovery, registration, sessions, webhooks,
+};
 use crate::outbox;
 use crate::telemetry::log;
 use serde_json::json;
@@ -49,9 +52,10 @@ fn sweep(state: &AppState) -> Result<(u64, u64), Error> {
         + passkeys::sql::ceremonies::reap_expired(&mut client)?
         + identities::sql::states::reap_expired(&mut client)?;
     let mail = outbox::sql::delete_expired(&mut client)?;
+    let deliveries = webhooks::sql::delete_old(&mut client)?;
     let events = audit::sql::reap(&mut client, state.config.housekeeping.audit_retention_days)?;
     if mail > 0 {
         log::info("expired_mail_deleted", json!({"count": mail}));
     }
-    Ok((claims, counters + live + keys + codes + mail + events))
+    Ok((claims, counters + live + keys + codes + mail + deliveries + events))
 }

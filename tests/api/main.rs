@@ -25,3 +25,4 @@ mod sign_in_code;
 mod support;
 mod totp;
 mod web;
+mod webhooks;

@@ -84,7 +84,7 @@ pub fn update_me(request: &ApiRequest, state: &AppState) -> Result<Reply, Error>
     let token = bearer(request, state)?;
     let profile = match change {
         None => flow::profile(state, &token)?,
-        Some(name) => flow::update_display_name(state, &token, name.as_ref())?,
+        Some(name) => flow::update_display_name(state, &request.context, &token, name.as_ref())?,
     };
     Ok(profile_reply(&profile))
 }

@@ -4,7 +4,9 @@ use super::sql::{self, SessionAccount};
 use crate::app::AppState;
 use crate::context::Context;
 use crate::db;
-use crate::domain::{AuditAction, DisplayName, Email, Password, Profile, SessionRef};
+use crate::domain::{
+    AuditAction, DisplayName, Email, Password, Profile, SessionRef, UserEvent, UserEventType,
+};
 use crate::error::Error;
 use crate::features::admin::sql as admin_sql;
 use crate::features::credentials::flow as credentials;
@@ -19,15 +21,22 @@ pub fn profile(state: &AppState, session: &SessionRef) -> Result<Profile, Error>
     sql::profile(&mut *db::checkout(&state.pool)?, session)?.ok_or(Error::InvalidToken)
 }
 
-/// Sets or clears the display name; returns the new profile. Errors: 401.
+/// Sets or clears the display name (`user.updated`); returns the new profile. Errors: 401.
 pub fn update_display_name(
     state: &AppState,
+    ctx: &Context,
     session: &SessionRef,
     display_name: Option<&DisplayName>,
 ) -> Result<Profile, Error> {
     let name = display_name.map(DisplayName::as_str);
-    sql::update_display_name(&mut *db::checkout(&state.pool)?, session, name)?
-        .ok_or(Error::InvalidToken)
+    let mut client = db::checkout(&state.pool)?;
+    let mut uow = UnitOfWork::begin(&mut client, ctx)?;
+    let (id, profile) =
+        sql::update_display_name(uow.tx(), session, name)?.ok_or(Error::InvalidToken)?;
+    let event = UserEvent::new(UserEventType::Updated, id, profile.email.as_str());
+    uow.publish(event.with(json!({ "display_name": profile.display_name })));
+    uow.commit(state)?;
+    Ok(profile)
 }
 
 /// Changes the password after checking the current one; every other session is revoked in the
@@ -56,6 +65,8 @@ pub fn change_password(
     }
     uow.record(Subject::Account(id), Some(id), AuditAction::PasswordChanged);
     uow.notify(Notice::new(&email, NoticeKind::PasswordChanged));
+    let event = UserEvent::new(UserEventType::PasswordChanged, id, email.as_str());
+    uow.publish(event.with(json!({ "via": "change" })));
     uow.commit_for_answer(state)?.deliver(state, client);
     Ok(())
 }
@@ -85,6 +96,8 @@ pub fn delete(
     let details = json!({ "account_id": id });
     uow.record_with(Subject::None, None, AuditAction::AccountDeleted, details);
     uow.notify(Notice::new(&email, NoticeKind::AccountDeleted));
+    let event = UserEvent::new(UserEventType::Deleted, id, email.as_str());
+    uow.publish(event.with(json!({ "by": "owner" })));
     uow.commit_for_answer(state)?.deliver(state, client);
     Ok(())
 }

@@ -8,19 +8,21 @@ use crate::error::Error;
 
 /// Sets (or with `None` clears) the display name of a live session's account, in one statement.
 pub fn update_display_name(
-    client: &mut Connection,
+    tx: &mut Tx<'_>,
     session: &SessionRef,
     display_name: Option<&str>,
-) -> Result<Option<Profile>, Error> {
+) -> Result<Option<(i64, Profile)>, Error> {
     let sql = concat!(
         "UPDATE accounts a SET display_name = $4 FROM sessions s WHERE ",
         live_session!(),
         " RETURNING ",
-        profile_columns!()
+        profile_columns!(),
+        ", a.id"
     );
     let [id, account, expires] = crate::db::live_params(session);
     let params: [&(dyn postgres::types::ToSql + Sync); 4] = [id, account, expires, &display_name];
-    client.query_opt(sql, &params)?.as_ref().map(profile_from).transpose()
+    let Some(row) = tx.query_opt(sql, &params)? else { return Ok(None) };
+    Ok(Some((row.get(row.len() - 1), profile_from(&row)?)))
 }
 
 /// Sets a new password hash and a new credential version, keeps the session `keep` (moved to the

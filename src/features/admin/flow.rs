@@ -6,9 +6,10 @@
 
 use super::sql::{self as admin, AdminUser, Target, UserFilter};
 use crate::app::AppState;
+use crate::config::WebhookSettings;
 use crate::context::Context;
 use crate::db::{self, Pool, page};
-use crate::domain::{AuditAction, Email, Role, SessionRef};
+use crate::domain::{AuditAction, Email, Role, SessionRef, UserEvent, UserEventType};
 use crate::error::Error;
 use crate::features::account::sql as account_sql;
 use crate::mail::{Notice, NoticeKind};
@@ -74,6 +75,7 @@ pub fn set_role(
     admin::set_role(uow.tx(), id, role)?;
     let details = json!({ "role": role.as_str(), "via": "api" });
     uow.record_with(Subject::Account(id), Some(actor), AuditAction::RoleChanged, details);
+    uow.publish(role_changed(id, &target.email, role));
     let user = admin::get(uow.tx(), id)?.ok_or(Error::UserNotFound)?;
     uow.commit(state)?;
     Ok(user)
@@ -95,14 +97,18 @@ pub fn act(
         return Err(Error::LastAdmin);
     }
     let subject = Subject::Account(id);
+    // A pending claim never was an account to other systems: no event about it.
+    let event = |kind| target.active.then(|| UserEvent::new(kind, id, &target.email));
     match action {
         Action::Disable => {
             admin::disable(uow.tx(), id)?;
             uow.record(subject, Some(actor), AuditAction::AccountDisabled);
+            event(UserEventType::Disabled).into_iter().for_each(|e| uow.publish(e));
         }
         Action::Enable => {
             admin::enable(uow.tx(), id)?;
             uow.record(subject, Some(actor), AuditAction::AccountEnabled);
+            event(UserEventType::Enabled).into_iter().for_each(|e| uow.publish(e));
         }
         Action::RevokeSessions => {
             let gone = admin::revoke_sessions(uow.tx(), id)?;
@@ -115,9 +121,16 @@ pub fn act(
             let details = json!({ "account_id": id });
             uow.record_with(Subject::None, Some(actor), AuditAction::AccountDeleted, details);
             uow.notify(Notice::new(&user.email, NoticeKind::AccountDeletedByAdmin));
+            let deleted = event(UserEventType::Deleted).map(|e| e.with(json!({ "by": "admin" })));
+            deleted.into_iter().for_each(|e| uow.publish(e));
         }
     }
     uow.commit(state)
+}
+
+/// `user.role_changed` for account `id`, now `role`.
+fn role_changed(id: i64, email: &str, role: Role) -> UserEvent {
+    UserEvent::new(UserEventType::RoleChanged, id, email).with(json!({ "role": role.as_str() }))
 }
 
 /// Locks target `id` under the admin lock, then checks that `actor` is still an enabled
@@ -136,7 +149,12 @@ pub struct CommandError(pub String);
 
 /// `beefirst admin grant|revoke EMAIL`: sets the role of the active account `email`; the line to
 /// print on success. Errors: no such active account, the last enabled administrator.
-pub fn set_role_by_email(pool: &Pool, email: &Email, role: Role) -> Result<String, CommandError> {
+pub fn set_role_by_email(
+    pool: &Pool,
+    webhooks: &WebhookSettings,
+    email: &Email,
+    role: Role,
+) -> Result<String, CommandError> {
     let fail = |e: Error| CommandError(format!("database error: {e}"));
     let mut client = db::checkout(pool).map_err(fail)?;
     let mut uow = UnitOfWork::begin(&mut client, &Context::system()).map_err(fail)?;
@@ -152,6 +170,7 @@ pub fn set_role_by_email(pool: &Pool, email: &Email, role: Role) -> Result<Strin
     admin::set_role(uow.tx(), id, role).map_err(fail)?;
     let details = json!({ "role": role.as_str(), "via": "cli" });
     uow.record_with(Subject::Account(id), None, AuditAction::RoleChanged, details);
-    uow.commit_without_mail().map_err(fail)?;
+    uow.publish(role_changed(id, email.as_str(), role));
+    uow.commit_without_mail(webhooks).map_err(fail)?;
     Ok(format!("{} now has the role {}", email.as_str(), role.as_str()))
 }

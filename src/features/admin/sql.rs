@@ -134,13 +134,15 @@ pub fn take_lock(tx: &mut Tx<'_>) -> Result<(), Error> {
 }
 
 /// What [`lock_target`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// An activated account (a pending claim can hold no role: it may be released any minute).
     pub active: bool,
     /// The only enabled, active administrator: taking that away must be refused (409
     /// `last_admin`).
     pub last_admin: bool,
+    /// Its address (for the webhook events about it).
+    pub email: String,
 }
 
 /// Takes [`ADMIN_LOCK`] and locks account `id` (`FOR UPDATE`). `None`: no such account. Only
@@ -152,11 +154,12 @@ pub fn lock_target(tx: &mut Tx<'_>, id: i64) -> Result<Option<Target>, Error> {
                 a.role = 'admin' AND a.disabled_at IS NULL AND a.status = 'active'
                 AND NOT EXISTS (SELECT 1 FROM accounts o
                                  WHERE o.role = 'admin' AND o.disabled_at IS NULL
-                                   AND o.status = 'active' AND o.id <> a.id)
+                                   AND o.status = 'active' AND o.id <> a.id),
+                a.email
            FROM accounts a WHERE a.id = $1 FOR UPDATE",
         &[&id],
     )?;
-    Ok(row.map(|r| Target { active: r.get(0), last_admin: r.get(1) }))
+    Ok(row.map(|r| Target { active: r.get(0), last_admin: r.get(1), email: r.get(2) }))
 }
 
 /// True while `actor` is still an enabled, active administrator, read under [`ADMIN_LOCK`] (taken

@@ -8,7 +8,8 @@ use crate::context::Context;
 use crate::db;
 use crate::domain::code::code_salt;
 use crate::domain::{
-    AuditAction, CodeOutcome, Email, Profile, SessionRef, VerificationCode, decide,
+    AuditAction, CodeOutcome, Email, Profile, SessionRef, UserEvent, UserEventType,
+    VerificationCode, decide,
 };
 use crate::error::Error;
 use crate::features::account::flow as account;
@@ -102,6 +103,9 @@ pub fn confirm(
                 uow.record_with(Subject::Account(id), Some(id), AuditAction::EmailChanged, details);
                 let changed = NoticeKind::EmailChanged { new: change.new_email.clone() };
                 uow.notify(Notice::new(&change.email, changed));
+                let event =
+                    UserEvent::new(UserEventType::EmailChanged, id, change.new_email.as_str());
+                uow.publish(event.with(json!({ "previous_email": change.email.as_str() })));
                 Ok(profile)
             }
             Err(other) => return Err(other),

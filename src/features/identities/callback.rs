@@ -19,7 +19,7 @@ use super::sql::{self, LinkedAccount};
 use crate::app::{AppState, dummy_hash};
 use crate::context::Context;
 use crate::db;
-use crate::domain::{AuditAction, Email, OpaqueToken};
+use crate::domain::{AuditAction, Email, OpaqueToken, UserEvent, UserEventType};
 use crate::error::Error;
 use crate::security::oidc::Identity;
 use crate::telemetry::log;
@@ -157,6 +157,8 @@ fn create(
     let id = made.account_id;
     let details = json!({ "provider": name });
     uow.record_with(Subject::Account(id), Some(id), AuditAction::CreatedWithProvider, details);
+    let created = UserEvent::new(UserEventType::Created, id, email.as_str());
+    uow.publish(created.with(json!({ "provider": name })));
     Ok(Made::Account(made))
 }
 

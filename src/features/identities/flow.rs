@@ -14,7 +14,7 @@ use super::sql::{self, IdentityInfo, Unlinked};
 use crate::app::AppState;
 use crate::context::Context;
 use crate::db;
-use crate::domain::{AuditAction, OpaqueToken, SessionRef};
+use crate::domain::{AuditAction, OpaqueToken, SessionRef, UserEvent, UserEventType};
 use crate::error::Error;
 use crate::features::account::sql as account_sql;
 use crate::features::sessions::mfa::{self, FirstFactor};
@@ -193,6 +193,8 @@ pub fn confirm_link(
     let subject_of = Subject::Account(account_id);
     uow.record_with(subject_of, Some(account_id), AuditAction::IdentityLinked, details);
     uow.notify(Notice::new(&email, NoticeKind::IdentityLinked { provider: provider.clone() }));
+    let event = UserEvent::new(UserEventType::Updated, account_id, email.as_str());
+    uow.publish(event.with(json!({ "identity": { "provider": provider, "change": "linked" } })));
     uow.commit(state)?;
     Ok(provider)
 }
@@ -208,7 +210,7 @@ pub fn list(state: &AppState, session: &SessionRef) -> Result<Vec<IdentityInfo>,
 pub fn unlink(state: &AppState, ctx: &Context, session: &SessionRef, id: i64) -> Result<(), Error> {
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
-    let (account_id, _) =
+    let (account_id, email) =
         account_sql::lock_account_and_email(uow.tx(), session)?.ok_or(Error::InvalidToken)?;
     let provider = match sql::unlink(uow.tx(), account_id, id)? {
         Unlinked::Unlinked { provider } => provider,
@@ -218,5 +220,7 @@ pub fn unlink(state: &AppState, ctx: &Context, session: &SessionRef, id: i64) ->
     let details = json!({ "identity_id": id, "provider": provider });
     let subject = Subject::Account(account_id);
     uow.record_with(subject, Some(account_id), AuditAction::IdentityUnlinked, details);
+    let event = UserEvent::new(UserEventType::Updated, account_id, email.as_str());
+    uow.publish(event.with(json!({ "identity": { "provider": provider, "change": "unlinked" } })));
     uow.commit(state)
 }

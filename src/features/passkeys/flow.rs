@@ -7,7 +7,9 @@ use crate::app::AppState;
 use crate::context::Context;
 use crate::db;
 use crate::domain::passkey::{CEREMONY_TTL_SECONDS, MAX_PASSKEYS, MIN_CREDENTIAL_ID_BYTES};
-use crate::domain::{AuditAction, CeremonyToken, PasskeyName, SessionRef};
+use crate::domain::{
+    AuditAction, CeremonyToken, PasskeyName, SessionRef, UserEvent, UserEventType,
+};
 use crate::error::Error;
 use crate::features::account::flow as account;
 use crate::features::account::sql as account_sql;
@@ -104,6 +106,8 @@ pub fn register(
         details,
     );
     uow.notify(Notice::new(&email, NoticeKind::PasskeyAdded { name: info.name.clone() }));
+    let event = UserEvent::new(UserEventType::MfaChanged, account_id, email.as_str());
+    uow.publish(event.with(json!({ "factor": "passkey", "change": "added" })));
     uow.commit(state)?;
     Ok(info)
 }
@@ -148,5 +152,7 @@ pub fn delete(state: &AppState, ctx: &Context, session: &SessionRef, id: i64) ->
     let subject = Subject::Account(account_id);
     uow.record_with(subject, Some(account_id), AuditAction::PasskeyRemoved, details);
     uow.notify(Notice::new(&email, NoticeKind::PasskeyRemoved { name }));
+    let event = UserEvent::new(UserEventType::MfaChanged, account_id, email.as_str());
+    uow.publish(event.with(json!({ "factor": "passkey", "change": "removed" })));
     uow.commit(state)
 }

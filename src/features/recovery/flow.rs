@@ -7,12 +7,16 @@ use crate::context::Context;
 use crate::db;
 use crate::domain::code::code_salt;
 use crate::domain::decide;
-use crate::domain::{AuditAction, CodeOutcome, CodePurpose, Email, Password, VerificationCode};
+use crate::domain::{
+    AuditAction, CodeOutcome, CodePurpose, Email, Password, UserEvent, UserEventType,
+    VerificationCode,
+};
 use crate::error::Error;
 use crate::features::rate_limits::flow as limits;
 use crate::mail::{Notice, NoticeKind};
 use crate::security::hashing;
 use crate::uow::{Subject, UnitOfWork};
+use serde_json::json;
 
 /// Records a request to reset `email`'s password and answers alike whatever `email` is.
 ///
@@ -106,6 +110,8 @@ pub fn reset(
             mailed_codes::complete(uow.tx(), account_id, &new_hash)?;
             uow.record(Subject::Account(account_id), None, AuditAction::PasswordReset);
             uow.notify(Notice::new(email, NoticeKind::PasswordReset));
+            let event = UserEvent::new(UserEventType::PasswordChanged, account_id, email.as_str());
+            uow.publish(event.with(json!({ "via": "reset" })));
         }
         CodeOutcome::WrongCode { .. } => {
             mailed_codes::record_wrong_attempt(uow.tx(), account_id, purpose)?

@@ -9,7 +9,9 @@ use crate::context::Context;
 use crate::db;
 use crate::domain::AccountStatus;
 use crate::domain::code::code_salt;
-use crate::domain::{AuditAction, CodeOutcome, Email, Password, VerificationCode, decide};
+use crate::domain::{
+    AuditAction, CodeOutcome, Email, Password, UserEvent, UserEventType, VerificationCode, decide,
+};
 use crate::error::Error;
 use crate::features::credentials::flow as credentials;
 use crate::features::rate_limits::flow as limits;
@@ -99,6 +101,7 @@ pub fn activate(
     sql::apply_outcome(uow.tx(), stored.id, outcome)?;
     if outcome == CodeOutcome::Accepted {
         uow.record(Subject::Account(stored.id), Some(stored.id), AuditAction::Activated);
+        uow.publish(UserEvent::new(UserEventType::Created, stored.id, email.as_str()));
     }
     uow.commit(state)?;
     drop(client);

@@ -7,7 +7,10 @@ use crate::app::AppState;
 use crate::context::Context;
 use crate::db;
 use crate::domain::totp::otpauth_uri;
-use crate::domain::{AuditAction, FactorCode, RecoveryCode, SessionRef, TotpCode, TotpSecret};
+use crate::domain::{
+    AuditAction, FactorCode, RecoveryCode, SessionRef, TotpCode, TotpSecret, UserEvent,
+    UserEventType,
+};
 use crate::error::Error;
 use crate::features::account::flow as account;
 use crate::features::account::sql as account_sql;
@@ -91,6 +94,8 @@ pub fn confirm(
     let details = json!({ "other_sessions_revoked": revoked });
     uow.record_with(Subject::Account(id), Some(id), AuditAction::TotpEnabled, details);
     uow.notify(Notice::new(&factor.email, NoticeKind::TotpEnabled));
+    let event = UserEvent::new(UserEventType::MfaChanged, id, factor.email.as_str());
+    uow.publish(event.with(json!({ "factor": "totp", "change": "added" })));
     uow.commit(state)?;
     Ok(codes)
 }
@@ -147,6 +152,8 @@ pub fn disable(
     totp::disable(uow.tx(), id)?;
     uow.record(Subject::Account(id), Some(id), AuditAction::TotpDisabled);
     uow.notify(Notice::new(&email, NoticeKind::TotpDisabled));
+    let event = UserEvent::new(UserEventType::MfaChanged, id, email.as_str());
+    uow.publish(event.with(json!({ "factor": "totp", "change": "removed" })));
     uow.commit(state)
 }
 
