@@ -14,8 +14,10 @@ saturation, next to its ceiling (bcrypt, or pgbench of its main statement). Targ
 (bench/passkeys.py): passkey sign-in at saturation against its ceiling (webauthn-rs
 verifications per second, pgbench of its statements) and unloaded. Target 11
 (bench/providers.py): a sign-in with another provider, beefirst's share only (the provider is a
-stand-in inside the bench process; its CPU and its token endpoint's time are left out). See
-BENCHMARKS.md.
+stand-in inside the bench process; its CPU and its token endpoint's time are left out). Target 12
+(bench/webhooks.py): webhook deliveries per second to a fast receiver, and request latency with
+a receiver that never answers. Target 13 (bench/transfer.py): import and export of 100,000
+accounts, lines per second and the importer's memory. See BENCHMARKS.md.
 Needs the Python `cryptography` package (Debian's python3-cryptography) for the passkey client.
 Needs: PostgreSQL (started by .ci/pg-up), wrk, gnuplot and nginx (Debian packages; installed if
 missing), pgbench (PostgreSQL's). Writes bench/out/ (raw results, the chart bench/out/latency.svg).
@@ -26,6 +28,8 @@ import users as scale
 import endpoints
 import passkeys
 import providers
+import transfer
+import webhooks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -201,6 +205,12 @@ def run_all(pgbench, autogroup_before):
     print("sign-in with another provider, beefirst's share ...", flush=True)
     psql("TRUNCATE accounts CASCADE")
     results["providers"] = providers.run(ROOT, OUT, f"{PG}/{DB}")
+    print("webhooks: deliveries per second, a dead receiver's cost to requests ...", flush=True)
+    psql("TRUNCATE accounts CASCADE")
+    results["webhooks"] = webhooks.run(ROOT, OUT, f"{PG}/{DB}")
+    print("import and export of 100,000 accounts ...", flush=True)
+    psql("TRUNCATE accounts CASCADE")
+    results["transfer"] = transfer.run(ROOT, OUT, f"{PG}/{DB}")
     report(results)
 
 class LogLines:
@@ -464,6 +474,8 @@ def report(r):
         *endpoint_rows(r["endpoints"]),
         *passkeys.rows(r["passkeys"]),
         *providers.rows(r["providers"]),
+        *webhooks.rows(r["webhooks"]),
+        *transfer.rows(r["transfer"]),
     ]
     lines = ["| target | measured | reference | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for name, measured, ref, ratio, ok, goal in rows:

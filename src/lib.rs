@@ -79,6 +79,42 @@ pub fn admin_command(config: &Config, grant: bool, email: &str) -> Result<String
     features::admin::flow::set_role_by_email(&pool, &config.webhooks, &email, role).map_err(|e| e.0)
 }
 
+/// `beefirst import [--dry-run] FILE|-`: makes the accounts of an NDJSON file (`-`: stdin),
+/// reporting each bad line and each email already present on stderr and a summary line on
+/// stdout. `Ok(true)` when every line was imported or skipped (exit 0), `Ok(false)` when some
+/// were bad (exit 1).
+///
+/// Errors: the file cannot be opened, the database is unreachable or fails mid-way (the batches
+/// committed before stay; a rerun skips them).
+pub fn import_command(config: &Config, source: &str, dry_run: bool) -> Result<bool, String> {
+    let input: Box<dyn std::io::BufRead> = if source == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(source).map_err(|e| format!("cannot open {source}: {e}"))?;
+        Box::new(std::io::BufReader::with_capacity(1 << 16, file))
+    };
+    let pool = db::connect(config)?;
+    let mut stderr = std::io::LineWriter::new(std::io::stderr().lock());
+    let mut report = |line: features::transfer::api::Report| {
+        use std::io::Write;
+        let _ = writeln!(stderr, "{line}");
+    };
+    let summary = features::transfer::flow::import(&pool, config, input, dry_run, &mut report)
+        .map_err(|e| format!("import stopped: {e}"))?;
+    println!("{}", summary.line(dry_run));
+    Ok(summary.failed == 0)
+}
+
+/// `beefirst export`: every active account as NDJSON on stdout, password hashes included (the
+/// output is as secret as the database). Errors: the database, a closed stdout.
+pub fn export_command(config: &Config) -> Result<(), String> {
+    let pool = db::connect(config)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    features::transfer::flow::export(&pool, &mut out)
+        .map(|_| ())
+        .map_err(|e| format!("export stopped: {e}"))
+}
+
 /// `beefirst --healthcheck`: `GET /health` on `BIND_ADDR` (an unspecified IP means loopback), for
 /// a container `HEALTHCHECK` without curl in the image. Ok only for a 200 within 3 seconds.
 pub fn healthcheck(config: &Config) -> Result<(), String> {

@@ -1,6 +1,7 @@
 //! The `beefirst` binary: `--help`, configuration from the environment, then [`beefirst::run`]
 //! (or [`beefirst::healthcheck`] with `--healthcheck`, for container health checks, or
-//! [`beefirst::admin_command`] with `admin grant|revoke EMAIL`).
+//! [`beefirst::admin_command`] with `admin grant|revoke EMAIL`, [`beefirst::import_command`] with
+//! `import [--dry-run] FILE|-`, [`beefirst::export_command`] with `export`).
 
 use std::process::ExitCode;
 
@@ -13,6 +14,13 @@ enum Command {
         grant: bool,
         email: String,
     },
+    /// `import [--dry-run] FILE|-`.
+    Import {
+        dry_run: bool,
+        source: String,
+    },
+    /// `export`.
+    Export,
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
@@ -23,6 +31,15 @@ fn parse(args: &[String]) -> Result<Command, String> {
             Ok(Command::Admin { grant: *verb == "grant", email: (*email).to_owned() })
         }
         ["admin", ..] => Err("usage: beefirst admin grant|revoke EMAIL".into()),
+        ["import", "--dry-run", source] => {
+            Ok(Command::Import { dry_run: true, source: (*source).to_owned() })
+        }
+        ["import", source] if !source.starts_with("--") => {
+            Ok(Command::Import { dry_run: false, source: (*source).to_owned() })
+        }
+        ["import", ..] => Err("usage: beefirst import [--dry-run] FILE|-".into()),
+        ["export"] => Ok(Command::Export),
+        ["export", ..] => Err("usage: beefirst export > FILE".into()),
         [unknown, ..] => Err(format!(
             "unknown argument {unknown:?}; settings come from the environment, see --help"
         )),
@@ -55,6 +72,14 @@ fn main() -> ExitCode {
         Command::Admin { grant, email } => {
             beefirst::admin_command(&config, grant, &email).map(|line| println!("{line}"))
         }
+        Command::Import { dry_run, source } => {
+            match beefirst::import_command(&config, &source, dry_run) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::FAILURE, // bad lines, each reported on stderr
+                Err(reason) => Err(reason),
+            }
+        }
+        Command::Export => beefirst::export_command(&config),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

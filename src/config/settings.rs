@@ -161,6 +161,8 @@ pub fn help_text() -> String {
          \x20      beefirst --healthcheck  exit 0 if GET /health on BIND_ADDR answers 200\n\
          \x20      beefirst admin grant EMAIL   make the active account EMAIL an administrator\n\
          \x20      beefirst admin revoke EMAIL  make it a user again (never the last administrator)\n\
+         \x20      beefirst import [--dry-run] FILE|-  make the accounts of an NDJSON file (see README)\n\
+         \x20      beefirst export  every account as NDJSON on stdout, password hashes included: secret\n\
          \x20      beefirst --help\n\
 \n\
          Settings come from environment variables (unset or empty: default):\n",
@@ -180,7 +182,8 @@ pub fn help_text() -> String {
     out.push_str(
         "\nThe first line on stdout contains \"listening\" and the bound IP:PORT.\n\
          Exit codes: 1 runtime failure (database unreachable at start, bind failed, listener \
-         lost; --healthcheck: unhealthy; admin: no such active account, or the last administrator), \
+         lost; --healthcheck: unhealthy; admin: no such active account, or the last administrator; \
+         import: a bad line, each reported on stderr), \
          2 invalid configuration or arguments.\n",
     );
     out

@@ -64,6 +64,8 @@ pub enum AuditAction {
     IdentityLinked,
     /// A provider identity was unlinked (details: the provider).
     IdentityUnlinked,
+    /// The account was made by `beefirst import`.
+    Imported,
 }
 
 impl AuditAction {
@@ -99,6 +101,7 @@ impl AuditAction {
             AuditAction::CreatedWithProvider => "created_with_provider",
             AuditAction::IdentityLinked => "identity_linked",
             AuditAction::IdentityUnlinked => "identity_unlinked",
+            AuditAction::Imported => "imported",
         }
     }
 }

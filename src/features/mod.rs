@@ -18,4 +18,5 @@ pub mod registration;
 pub mod sessions;
 pub mod sign_in_code;
 pub mod totp;
+pub mod transfer;
 pub mod webhooks;

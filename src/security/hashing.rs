@@ -63,12 +63,32 @@ fn verify_here(candidate: &str, hash: &str) -> Verified {
     let normalized = Password::parse_existing(candidate.to_owned()).ok();
     let password =
         normalized.as_ref().map_or("placeholder for a malformed password", Password::expose);
+    if hash.starts_with("$argon2") {
+        return verify_argon2(candidate, password, hash, normalized.is_some());
+    }
     if bcrypt::verify(password, hash).unwrap_or(false) && normalized.is_some() {
         return Verified::Yes;
     }
     match Password::legacy_form(candidate) {
         Some(typed) if bcrypt::verify(typed.expose(), hash).unwrap_or(false) => Verified::AsTyped,
         _ => Verified::No,
+    }
+}
+
+/// An imported Argon2id hash (PHC string): the normalized form first, then the form as typed (the
+/// other system hashed what was typed). Either is re-made with bcrypt on success, since
+/// `hash_cost` of a PHC string is none.
+fn verify_argon2(candidate: &str, normalized: &str, hash: &str, well_formed: bool) -> Verified {
+    use argon2::{Argon2, PasswordHash, PasswordVerifier};
+    let Ok(parsed) = PasswordHash::new(hash) else { return Verified::No };
+    let matches =
+        |password: &str| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+    if well_formed && matches(normalized) {
+        Verified::Yes
+    } else if candidate != normalized && matches(candidate) {
+        Verified::AsTyped
+    } else {
+        Verified::No
     }
 }
 

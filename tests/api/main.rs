@@ -24,5 +24,6 @@ mod sessions;
 mod sign_in_code;
 mod support;
 mod totp;
+mod transfer;
 mod web;
 mod webhooks;
