@@ -261,10 +261,13 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     finished_at     timestamptz             -- delivered or failed
 );
 -- A sender's next row is the first of this index (a burst shares one next_attempt_at: the id
--- orders it without a sort of the whole backlog).
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due
+-- orders it without a sort of the whole backlog). It replaced one without the id.
+DROP INDEX IF EXISTS webhook_deliveries_due;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_next
     ON webhook_deliveries (endpoint, next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_status ON webhook_deliveries (status, id);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_finished
+    ON webhook_deliveries (finished_at) WHERE status <> 'pending';
 
 -- The second factor (TOTP, RFC 6238). The secret is stored sealed (XChaCha20-Poly1305 under
 -- TOTP_ENCRYPTION_KEY, bound to the account id), so a dump of the database alone does not yield

@@ -144,11 +144,4 @@ def rows(r):
     return out
 
 if __name__ == "__main__":
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = os.path.join(root, "bench", "out")
-    os.makedirs(out, exist_ok=True)
-    db = "beefirst_bench_providers"
-    subprocess.run(f"psql -h 127.0.0.1 -U postgres -Xqc 'DROP DATABASE IF EXISTS {db} WITH (FORCE)' "
-                   f"-c 'CREATE DATABASE {db}' postgres", shell=True, check=True, capture_output=True)
-    for name, measured, reference, ratio, ok, goal in rows(run(root, out, f"postgres://postgres@127.0.0.1:5432/{db}")):
-        print(f"| {name} | {measured} | {reference} | {'' if ratio is None else f'{ratio:.0%}'} | {goal} | {'PASS' if ok else 'FAIL'} |")
+    scale.alone("beefirst_bench_providers", run, rows)

@@ -7,6 +7,7 @@ database, then exported, then imported again (every line skipped). Lines per sec
 and the importer's peak RSS (from /proc: VmHWM), which must not grow with the file: it streams.
 """
 import json, os, re, subprocess, sys, tempfile, time
+import users as scale
 
 USERS = 100_000
 HASH = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
@@ -83,11 +84,4 @@ def rows(r):
     ]
 
 if __name__ == "__main__":
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    db = "beefirst_bench_transfer"
-    subprocess.run(f"psql -h 127.0.0.1 -U postgres -Xqc 'DROP DATABASE IF EXISTS {db} WITH (FORCE)' "
-                   f"-c 'CREATE DATABASE {db}' postgres", shell=True, check=True, capture_output=True)
-    result = run(root, None, f"postgres://postgres@127.0.0.1:5432/{db}")
-    print(json.dumps(result, indent=1))
-    for name, measured, reference, ratio, ok, goal in rows(result):
-        print(f"| {name} | {measured} | {reference} | {'' if ratio is None else f'{ratio:.0%}'} | {goal} | {'PASS' if ok else 'FAIL'} |")
+    scale.alone("beefirst_bench_transfer", run, rows)

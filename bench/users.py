@@ -68,6 +68,19 @@ def call(addr, method, path, body=None, token=None, basic=None):
     with urllib.request.urlopen(req) as r:
         return json.loads(r.read() or b"{}")
 
+def alone(db, run, rows):
+    """A part of bench/run run by itself (`python3 bench/NAME.py`): a fresh database `db`, then
+    `run(root, out, db_url)`, its raw result and its table rows printed."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = os.path.join(root, "bench", "out")
+    os.makedirs(out, exist_ok=True)
+    subprocess.run(f"psql -h 127.0.0.1 -U postgres -Xqc 'DROP DATABASE IF EXISTS {db} WITH (FORCE)' "
+                   f"-c 'CREATE DATABASE {db}' postgres", shell=True, check=True, capture_output=True)
+    result = run(root, out, f"postgres://postgres@127.0.0.1:5432/{db}")
+    print(json.dumps(result, indent=1))
+    for name, measured, reference, ratio, ok, goal in rows(result):
+        print(f"| {name} | {measured} | {reference} | {'' if ratio is None else f'{ratio:.0%}'} | {goal} | {'PASS' if ok else 'FAIL'} |")
+
 def active_account(instance, email):
     """Registers and activates `email` through `instance` (console mailer: the code is read from
     its log)."""

@@ -80,13 +80,8 @@ def patch_latency(root, out, db_url, name, **settings):
             client.request(method, path, json.dumps(body), {"Content-Type": "application/json", **(headers or {})})
             answer = client.getresponse()
             return answer, answer.read()
-        call("POST", "/register", {"email": email, "password": "bench password"})
-        code = next(json.loads(l)["text"] for l in inst.lines() if '"event":"mail"' in l).split("is ")[1][:4]
-        import base64
-        basic = base64.b64encode(f"{email}:bench password".encode()).decode()
-        call("POST", "/activate", {"code": code}, {"Authorization": f"Basic {basic}"})
-        _, raw = call("POST", "/login", {"email": email, "password": "bench password"})
-        token = json.loads(raw)["access_token"]
+        scale.active_account(inst, email)
+        token = scale.call(inst.addr, "POST", "/login", {"email": email, "password": scale.PASSWORD})["access_token"]
         samples = []
         for i in range(REQUESTS):
             started = time.perf_counter()
@@ -130,13 +125,4 @@ def rows(r):
     ]
 
 if __name__ == "__main__":
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = os.path.join(root, "bench", "out")
-    os.makedirs(out, exist_ok=True)
-    db = "beefirst_bench_webhooks"
-    subprocess.run(f"psql -h 127.0.0.1 -U postgres -Xqc 'DROP DATABASE IF EXISTS {db} WITH (FORCE)' "
-                   f"-c 'CREATE DATABASE {db}' postgres", shell=True, check=True, capture_output=True)
-    result = run(root, out, f"postgres://postgres@127.0.0.1:5432/{db}")
-    print(json.dumps(result, indent=1))
-    for name, measured, reference, ratio, ok, goal in rows(result):
-        print(f"| {name} | {measured} | {reference} | {'' if ratio is None else f'{ratio:.0%}'} | {goal} | {'PASS' if ok else 'FAIL'} |")
+    scale.alone("beefirst_bench_webhooks", run, rows)

@@ -181,6 +181,7 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
             ("WEBHOOK_URLS", "ftp://hooks.example.com"),
             ("WEBHOOK_URLS", "https://a.example/h,https://a.example/h"),
+            ("WEBHOOK_URLS", "https://user:pw@hooks.example/h"),
             ("WEBHOOK_SECRET", "whsec_c2hvcnQ="),
             ("WEBHOOK_EVENTS", "user.created,user.exploded"),
             ("WEBHOOK_MAX_ATTEMPTS", "0"),
@@ -250,6 +251,9 @@ mod tests {
     fn webhook_urls_need_a_secret_and_default_to_every_event() {
         let url = ("WEBHOOK_URLS", "https://hooks.example.com/beefirst");
         assert_eq!(config(&[url]).err().unwrap().var, "WEBHOOK_SECRET");
+        let almost = ("WEBHOOK_SECRET", "whsec_c2VjcmV0IGJ1dCB0b28gc2hvcnQ=");
+        let refused = config(&[url, almost]).err().unwrap();
+        assert!(!refused.to_string().contains("c2VjcmV0"), "a secret is never echoed: {refused}");
         let secret = ("WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
         let on = config(&[url, secret]).unwrap().webhooks;
         assert!(crate::domain::UserEventType::ALL.iter().all(|&kind| on.wants(kind)));

@@ -117,7 +117,7 @@ pub const SETTINGS: &[Setting] = &[
     t("IDENTITY_PROVIDERS", Providers, "empty", "comma-separated provider names: google (OpenID Connect), github and facebook (OAuth 2.0 presets), or any name with IDP_<NAME>_ISSUER; each needs IDP_<NAME>_CLIENT_ID and IDP_<NAME>_CLIENT_SECRET"),
     t("REDIRECT_ALLOWED_URLS", Providers, "PUBLIC_URL + /", "comma-separated URLs a sign-in may return to: exact, or a prefix when it ends in /"),
     n("IDP_TIMEOUT_MS", Providers, "5000", 100, 60_000, "connect + answer budget of each request to a provider, milliseconds"),
-    t("WEBHOOK_URLS", Webhooks, "empty", "comma-separated http(s) URLs each sent every subscribed user.* event as a signed POST; empty: no webhooks"),
+    t("WEBHOOK_URLS", Webhooks, "empty", "comma-separated http(s) URLs (no user:password@) each sent every subscribed user.* event as a signed POST; empty: no webhooks"),
     t("WEBHOOK_SECRET", Webhooks, "unset", "whsec_ + base64 of 24 to 64 random bytes: the HMAC-SHA256 key of webhook-signature; required when WEBHOOK_URLS is set"),
     t("WEBHOOK_EVENTS", Webhooks, "all", "comma-separated event types sent (user.created, user.updated, user.email_changed, user.password_changed, user.mfa_changed, user.role_changed, user.disabled, user.enabled, user.deleted), or all"),
     n("WEBHOOK_MAX_ATTEMPTS", Webhooks, "16", 1, 100, "delivery attempts of one event to one URL before it is marked failed; pauses double from 1 s to 1 hour (16: about 4 hours in all)"),

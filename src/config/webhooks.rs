@@ -40,11 +40,14 @@ impl WebhookSettings {
                 if v == "empty" {
                     return Some(Vec::new());
                 }
+                // No user:password@: the URL is logged and shown to administrators.
+                let usable =
+                    |u: &Url| web_url(u) && u.username().is_empty() && u.password().is_none();
                 let urls: Option<Vec<Url>> =
-                    v.split(',').map(|u| Url::parse(u.trim()).ok().filter(web_url)).collect();
+                    v.split(',').map(|u| Url::parse(u.trim()).ok().filter(usable)).collect();
                 urls.filter(|urls| urls.iter().enumerate().all(|(i, u)| !urls[..i].contains(u)))
             },
-            "must be comma-separated, distinct http(s) URLs",
+            "must be comma-separated, distinct http(s) URLs without user:password@",
         )?;
         let secret = get("WEBHOOK_SECRET");
         let secret = match (&secret.value, endpoints.is_empty()) {
@@ -55,10 +58,11 @@ impl WebhookSettings {
                     message: "must be set when WEBHOOK_URLS is (whsec_ + base64 of 24 to 64 random bytes)".into(),
                 });
             }
-            (Some(_), _) => secret.with(
-                parse_secret,
-                "must be whsec_ followed by the base64 of 24 to 64 random bytes",
-            )?,
+            // Not `Var::with`: its message would echo the value, and this one is a secret.
+            (Some(value), _) => parse_secret(value.trim()).ok_or_else(|| ConfigError {
+                var: "WEBHOOK_SECRET",
+                message: "must be whsec_ followed by the base64 of 24 to 64 random bytes".into(),
+            })?,
         };
         let events = get("WEBHOOK_EVENTS").with(
             |v| {

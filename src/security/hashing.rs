@@ -75,20 +75,21 @@ fn verify_here(candidate: &str, hash: &str) -> Verified {
     }
 }
 
-/// An imported Argon2id hash (PHC string): the normalized form first, then the form as typed (the
-/// other system hashed what was typed). Either is re-made with bcrypt on success, since
-/// `hash_cost` of a PHC string is none.
+/// An imported Argon2id hash (PHC string), under the same rules as bcrypt: the normalized form
+/// first, then the form as typed when it differs (the other system hashed what was typed); a
+/// password outside 8–72 bytes or with NUL never matches (one verification is still spent). A
+/// match is re-made with bcrypt at once, since `hash_cost` of a PHC string is none.
 fn verify_argon2(candidate: &str, normalized: &str, hash: &str, well_formed: bool) -> Verified {
     use argon2::{Argon2, PasswordHash, PasswordVerifier};
     let Ok(parsed) = PasswordHash::new(hash) else { return Verified::No };
     let matches =
         |password: &str| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
-    if well_formed && matches(normalized) {
-        Verified::Yes
-    } else if candidate != normalized && matches(candidate) {
-        Verified::AsTyped
-    } else {
-        Verified::No
+    if matches(normalized) && well_formed {
+        return Verified::Yes;
+    }
+    match Password::legacy_form(candidate) {
+        Some(typed) if matches(typed.expose()) => Verified::AsTyped,
+        _ => Verified::No,
     }
 }
 

@@ -110,6 +110,11 @@ impl<'c> UnitOfWork<'c> {
         self.published.push(event);
     }
 
+    /// Drops the events recorded so far (a dry run that rolls back: they would never be written).
+    pub fn forget_events(&mut self) {
+        self.events.clear();
+    }
+
     /// Reads account `id` `FOR KEY SHARE`: true while it exists, and then it stays until this
     /// commits (a deletion waits). For a flow that must answer differently once its account is
     /// gone (an event about it would be dropped).

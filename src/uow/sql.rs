@@ -103,8 +103,8 @@ pub fn insert_notices(
 
 /// Queues each of `events` that `webhooks` wants for every webhook URL, in one statement (none
 /// when nothing is wanted); returns the rows made. An event gets one `webhook-id` (`msg_` and 32
-/// hex digits) shared by its URLs, and its body is fixed here, timestamped with the
-/// transaction's time: `{"type", "timestamp", "data": {"id", "email", ...}}`.
+/// hex digits) shared by its URLs, and its body is fixed here, timestamped to the millisecond
+/// as the change is about to commit: `{"type", "timestamp", "data": {"id", "email", ...}}`.
 pub fn insert_webhook_events(
     tx: &mut Tx<'_>,
     events: &[UserEvent],
@@ -118,19 +118,17 @@ pub fn insert_webhook_events(
     let data: Vec<String> = wanted.iter().map(|e| data_of(e).to_string()).collect();
     let endpoints: Vec<&str> = webhooks.endpoints.iter().map(|u| u.as_str()).collect();
     Ok(tx.execute(
-        concat!(
-            "WITH e AS MATERIALIZED (
-                 SELECT type, data, n, 'msg_' || replace(gen_random_uuid()::text, '-', '') AS id
-                   FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(type, data, n)
-             )
-             INSERT INTO webhook_deliveries (message_id, endpoint, event_type, payload)
-             SELECT e.id, u.endpoint, e.type,
-                    json_build_object('type', e.type, 'timestamp', ",
-            rfc3339!("now()"),
-            ", 'data', e.data::json)::text
-               FROM e CROSS JOIN unnest($3::text[]) WITH ORDINALITY AS u(endpoint, m)
-              ORDER BY e.n, u.m"
-        ),
+        "WITH e AS MATERIALIZED (
+             SELECT type, data, n, 'msg_' || replace(gen_random_uuid()::text, '-', '') AS id,
+                    to_char(clock_timestamp() AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS at
+               FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(type, data, n)
+         )
+         INSERT INTO webhook_deliveries (message_id, endpoint, event_type, payload)
+         SELECT e.id, u.endpoint, e.type,
+                json_build_object('type', e.type, 'timestamp', e.at, 'data', e.data::json)::text
+           FROM e CROSS JOIN unnest($3::text[]) WITH ORDINALITY AS u(endpoint, m)
+          ORDER BY e.n, u.m",
         &[&types, &data, &endpoints],
     )?)
 }

@@ -57,6 +57,12 @@ fn other_systems_file() -> String {
     out.push(r#"{"email":"x@example.com","pasword_hash":"$2b$04$x"}"#.into()); // line 9
     out.push(String::new()); // blank lines are skipped
     out.push(r#"{"email":"old@example.com","password_hash":"$2b$31$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"}"#.into()); // line 11
+    out.push(r#"{"email":"tz@example.com","created_at":"2021-01-01T00:00:00+16:00"}"#.into()); // 12
+    let long = "x".repeat(70_000);
+    out.push(format!(r#"{{"email":"long@example.com","display_name":"{long}"}}"#)); // 13
+    out.push(
+        json!({"email": "banned@example.com", "password_hash": a, "disabled": true}).to_string(),
+    );
     out.join("\n") + "\n"
 }
 
@@ -82,7 +88,7 @@ fn an_import_signs_people_in_with_their_old_hashes_reports_each_bad_line_and_dry
     let dry = beefirst(&url, &["import", "--dry-run", path], b"");
     assert_eq!(
         text(&dry.stdout).trim(),
-        "would import 5, skipped 2 (email already present), failed 3 (bad line)"
+        "would import 6, skipped 2 (email already present), failed 5 (bad line)"
     );
     assert_eq!(dry.status.code(), Some(1), "bad lines: exit 1");
     assert_eq!(accounts(&app), 1, "a dry run writes nothing");
@@ -91,7 +97,7 @@ fn an_import_signs_people_in_with_their_old_hashes_reports_each_bad_line_and_dry
     std::fs::remove_file(&file).unwrap();
     assert_eq!(
         text(&run.stdout).trim(),
-        "imported 5, skipped 2 (email already present), failed 3 (bad line)"
+        "imported 6, skipped 2 (email already present), failed 5 (bad line)"
     );
     assert_eq!(run.status.code(), Some(1));
     let report = text(&run.stderr);
@@ -101,10 +107,13 @@ fn an_import_signs_people_in_with_their_old_hashes_reports_each_bad_line_and_dry
         "line 8: skipped, here@example.com",
         "line 9: unknown field `pasword_hash`",
         "line 11: password_hash: bcrypt cost must be 04 to 16",
+        "line 12: created_at",
+        "line 13: longer than 65536 bytes",
     ] {
         assert!(report.contains(expected), "{expected:?} in {report}");
     }
-    assert_eq!(accounts(&app), 6);
+    assert_eq!(accounts(&app), 7);
+    assert_error(&app.login("banned@example.com", OLD_PW), 403, "account_disabled");
 
     // Old hashes sign in, and are re-made with bcrypt at BCRYPT_COST (4 here) on the way.
     for email in ["yara@example.com", "ada@example.com", "argo@example.com"] {
@@ -132,10 +141,10 @@ fn an_import_signs_people_in_with_their_old_hashes_reports_each_bad_line_and_dry
         .query_one("SELECT count(*) FROM audit_events WHERE action = 'imported'", &[])
         .unwrap()
         .get(0);
-    assert_eq!(events, 5);
+    assert_eq!(events, 6);
 
     let again = beefirst(&url, &["import", "-"], other_systems_file().as_bytes());
-    assert!(text(&again.stdout).starts_with("imported 0, skipped 7"), "{}", text(&again.stdout));
+    assert!(text(&again.stdout).starts_with("imported 0, skipped 8"), "{}", text(&again.stdout));
 }
 
 #[test]
@@ -158,9 +167,12 @@ fn an_export_is_what_an_import_reads_and_round_trips_into_another_database() {
             "argo@example.com",
             "nopass@example.com",
             "unproven@example.com",
-            "here@example.com"
+            "here@example.com",
+            "banned@example.com"
         ]
     );
+    assert_eq!(lines[7]["disabled"], true, "a disabled account stays disabled");
+    assert_eq!(lines[0].get("disabled"), None);
     assert!(lines[0]["password_hash"].as_str().unwrap().starts_with("$2b$04$"));
     assert!(lines[3]["password_hash"].as_str().unwrap().starts_with("$argon2id$"));
     assert_eq!(lines[4].get("password_hash"), None, "no password, no hash");
@@ -174,7 +186,7 @@ fn an_export_is_what_an_import_reads_and_round_trips_into_another_database() {
     assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
     assert_eq!(
         text(&back.stdout).trim(),
-        "imported 7, skipped 0 (email already present), failed 0 (bad line)"
+        "imported 8, skipped 0 (email already present), failed 0 (bad line)"
     );
     let again = beefirst(&elsewhere.url(), &["export"], b"");
     assert_eq!(text(&again.stdout), text(&export.stdout), "the same accounts, byte for byte");
@@ -236,6 +248,7 @@ fn keycloak_and_supabase_users_reshaped_by_the_shipped_jq_filters_sign_in_with_t
          "lastName": "Lee", "createdTimestamp": 1_700_000_000_123_i64, "credentials": [argon_credential]},
         {"username": "old", "email": "old@example.com", "emailVerified": true, "credentials": [pbkdf2]},
         {"username": "service-account-api", "serviceAccountClientId": "api", "credentials": []},
+        {"username": "off", "email": "off@example.com", "enabled": false, "credentials": []},
     ]});
     let hash = bcrypt::hash(OLD_PW, 4).unwrap().replacen("$2b$", "$2a$", 1);
     let supabase = json!([
@@ -250,7 +263,7 @@ fn keycloak_and_supabase_users_reshaped_by_the_shipped_jq_filters_sign_in_with_t
         return;
     };
     let app = TestApp::spawn();
-    for (lines, expected) in [(from_keycloak, "imported 2,"), (from_supabase, "imported 2,")] {
+    for (lines, expected) in [(from_keycloak, "imported 3,"), (from_supabase, "imported 2,")] {
         let run = beefirst(&app.db.url(), &["import", "-"], &lines);
         assert!(
             text(&run.stdout).starts_with(expected),
@@ -266,7 +279,35 @@ fn keycloak_and_supabase_users_reshaped_by_the_shipped_jq_filters_sign_in_with_t
     }
     let me = json(&app.with_token("GET", "/me", &app.login_ok("kim@example.com", OLD_PW), None));
     assert_eq!(me["created_at"], "2023-11-14T22:13:20Z");
+    let off = "SELECT disabled_at IS NOT NULL FROM accounts WHERE email = 'off@example.com'";
+    assert!(app.sql().query_one(off, &[]).unwrap().get::<_, bool>(0), "disabled there, here too");
     for email in ["old@example.com", "magic@example.com"] {
         assert_error(&app.login(email, OLD_PW), 401, "invalid_credentials");
     }
+}
+
+#[test]
+fn a_cheaper_imported_hash_takes_as_long_as_an_unknown_email_until_it_is_re_made() {
+    // The service at cost 10 (about 60 ms a check here), an account imported at cost 4 (1 ms):
+    // a wrong password for it must not answer faster than one for an email that is no account.
+    let app = TestApp::with().env("BCRYPT_COST", "10").start();
+    let hash = bcrypt::hash(OLD_PW, 4).unwrap();
+    let line = json!({"email": "cheap@example.com", "password_hash": hash}).to_string();
+    beefirst(&app.db.url(), &["import", "-"], line.as_bytes());
+    let time = |email: &str| {
+        let mut took: Vec<std::time::Duration> = (0..5)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                assert_eq!(app.login(email, "not the password").status, 401);
+                started.elapsed()
+            })
+            .collect();
+        took.sort();
+        took[2]
+    };
+    let (unknown, imported) = (time("nobody@example.com"), time("cheap@example.com"));
+    assert!(imported * 2 > unknown, "imported {imported:?} against unknown {unknown:?}");
+    assert!(!hash_of(&app, "cheap@example.com").starts_with("$2b$10$"), "not re-made by a failure");
+    app.login_ok("cheap@example.com", OLD_PW);
+    assert!(hash_of(&app, "cheap@example.com").starts_with("$2b$10$"), "re-made by a success");
 }

@@ -21,7 +21,8 @@ pub fn profile(state: &AppState, session: &SessionRef) -> Result<Profile, Error>
     sql::profile(&mut *db::checkout(&state.pool)?, session)?.ok_or(Error::InvalidToken)
 }
 
-/// Sets or clears the display name (`user.updated`); returns the new profile. Errors: 401.
+/// Sets or clears the display name (`user.updated` when it changes); returns the new profile.
+/// Errors: 401.
 pub fn update_display_name(
     state: &AppState,
     ctx: &Context,
@@ -31,10 +32,12 @@ pub fn update_display_name(
     let name = display_name.map(DisplayName::as_str);
     let mut client = db::checkout(&state.pool)?;
     let mut uow = UnitOfWork::begin(&mut client, ctx)?;
-    let (id, profile) =
-        sql::update_display_name(uow.tx(), session, name)?.ok_or(Error::InvalidToken)?;
-    let event = UserEvent::new(UserEventType::Updated, id, profile.email.as_str());
-    uow.publish(event.with(json!({ "display_name": profile.display_name })));
+    let renamed = sql::update_display_name(uow.tx(), session, name)?.ok_or(Error::InvalidToken)?;
+    let profile = renamed.profile;
+    if renamed.changed {
+        let event = UserEvent::new(UserEventType::Updated, renamed.id, profile.email.as_str());
+        uow.publish(event.with(json!({ "display_name": profile.display_name })));
+    }
     uow.commit(state)?;
     Ok(profile)
 }

@@ -6,23 +6,35 @@ use crate::db::profile_from;
 use crate::domain::{Email, Profile, SessionRef};
 use crate::error::Error;
 
+/// A display name set: the account, whether the name differs from the one before, the profile.
+pub struct Renamed {
+    /// The account's id.
+    pub id: i64,
+    /// False when the name was that already.
+    pub changed: bool,
+    /// The profile after.
+    pub profile: Profile,
+}
+
 /// Sets (or with `None` clears) the display name of a live session's account, in one statement.
 pub fn update_display_name(
     tx: &mut Tx<'_>,
     session: &SessionRef,
     display_name: Option<&str>,
-) -> Result<Option<(i64, Profile)>, Error> {
+) -> Result<Option<Renamed>, Error> {
+    // `before` is the same row as the statement's snapshot saw it: whether the name changed.
     let sql = concat!(
-        "UPDATE accounts a SET display_name = $4 FROM sessions s WHERE ",
+        "UPDATE accounts a SET display_name = $4 FROM sessions s, accounts before WHERE ",
         live_session!(),
-        " RETURNING ",
+        " AND before.id = a.id RETURNING ",
         profile_columns!(),
-        ", a.id"
+        ", a.id, before.display_name IS DISTINCT FROM $4"
     );
     let [id, account, expires] = crate::db::live_params(session);
     let params: [&(dyn postgres::types::ToSql + Sync); 4] = [id, account, expires, &display_name];
     let Some(row) = tx.query_opt(sql, &params)? else { return Ok(None) };
-    Ok(Some((row.get(row.len() - 1), profile_from(&row)?)))
+    let (id, changed) = (row.get(row.len() - 2), row.get(row.len() - 1));
+    Ok(Some(Renamed { id, changed, profile: profile_from(&row)? }))
 }
 
 /// Sets a new password hash and a new credential version, keeps the session `keep` (moved to the

@@ -75,7 +75,9 @@ pub fn set_role(
     admin::set_role(uow.tx(), id, role)?;
     let details = json!({ "role": role.as_str(), "via": "api" });
     uow.record_with(Subject::Account(id), Some(actor), AuditAction::RoleChanged, details);
-    uow.publish(role_changed(id, &target.email, role));
+    if target.role != role {
+        uow.publish(role_changed(id, &target.email, role));
+    }
     let user = admin::get(uow.tx(), id)?.ok_or(Error::UserNotFound)?;
     uow.commit(state)?;
     Ok(user)
@@ -97,18 +99,23 @@ pub fn act(
         return Err(Error::LastAdmin);
     }
     let subject = Subject::Account(id);
-    // A pending claim never was an account to other systems: no event about it.
-    let event = |kind| target.active.then(|| UserEvent::new(kind, id, &target.email));
+    // A pending claim never was an account to other systems, and a change to the state the
+    // account is in already changes nothing: no event about either.
+    let event = |kind, changes: bool| {
+        (target.active && changes).then(|| UserEvent::new(kind, id, &target.email))
+    };
     match action {
         Action::Disable => {
             admin::disable(uow.tx(), id)?;
             uow.record(subject, Some(actor), AuditAction::AccountDisabled);
-            event(UserEventType::Disabled).into_iter().for_each(|e| uow.publish(e));
+            event(UserEventType::Disabled, !target.disabled)
+                .into_iter()
+                .for_each(|e| uow.publish(e));
         }
         Action::Enable => {
             admin::enable(uow.tx(), id)?;
             uow.record(subject, Some(actor), AuditAction::AccountEnabled);
-            event(UserEventType::Enabled).into_iter().for_each(|e| uow.publish(e));
+            event(UserEventType::Enabled, target.disabled).into_iter().for_each(|e| uow.publish(e));
         }
         Action::RevokeSessions => {
             let gone = admin::revoke_sessions(uow.tx(), id)?;
@@ -121,7 +128,8 @@ pub fn act(
             let details = json!({ "account_id": id });
             uow.record_with(Subject::None, Some(actor), AuditAction::AccountDeleted, details);
             uow.notify(Notice::new(&user.email, NoticeKind::AccountDeletedByAdmin));
-            let deleted = event(UserEventType::Deleted).map(|e| e.with(json!({ "by": "admin" })));
+            let deleted =
+                event(UserEventType::Deleted, true).map(|e| e.with(json!({ "by": "admin" })));
             deleted.into_iter().for_each(|e| uow.publish(e));
         }
     }
@@ -162,7 +170,8 @@ pub fn set_role_by_email(
     let id = admin::id_of(uow.tx(), email).map_err(fail)?.ok_or_else(|| {
         CommandError(format!("no active account has the email {}", email.as_str()))
     })?;
-    let last_admin = admin::lock_target(uow.tx(), id).map_err(fail)?.is_some_and(|t| t.last_admin);
+    let target = admin::lock_target(uow.tx(), id).map_err(fail)?;
+    let (last_admin, unchanged) = target.map_or((false, false), |t| (t.last_admin, t.role == role));
     if last_admin && role != Role::Admin {
         let email = email.as_str();
         return Err(CommandError(format!("{email} is the last administrator: make another first")));
@@ -170,7 +179,9 @@ pub fn set_role_by_email(
     admin::set_role(uow.tx(), id, role).map_err(fail)?;
     let details = json!({ "role": role.as_str(), "via": "cli" });
     uow.record_with(Subject::Account(id), None, AuditAction::RoleChanged, details);
-    uow.publish(role_changed(id, email.as_str(), role));
+    if !unchanged {
+        uow.publish(role_changed(id, email.as_str(), role));
+    }
     uow.commit_without_mail(webhooks).map_err(fail)?;
     Ok(format!("{} now has the role {}", email.as_str(), role.as_str()))
 }

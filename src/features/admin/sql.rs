@@ -143,6 +143,10 @@ pub struct Target {
     pub last_admin: bool,
     /// Its address (for the webhook events about it).
     pub email: String,
+    /// Disabled by an administrator.
+    pub disabled: bool,
+    /// Its role now.
+    pub role: Role,
 }
 
 /// Takes [`ADMIN_LOCK`] and locks account `id` (`FOR UPDATE`). `None`: no such account. Only
@@ -155,11 +159,20 @@ pub fn lock_target(tx: &mut Tx<'_>, id: i64) -> Result<Option<Target>, Error> {
                 AND NOT EXISTS (SELECT 1 FROM accounts o
                                  WHERE o.role = 'admin' AND o.disabled_at IS NULL
                                    AND o.status = 'active' AND o.id <> a.id),
-                a.email
+                a.email, a.disabled_at IS NOT NULL, a.role
            FROM accounts a WHERE a.id = $1 FOR UPDATE",
         &[&id],
     )?;
-    Ok(row.map(|r| Target { active: r.get(0), last_admin: r.get(1), email: r.get(2) }))
+    row.map(|r| {
+        Ok(Target {
+            active: r.get(0),
+            last_admin: r.get(1),
+            email: r.get(2),
+            disabled: r.get(3),
+            role: r.try_get(4)?,
+        })
+    })
+    .transpose()
 }
 
 /// True while `actor` is still an enabled, active administrator, read under [`ADMIN_LOCK`] (taken

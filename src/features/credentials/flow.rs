@@ -11,6 +11,8 @@ use crate::features::rate_limits::flow as limits;
 use crate::security::hashing::{self, Verified};
 use crate::telemetry::log;
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Looks up `email` and verifies `password` with bcrypt; returns the normalized email and the
 /// stored row.
@@ -77,7 +79,7 @@ fn check(
     password: &str,
 ) -> Result<(Email, StoredCredentials), Error> {
     let hash = stored.as_ref().map_or(state.dummy_hash.as_str(), |s| s.password_hash.as_str());
-    let verified = hashing::verify(password, hash)?;
+    let verified = verify_evenly(state, password, hash)?;
     match (email, stored) {
         (Some(email), Some(stored)) if verified != Verified::No => {
             upgrade_if_stale(state, stored.id, password, &stored.password_hash, verified);
@@ -95,9 +97,35 @@ pub fn check_password(
     password: &str,
     hash: &str,
 ) -> Result<bool, Error> {
-    let verified = hashing::verify(password, hash)?;
+    let verified = verify_evenly(state, password, hash)?;
     upgrade_if_stale(state, id, password, hash, verified);
     Ok(verified != Verified::No)
+}
+
+/// How long the latest verification at `BCRYPT_COST` took, nanoseconds (0: none yet).
+static FULL_COST_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// [`hashing::verify`], taking at least as long as a verification at `BCRYPT_COST` (the dummy
+/// hash's, which unknown emails get): a hash made cheaper (an imported `$2a$10$`, an Argon2id, a
+/// hash from before `BCRYPT_COST` was raised) would otherwise tell which emails are accounts
+/// until its owner signs in (failure scenarios 7 and 10). The wait is a sleep to the latest
+/// full-cost verification's time; before any has run, the dummy hash is verified instead.
+fn verify_evenly(state: &AppState, password: &str, hash: &str) -> Result<Verified, Error> {
+    let started = Instant::now();
+    let verified = hashing::verify(password, hash)?;
+    let took = started.elapsed();
+    if hash_cost(hash) == Some(state.config.credentials.bcrypt_cost) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        FULL_COST_NANOS.store(nanos, Ordering::Relaxed);
+        return Ok(verified);
+    }
+    match FULL_COST_NANOS.load(Ordering::Relaxed) {
+        0 => {
+            hashing::verify(password, &state.dummy_hash)?;
+        }
+        full => std::thread::sleep(Duration::from_nanos(full).saturating_sub(took)),
+    }
+    Ok(verified)
 }
 
 /// After a successful check: re-hashes the password at `BCRYPT_COST` when the stored hash was

@@ -20,6 +20,9 @@ pub struct ImportLine {
     pub role: Option<String>,
     /// RFC 3339; default: the import's time.
     pub created_at: Option<String>,
+    /// `true`: the account is disabled (as an administrator would), so a person locked out there
+    /// stays locked out here. Default `false`.
+    pub disabled: Option<bool>,
 }
 
 /// One line an export writes: every active account, its hash included (the file is secret).
@@ -40,6 +43,9 @@ pub struct ExportLine<'a> {
     pub role: &'a str,
     /// RFC 3339 UTC.
     pub created_at: &'a str,
+    /// Written only when `true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 /// What became of the lines of an import.

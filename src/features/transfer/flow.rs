@@ -12,18 +12,24 @@ use crate::db::{self, Pool};
 use crate::domain::AuditAction;
 use crate::error::Error;
 use crate::uow::{Subject, UnitOfWork};
+use serde_json::json;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
 /// Lines per statement (and per transaction, outside `--dry-run`).
 const BATCH: usize = 1000;
 
+/// The longest line read, bytes: an account is a few hundred; anything longer (a whole JSON
+/// array given by mistake) is reported as a bad line without being held in memory.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
 /// Reads NDJSON accounts from `input` and makes them, `BATCH` lines to a transaction; each bad
 /// line and each present email is passed to `report` and skips only itself. With `dry_run` every
 /// batch runs in one transaction that is rolled back: the counts are what a real run would make,
-/// and nothing is written. Each account made gets an `imported` audit event; no webhook is sent
-/// (an import is a migration, not a sign-up). Errors: the database (the batches committed before
-/// stay; a rerun skips them), unreadable input.
+/// and nothing is written (the emails it would insert stay locked until it ends). Each account
+/// made gets an `imported` audit event with its role; no webhook is sent (an import is a
+/// migration, not a sign-up). Errors: the database (naming the batch's lines; the batches
+/// committed before stay, and a rerun skips them), unreadable input.
 pub fn import(
     pool: &Pool,
     config: &Config,
@@ -33,12 +39,14 @@ pub fn import(
 ) -> Result<Summary, Error> {
     let unusable = dummy_hash(config.credentials.bcrypt_cost)?;
     let mut client = db::checkout(pool)?;
-    let mut reader = Lines { number: 0, buffer: Vec::new() };
+    let own_cost = config.credentials.bcrypt_cost;
+    let mut reader = Lines { number: 0, buffer: Vec::new(), own_cost };
     let mut summary = Summary::default();
     if dry_run {
         let mut uow = UnitOfWork::begin(&mut client, &Context::system())?;
         while let Some(batch) = reader.next_batch(&mut input, &mut summary, report)? {
             store(&mut uow, &batch, &unusable, &mut summary, report)?;
+            uow.forget_events(); // never written: the memory of a dry run stays flat
         }
         return Ok(summary); // the unit of work is dropped: rolled back
     }
@@ -54,6 +62,7 @@ pub fn import(
 struct Lines {
     number: u64,
     buffer: Vec<u8>,
+    own_cost: u32,
 }
 
 impl Lines {
@@ -67,15 +76,13 @@ impl Lines {
     ) -> Result<Option<Vec<(u64, NewAccount)>>, Error> {
         let mut batch = Vec::with_capacity(BATCH);
         while batch.len() < BATCH {
-            self.buffer.clear();
-            let read = input.read_until(b'\n', &mut self.buffer);
-            if read.map_err(|e| Error::internal_from("reading the import", e))? == 0 {
-                break;
-            }
+            let Some(complete) = self.read_line(input)? else { break };
             self.number += 1;
-            let parsed = match std::str::from_utf8(&self.buffer) {
+            let text = std::str::from_utf8(&self.buffer).map(|t| t.trim_start_matches('\u{feff}'));
+            let parsed = match text {
+                _ if !complete => Err(format!("longer than {MAX_LINE_BYTES} bytes")),
                 Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => parse_line(text.trim()),
+                Ok(text) => parse_line(text.trim(), self.own_cost),
                 Err(_) => Err("not UTF-8".to_owned()),
             };
             match parsed {
@@ -88,6 +95,28 @@ impl Lines {
         }
         Ok((!batch.is_empty()).then_some(batch))
     }
+
+    /// Reads the next line into the buffer, at most [`MAX_LINE_BYTES`] of it (the rest of a
+    /// longer one is read and dropped): `Some(true)`, or `Some(false)` when it was cut, `None`
+    /// at the end of the input.
+    fn read_line(&mut self, input: &mut impl BufRead) -> Result<Option<bool>, Error> {
+        let failed = |e| Error::internal_from("reading the import", e);
+        self.buffer.clear();
+        let limit = (MAX_LINE_BYTES + 1) as u64;
+        let mut bounded = std::io::Read::take(&mut *input, limit);
+        let read = bounded.read_until(b'\n', &mut self.buffer).map_err(failed)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        if self.buffer.len() <= MAX_LINE_BYTES || self.buffer.ends_with(b"\n") {
+            return Ok(Some(true));
+        }
+        let mut rest = Vec::new();
+        while input.read_until(b'\n', &mut rest).map_err(failed)? > 0 && !rest.ends_with(b"\n") {
+            rest.clear(); // a line of gigabytes is dropped a buffer at a time
+        }
+        Ok(Some(false))
+    }
 }
 
 /// Inserts one batch and counts what became of each line.
@@ -99,16 +128,19 @@ fn store(
     report: &mut dyn FnMut(Report),
 ) -> Result<(), Error> {
     let accounts: Vec<NewAccount> = batch.iter().map(|(_, a)| a.clone()).collect();
-    let mut made: HashMap<String, i64> = sql::insert_batch(uow.tx(), &accounts, unusable)?
-        .into_iter()
-        .map(|(id, e)| (e, id))
-        .collect();
+    let lines = |e: Error| {
+        let (first, last) = (batch.first().map_or(0, |b| b.0), batch.last().map_or(0, |b| b.0));
+        Error::internal(format!("lines {first} to {last} were refused by the database: {e}"))
+    };
+    let made = sql::insert_batch(uow.tx(), &accounts, unusable).map_err(lines)?;
+    let mut made: HashMap<String, i64> = made.into_iter().map(|(id, e)| (e, id)).collect();
     for (line, account) in batch {
         // The first line of an email made it; a later one in the batch is a duplicate.
         match made.remove(account.email.as_str()) {
             Some(id) => {
                 summary.imported += 1;
-                uow.record(Subject::Account(id), None, AuditAction::Imported);
+                let details = json!({ "role": account.role.as_str() });
+                uow.record_with(Subject::Account(id), None, AuditAction::Imported, details);
             }
             None => {
                 summary.skipped += 1;
@@ -139,6 +171,7 @@ pub fn export(pool: &Pool, out: &mut impl Write) -> Result<u64, Error> {
                 display_name: account.display_name.as_deref(),
                 role: &account.role,
                 created_at: &account.created_at,
+                disabled: account.disabled,
             };
             serde_json::to_writer(&mut *out, &line).map_err(|e| failed(e.into()))?;
             out.write_all(b"\n").map_err(failed)?;

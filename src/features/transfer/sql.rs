@@ -25,17 +25,20 @@ pub fn insert_batch(
         batch.iter().map(|a| a.display_name.as_ref().map(DisplayName::as_str)).collect();
     let roles: Vec<&str> = batch.iter().map(|a| a.role.as_str()).collect();
     let created: Vec<Option<&str>> = batch.iter().map(|a| a.created_at.as_deref()).collect();
+    let disabled: Vec<bool> = batch.iter().map(|a| a.disabled).collect();
     let rows = tx.query(
         "INSERT INTO accounts (email, password_hash, password_set, status, display_name, role,
-                               created_at, activated_at)
+                               created_at, activated_at, disabled_at)
          SELECT email, hash, with_password, 'active', name, role,
-                coalesce(created::timestamptz, now()), coalesce(created::timestamptz, now())
-           FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::text[])
-                WITH ORDINALITY AS i(email, hash, with_password, name, role, created, n)
+                coalesce(created::timestamptz, now()), coalesce(created::timestamptz, now()),
+                CASE WHEN disabled THEN now() END
+           FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::text[],
+                       $7::bool[])
+                WITH ORDINALITY AS i(email, hash, with_password, name, role, created, disabled, n)
           ORDER BY n
          ON CONFLICT (email) DO NOTHING
          RETURNING id, email",
-        &[&emails, &hashes, &with_password, &names, &roles, &created],
+        &[&emails, &hashes, &with_password, &names, &roles, &created, &disabled],
     )?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
@@ -60,6 +63,8 @@ pub struct Exported {
     pub role: String,
     /// RFC 3339 UTC.
     pub created_at: String,
+    /// Disabled by an administrator.
+    pub disabled: bool,
 }
 
 /// Up to `limit` active accounts after id `after`, by id.
@@ -68,6 +73,7 @@ pub fn page(tx: &mut Tx<'_>, after: i64, limit: i64) -> Result<Vec<Exported>, Er
         concat!(
             "SELECT id, email, CASE WHEN password_set THEN password_hash END, display_name, role, ",
             rfc3339!("created_at"),
+            ", disabled_at IS NOT NULL",
             " FROM accounts WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2"
         ),
         &[&after, &limit],
@@ -81,6 +87,7 @@ pub fn page(tx: &mut Tx<'_>, after: i64, limit: i64) -> Result<Vec<Exported>, Er
             display_name: r.get(3),
             role: r.get(4),
             created_at: r.get(5),
+            disabled: r.get(6),
         })
         .collect())
 }

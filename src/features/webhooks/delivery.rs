@@ -69,18 +69,18 @@ pub fn deliver_next(state: &AppState, sender: &Sender) -> Result<bool, Error> {
                "attempt": due.attempts, "error": error})
     };
     match sent {
-        Ok(()) => sql::finish(&mut client, due.id, true, None)?,
+        Ok(()) => sql::finish(&mut client, &due, true, None)?,
         Err(error) if due.attempts >= state.config.webhooks.max_attempts => {
             METRICS.webhook(WebhookOutcome::GivenUp);
             log::error("webhook_failed", fields(&error));
-            sql::finish(&mut client, due.id, false, Some(&error))?;
+            sql::finish(&mut client, &due, false, Some(&error))?;
         }
         Err(error) => {
             let retry_in = backoff_seconds(due.attempts, MAX_BACKOFF_SECONDS);
             let mut logged = fields(&error);
             logged["retry_in_seconds"] = retry_in.into();
             log::error("webhook_attempt_failed", logged);
-            sql::retry_later(&mut client, due.id, &error, retry_in)?;
+            sql::retry_later(&mut client, &due, &error, retry_in)?;
         }
     }
     Ok(true)

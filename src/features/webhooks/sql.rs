@@ -48,34 +48,41 @@ pub fn claim_next(
     }))
 }
 
-/// Retires delivery `id` as `delivered` (a 2xx) or `failed` (its last attempt failed, `error`).
+/// Retires `due` as `delivered` (a 2xx) or `failed` (its last attempt failed, `error`). Only
+/// while it is still this attempt's: a sender that overran its lease must not overwrite what
+/// another sender (or an administrator's retry) did since.
 pub fn finish(
     client: &mut Connection,
-    id: i64,
+    due: &Due,
     delivered: bool,
     error: Option<&str>,
 ) -> Result<(), Error> {
     let status = if delivered { "delivered" } else { "failed" };
     client.execute(
         "UPDATE webhook_deliveries SET status = $2, last_error = $3, finished_at = now()
-          WHERE id = $1",
-        &[&id, &status, &error],
+          WHERE id = $1 AND status = 'pending' AND attempts = $4",
+        &[&due.id, &status, &error, &attempt(due)],
     )?;
     Ok(())
 }
 
-/// Records a failed attempt of delivery `id`: why, and when to try again.
+fn attempt(due: &Due) -> i32 {
+    i32::try_from(due.attempts).unwrap_or(i32::MAX)
+}
+
+/// Records a failed attempt of `due`: why, and when to try again (only while it is still this
+/// attempt's, as [`finish`]).
 pub fn retry_later(
     client: &mut Connection,
-    id: i64,
+    due: &Due,
     error: &str,
     after_seconds: u32,
 ) -> Result<(), Error> {
     client.execute(
         "UPDATE webhook_deliveries
             SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3)
-          WHERE id = $1",
-        &[&id, &error, &f64::from(after_seconds)],
+          WHERE id = $1 AND status = 'pending' AND attempts = $4",
+        &[&due.id, &error, &f64::from(after_seconds), &attempt(due)],
     )?;
     Ok(())
 }
@@ -174,8 +181,8 @@ pub fn retry(client: &mut Connection, id: i64) -> Result<Retried, Error> {
 pub fn delete_old(client: &mut Connection) -> Result<u64, Error> {
     Ok(client.execute(
         "DELETE FROM webhook_deliveries
-          WHERE (status = 'delivered' AND finished_at < now() - interval '1 day')
-             OR (status = 'failed' AND finished_at < now() - interval '30 days')",
+          WHERE status <> 'pending' AND finished_at < now() - interval '1 day'
+            AND (status = 'delivered' OR finished_at < now() - interval '30 days')",
         &[],
     )?)
 }

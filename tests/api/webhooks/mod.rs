@@ -126,6 +126,7 @@ fn the_nine_event_types_arrive_signed_after_their_change_and_a_tampered_one_is_r
     let (_, _, token) = crate::totp::with_totp(&app, "ann@example.com"); // created, mfa_changed
     let id = id_of(&app, "ann@example.com");
     assert_eq!(call(&app, "PATCH", "/me", &token, json!({"display_name": "Ann"})), 200);
+    assert_eq!(call(&app, "PATCH", "/me", &token, json!({"display_name": "Ann"})), 200, "same");
     let wrong = json!({"current_password": "not it at all", "new_password": "a new battery"});
     assert_eq!(call(&app, "POST", "/me/password", &token, wrong), 403, "rolled back: no event");
     let change = json!({"current_password": PW, "new_password": "a new battery staple"});
@@ -138,12 +139,15 @@ fn the_nine_event_types_arrive_signed_after_their_change_and_a_tampered_one_is_r
     assert_eq!(call(&app, "PATCH", &user, &boss, json!({"role": "admin"})), 200);
     assert_eq!(call(&app, "POST", &format!("{user}/disable"), &boss, json!({})), 204);
     assert_eq!(call(&app, "POST", &format!("{user}/enable"), &boss, json!({})), 204);
+    assert_eq!(call(&app, "POST", &format!("{user}/enable"), &boss, json!({})), 204, "again");
+    assert_eq!(call(&app, "PATCH", &user, &boss, json!({"role": "admin"})), 200, "again");
     assert_eq!(call(&app, "DELETE", &user, &boss, json!({})), 204);
 
     let got = receiver.wait_for(10, 15);
     std::thread::sleep(Duration::from_millis(500));
     let got_then = receiver.received();
-    assert_eq!(got_then.len(), 10, "nothing more, nothing twice: {got_then:#?}");
+    let why = "nothing more (no event for a change to what was already so), nothing twice";
+    assert_eq!(got_then.len(), 10, "{why}: {got_then:#?}");
     let mut types: Vec<String> =
         got.iter().map(|d| body(d)["type"].as_str().unwrap().to_owned()).collect();
     types.sort();
@@ -173,7 +177,8 @@ fn the_nine_event_types_arrive_signed_after_their_change_and_a_tampered_one_is_r
         assert!(delivery["headers"]["webhook-id"].as_str().unwrap().starts_with("msg_"));
         assert_eq!(delivery["headers"]["content-type"], "application/json");
         let sent = body(delivery);
-        assert!(sent["timestamp"].as_str().unwrap().ends_with('Z'), "{sent}");
+        let at = sent["timestamp"].as_str().unwrap();
+        assert!(at.len() == 24 && at.ends_with('Z'), "RFC 3339 UTC to the millisecond: {at}");
         assert!(sent["data"]["id"].is_string() && sent["data"]["email"].is_string(), "{sent}");
         let text = delivery["body"].as_str().unwrap();
         assert!(!text.contains(PW) && !text.contains("battery"), "no secret in {text}");
