@@ -44,13 +44,18 @@ impl AppState {
         let dummy_hash = dummy_hash(config.credentials.bcrypt_cost)?;
         let keys = Keys::new(config.sessions.jwt_signing_key)?;
         crate::domain::password::warm_up();
-        let mailer = match &config.mail.api {
-            None => Mailer::Console,
-            Some(endpoint) => Mailer::Http {
+        let mail = &config.mail;
+        let mailer = match (&mail.api, &config.smtp) {
+            (Some(endpoint), _) => Mailer::Http {
                 endpoint: endpoint.clone(),
-                from: config.mail.from.clone(),
-                timeout: config.mail.timeout,
+                from: mail.from.clone(),
+                timeout: mail.timeout,
             },
+            (None, Some(smtp)) => Mailer::Smtp(Box::new(
+                crate::mail::smtp::Smtp::new(smtp, &mail.from, mail.timeout)
+                    .map_err(Error::internal)?,
+            )),
+            (None, None) => Mailer::Console,
         };
         let sealing =
             SealingKey::new(&config.credentials.totp_encryption_key.unwrap_or(DEVELOPMENT_KEY))

@@ -44,7 +44,8 @@ pub struct DatabaseSettings {
 /// [`super::Group::Mail`].
 #[derive(Clone)]
 pub struct MailSettings {
-    /// `MAIL_API_URL`; `None` selects the console mailer.
+    /// `MAIL_API_URL`; `None` (and no `SMTP_URL`: [`super::Config::smtp`]) selects the console
+    /// mailer.
     pub api: Option<HttpEndpoint>,
     /// `MAIL_FROM`.
     pub from: Email,

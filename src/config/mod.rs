@@ -13,6 +13,7 @@ mod passkeys;
 mod providers;
 mod read;
 mod settings;
+mod smtp;
 mod webhooks;
 
 pub use groups::{
@@ -24,6 +25,7 @@ pub use providers::{
     OAuthEndpoints, Preset, Provider, ProviderKind, ProviderSettings, outbound_allowed,
 };
 pub use settings::{Group, SETTINGS, Setting, help_text, setting};
+pub use smtp::{SmtpSecurity, SmtpSettings};
 pub use webhooks::WebhookSettings;
 
 /// The validated configuration of one process, one field per [`Group`].
@@ -35,6 +37,8 @@ pub struct Config {
     pub database: DatabaseSettings,
     /// Sending mail.
     pub mail: MailSettings,
+    /// Sending mail through SMTP (`SMTP_URL`), instead of `MAIL_API_URL`.
+    pub smtp: Option<SmtpSettings>,
     /// Claims and their verification codes.
     pub claims: ClaimSettings,
     /// Codes mailed to an account (reset, sign-in, change of email).
@@ -67,10 +71,19 @@ impl Config {
             |name: &'static str| Var { name, value: lookup(name).filter(|v| !v.trim().is_empty()) };
         let get: groups::Get = &get;
         let passkeys = PasskeySettings::read(get)?;
+        let mail = MailSettings::read(get)?;
+        let smtp = smtp::read(get)?;
+        if smtp.is_some() && mail.api.is_some() {
+            return Err(ConfigError {
+                var: "SMTP_URL",
+                message: "and MAIL_API_URL cannot both be set: choose one way to send mail".into(),
+            });
+        }
         Ok(Config {
             server: ServerSettings::read(get)?,
             database: DatabaseSettings::read(get)?,
-            mail: MailSettings::read(get)?,
+            mail,
+            smtp,
             claims: ClaimSettings::read(get)?,
             mailed_codes: MailedCodeSettings::read(get)?,
             limits: LimitSettings::read(get)?,
@@ -262,6 +275,16 @@ mod tests {
         let only = config(&[url, secret, ("WEBHOOK_EVENTS", "user.deleted")]).unwrap().webhooks;
         assert!(only.wants(crate::domain::UserEventType::Deleted));
         assert!(!only.wants(crate::domain::UserEventType::Created));
+    }
+
+    #[test]
+    fn smtp_and_the_mail_api_are_one_or_the_other() {
+        let both = [
+            ("SMTP_URL", "smtp://relay.example.com"),
+            ("MAIL_API_URL", "http://mail:8025/api/v1/send"),
+        ];
+        assert_eq!(config(&both).err().unwrap().var, "SMTP_URL");
+        assert!(config(&both[..1]).unwrap().smtp.is_some());
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! The mailer port and its two adapters (contract "Mail").
+//! The mailer port and its three adapters (contract "Mail", and "Mail for production").
 //!
 //! - [`Mailer::Console`]: one JSON line on stdout with `"event":"mail"`, the recipient and the text.
 //! - [`Mailer::Http`]: `POST` of Mailpit's send-API JSON to `MAIL_API_URL`, bounded by
 //!   `MAIL_TIMEOUT_MS`; any 2xx is success.
+//! - [`Mailer::Smtp`]: an SMTP server (`SMTP_URL`, [`smtp`]).
 
 mod messages;
 mod notice;
+pub mod smtp;
 
 pub use crate::client::endpoint::HttpEndpoint;
 pub use messages::Message;
@@ -30,15 +32,35 @@ pub enum Mailer {
         /// `MAIL_TIMEOUT_MS`: connect + response budget.
         timeout: Duration,
     },
+    /// Mail is sent through an SMTP server.
+    Smtp(Box<smtp::Smtp>),
 }
 
-/// The message was not accepted by the mail API.
+/// The message was not accepted: why (the server's reply, for the log; never the text), and
+/// whether trying again could help.
 #[derive(Debug)]
-pub struct MailError(pub String);
+pub struct MailError {
+    /// What went wrong.
+    pub reason: String,
+    /// Refused for good (an SMTP 5xx): the outbox gives the mail up instead of retrying.
+    pub permanent: bool,
+}
+
+impl MailError {
+    /// A failure that may pass (unreachable, 4xx, timeout).
+    pub fn temporary(reason: String) -> MailError {
+        MailError { reason, permanent: false }
+    }
+
+    /// A refusal that will not change (5xx).
+    pub fn permanent(reason: String) -> MailError {
+        MailError { reason, permanent: true }
+    }
+}
 
 impl fmt::Display for MailError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.reason)
     }
 }
 
@@ -63,13 +85,14 @@ impl Mailer {
                 .to_string();
                 let status = endpoint
                     .post_json(&body, *timeout)
-                    .map_err(|e| MailError(format!("mail API unreachable: {e}")))?;
+                    .map_err(|e| MailError::temporary(format!("mail API unreachable: {e}")))?;
                 if (200..300).contains(&status) {
                     Ok(())
                 } else {
-                    Err(MailError(format!("mail API answered {status}")))
+                    Err(MailError::temporary(format!("mail API answered {status}")))
                 }
             }
+            Mailer::Smtp(smtp) => smtp.send(message),
         }
     }
 }

@@ -4,9 +4,10 @@
 //! One thread per process takes due mail one at a time (`outbox::sql::claim_next`, `FOR UPDATE
 //! SKIP LOCKED`, so several instances share the queue) and hands it to the mailer:
 //! - accepted (2xx): the row is deleted;
-//! - refused or unreachable: logged (`mail_failed`, with the attempt number, never the text) and
-//!   retried after 1, 2, 4, ... seconds, at most 5 minutes apart; after `MAIL_MAX_ATTEMPTS`
-//!   attempts the mail is given up (`mail_given_up`) and deleted;
+//! - refused or unreachable: logged (`mail_failed`, with the attempt number and the server's
+//!   reply, never the text) and retried after 1, 2, 4, ... seconds, at most 5 minutes apart; after
+//!   `MAIL_MAX_ATTEMPTS` attempts, or at once when refused for good (an SMTP 5xx), the mail is
+//!   given up (`mail_given_up`) and deleted;
 //! - a mail whose code has expired is never sent (the reaper deletes it).
 //!
 //! Delivery is at least once: a process that dies between the mail API's answer and the delete
@@ -19,7 +20,7 @@ use crate::app::AppState;
 use crate::db;
 use crate::domain::Email;
 use crate::error::Error;
-use crate::mail::Message;
+use crate::mail::{MailError, Message};
 use crate::telemetry::log;
 use crate::telemetry::metrics::{METRICS, MailOutcome};
 use serde_json::json;
@@ -61,8 +62,8 @@ pub fn lease(state: &AppState) -> u32 {
 /// Sends a claimed mail and retires it, or schedules its next attempt.
 fn deliver(state: &AppState, mail: &Queued) -> Result<(), Error> {
     let sent = match message_of(mail) {
-        Some(message) => state.mailer.send(&message).map_err(|e| e.to_string()),
-        None => Err("the recipient is not a valid address".to_owned()),
+        Some(message) => state.mailer.send(&message),
+        None => Err(MailError::permanent("the recipient is not a valid address".to_owned())),
     };
     let mut client = db::checkout(&state.pool)?;
     match sent {
@@ -70,9 +71,10 @@ fn deliver(state: &AppState, mail: &Queued) -> Result<(), Error> {
             METRICS.mail(MailOutcome::Sent);
             sql::delete(&mut client, mail.id)?;
         }
-        Err(error) if mail.attempts >= state.config.mail.max_attempts => {
+        Err(error) if error.permanent || mail.attempts >= state.config.mail.max_attempts => {
             METRICS.mail(MailOutcome::GivenUp);
-            let fields = json!({"kind": mail.kind, "attempts": mail.attempts, "error": error});
+            let fields = json!({"kind": mail.kind, "attempts": mail.attempts,
+                                "permanent": error.permanent, "error": error.reason});
             log::error("mail_given_up", fields);
             sql::delete(&mut client, mail.id)?;
         }
@@ -80,9 +82,9 @@ fn deliver(state: &AppState, mail: &Queued) -> Result<(), Error> {
             METRICS.mail(MailOutcome::Failed);
             let retry_in = backoff_seconds(mail.attempts, MAX_BACKOFF_SECONDS);
             let fields = json!({"kind": mail.kind, "attempt": mail.attempts,
-                                "retry_in_seconds": retry_in, "error": error});
+                                "retry_in_seconds": retry_in, "error": error.reason});
             log::error("mail_failed", fields);
-            sql::retry_later(&mut client, mail.id, &error, retry_in)?;
+            sql::retry_later(&mut client, mail.id, &error.reason, retry_in)?;
         }
     }
     Ok(())

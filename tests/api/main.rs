@@ -22,6 +22,7 @@ mod registration;
 mod secrets;
 mod sessions;
 mod sign_in_code;
+mod smtp;
 mod support;
 mod totp;
 mod transfer;
