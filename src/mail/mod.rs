@@ -5,6 +5,7 @@
 //!   `MAIL_TIMEOUT_MS`; any 2xx is success.
 //! - [`Mailer::Smtp`]: an SMTP server (`SMTP_URL`, [`smtp`]).
 
+pub mod html;
 mod messages;
 mod notice;
 pub mod smtp;
@@ -81,6 +82,7 @@ impl Mailer {
                     "To": [{"Email": message.to.for_delivery()}],
                     "Subject": message.subject,
                     "Text": message.text,
+                    "HTML": html::render(&message.subject, &message.text),
                 })
                 .to_string();
                 let status = endpoint

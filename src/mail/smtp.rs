@@ -9,7 +9,7 @@
 use super::{MailError, Message};
 use crate::config::{SmtpSecurity, SmtpSettings};
 use crate::domain::Email;
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -51,7 +51,7 @@ impl Smtp {
         Ok(Smtp { transport: builder.build(), from })
     }
 
-    /// Sends `message` as text. Errors: the server's reply (or the connection's failure), and
+    /// Sends `message` as multipart/alternative: its text, and the same as HTML. Errors: the server's reply (or the connection's failure), and
     /// whether it is permanent (5xx, or an address the server could never take).
     pub fn send(&self, message: &Message) -> Result<(), MailError> {
         let to: Mailbox =
@@ -63,8 +63,10 @@ impl Smtp {
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.as_str())
-            .header(ContentType::TEXT_PLAIN)
-            .body(message.text.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                message.text.clone(),
+                super::html::render(&message.subject, &message.text),
+            ))
             .map_err(|e| MailError::permanent(format!("message not built: {e}")))?;
         self.transport.send(&email).map(|_| ()).map_err(|e| {
             let reason = format!("SMTP: {e}");

@@ -120,6 +120,9 @@ fn plain_smtp_to_loopback_delivers_a_well_formed_message_whose_code_activates() 
         assert!(headers.get(name).is_some(), "{name} in {headers}");
     }
     assert_eq!(message["tls"], false);
+    assert_eq!(message["content_type"], "multipart/alternative");
+    let (text, html) = (message["text"].as_str().unwrap(), message["html"].as_str().unwrap());
+    assert!(html.contains(&first_digits(text)) && html.contains("<p"), "the same mail in HTML");
     let mailed: i64 = app
         .sql()
         .query_one("SELECT count(*) FROM accounts WHERE status = 'active'", &[])
