@@ -91,7 +91,7 @@ pub const SETTINGS: &[Setting] = &[
     t("SMTP_PASSWORD", Mail, "unset", "SMTP AUTH password, instead of the one in SMTP_URL; never logged"),
     t("SMTP_CA_FILE", Mail, "unset", "PEM file of certificate authorities to trust for the SMTP server, besides Mozilla's roots"),
     t("MAIL_FROM", Mail, "no-reply@beefirst.local", "sender address of every mail"),
-    n("MAIL_TIMEOUT_MS", Mail, "3000", 1, 60_000, "connect + response budget of the HTTP mailer, milliseconds"),
+    n("MAIL_TIMEOUT_MS", Mail, "3000", 1, 60_000, "budget of the HTTP mailer's connect and answer, or of each SMTP connect, read and write, milliseconds"),
     n("MAIL_MAX_ATTEMPTS", Mail, "12", 1, 100, "delivery attempts of a queued mail (reset codes, notices) before it is given up; pauses double from 1 s to 5 min"),
     n("CODE_TTL_SECONDS", Claims, "60", 1, 86_400, "verification code lifetime, seconds"),
     n("CODE_DIGITS", Claims, "4", *CODE_DIGITS_RANGE.start() as u64, *CODE_DIGITS_RANGE.end() as u64, "verification code length"),

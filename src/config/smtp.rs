@@ -26,8 +26,8 @@ pub enum SmtpSecurity {
     Plain,
 }
 
-/// Where and how mail is sent over SMTP.
-#[derive(Clone, Debug)]
+/// Where and how mail is sent over SMTP. Its `Debug` leaves the password out.
+#[derive(Clone)]
 pub struct SmtpSettings {
     /// The server's name (what its certificate must name) or address.
     pub host: String,
@@ -39,6 +39,18 @@ pub struct SmtpSettings {
     pub credentials: Option<(String, String)>,
     /// The certificates of `SMTP_CA_FILE` (PEM blocks), trusted besides Mozilla's roots.
     pub ca_certificates: Vec<String>,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .field("ca_certificates", &self.ca_certificates.len())
+            .finish_non_exhaustive()
+    }
 }
 
 fn invalid(var: &'static str, message: &str) -> ConfigError {
@@ -63,7 +75,17 @@ pub(super) fn read(get: Get) -> Result<Option<SmtpSettings>, ConfigError> {
                 smtp://loopback:port?tls=off";
     let url = Url::parse(raw.trim()).map_err(|_| invalid("SMTP_URL", rule))?;
     let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| invalid("SMTP_URL", rule))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    // smtp:// is not a scheme the URL standard knows, so a non-ASCII host arrives
+    // percent-encoded: decoded here, then IDNA-encoded (what DNS and the certificate name).
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = percent_decode_str(host).decode_utf8().ok().and_then(|h| {
+        if h.parse::<std::net::IpAddr>().is_ok() {
+            Some(h.into_owned())
+        } else {
+            idna::domain_to_ascii(&h).ok()
+        }
+    });
+    let host = host.filter(|h| !h.is_empty()).ok_or_else(|| invalid("SMTP_URL", rule))?;
     let tls_off = match url.query() {
         None => false,
         Some("tls=off") => true,
@@ -79,10 +101,14 @@ pub(super) fn read(get: Get) -> Result<Option<SmtpSettings>, ConfigError> {
         _ => return Err(invalid("SMTP_URL", rule)),
     };
     let default_port = if security == SmtpSecurity::Implicit { 465 } else { 587 };
-    let decode = |s: &str| percent_decode_str(s).decode_utf8().map(|d| d.into_owned()).ok();
+    let decode = |s: &str| {
+        percent_decode_str(s).decode_utf8().map(|d| d.into_owned()).map_err(|_| {
+            invalid("SMTP_URL", "has a user or password whose percent-encoding is not UTF-8")
+        })
+    };
     let from_url = match (url.username(), url.password()) {
         ("", None) => None,
-        (user, pass) => Some((decode(user), pass.and_then(decode))),
+        (user, pass) => Some((Some(decode(user)?), pass.map(decode).transpose()?)),
     };
     let user = user.or_else(|| from_url.clone().and_then(|c| c.0));
     let pass = pass.or_else(|| from_url.and_then(|c| c.1));
@@ -156,6 +182,14 @@ mod tests {
             [("SMTP_URL", "smtp://u:p@h.example"), ("SMTP_USERNAME", "v"), ("SMTP_PASSWORD", "q")];
         assert_eq!(smtp(&both).unwrap().unwrap().credentials, Some(("v".into(), "q".into())));
         assert_eq!(smtp(&[]).unwrap().map(|s| s.host), None);
+        let s = smtp(&[("SMTP_URL", "smtp://Bücher.example")]).unwrap().unwrap();
+        assert_eq!(s.host, "xn--bcher-kva.example", "IDNA, as DNS and the certificate have it");
+        let s = smtp(&[("SMTP_URL", "smtp://[::1]:2525?tls=off")]).unwrap().unwrap();
+        assert_eq!((s.host.as_str(), s.security), ("::1", SmtpSecurity::Plain));
+        let s = smtp(&[("SMTP_URL", "smtp://u:hunter2@h.example")]).unwrap().unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"), "Debug leaves the password out");
+        let err = smtp(&[("SMTP_URL", "smtp://u:%FF@h.example")]).unwrap_err();
+        assert!(err.message.contains("percent-encoding"));
     }
 
     #[test]

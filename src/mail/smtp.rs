@@ -70,13 +70,25 @@ impl Smtp {
             .map_err(|e| MailError::permanent(format!("message not built: {e}")))?;
         self.transport.send(&email).map(|_| ()).map_err(|e| {
             let reason = format!("SMTP: {e}");
-            if e.is_permanent() {
+            if refused_for_good(&e) {
                 MailError::permanent(reason)
             } else {
                 MailError::temporary(reason)
             }
         })
     }
+}
+
+/// A refusal of this message that no retry changes: a 550–554 (no such mailbox, not allowed,
+/// too big, refused), or one lettre makes before sending (a recipient the server cannot take,
+/// such as a non-ASCII local part without SMTPUTF8). Every other 5xx (a wrong password, 535; a
+/// refused EHLO or sender) is a fault of the setup, not of the message: the mail waits for the
+/// operator to fix it instead of being dropped.
+fn refused_for_good(error: &lettre::transport::smtp::Error) -> bool {
+    let code = error.status().map(|code| code.to_string());
+    error.is_client()
+        || (error.is_permanent()
+            && code.is_some_and(|c| ["550", "551", "552", "553", "554"].contains(&c.as_str())))
 }
 
 impl Smtp {

@@ -54,9 +54,11 @@ pub fn deliver_now(state: &AppState, id: i64) {
 }
 
 /// How long a sender holds a mail it took: the mailer's whole budget and then some, so a sender
-/// that dies mid-delivery leaves it to another after that.
+/// that dies mid-delivery leaves it to another after that. `MAIL_TIMEOUT_MS` bounds each SMTP
+/// read and write, and a slow exchange takes several (a stale pooled connection's NOOP, the
+/// data, the QUIT): four of them, and 30 s.
 pub fn lease(state: &AppState) -> u32 {
-    u32::try_from(state.config.mail.timeout.as_secs()).unwrap_or(60) + 30
+    u32::try_from(state.config.mail.timeout.as_secs() * 4).unwrap_or(240) + 30
 }
 
 /// Sends a claimed mail and retires it, or schedules its next attempt.

@@ -208,10 +208,8 @@ fn queued_mail_is_retried_after_a_421_and_given_up_at_once_after_a_550() {
             assert_eq!((server.refusals(), server.messages().len()), (vec![550], 1), "tried once");
         }
         let logged = app.process.stdout().join("\n");
-        assert!(
-            logged.contains(&format!("SMTP: {reply}")) || logged.contains(reply),
-            "the reply is logged"
-        );
+        let said = if delivered { "try again later" } else { "no such mailbox here" };
+        assert!(logged.contains(said), "the server's reply is logged: {logged}");
     }
 }
 
