@@ -89,12 +89,10 @@ struct UserInfo {
 impl OidcClient {
     /// A client whose every request is bounded by `timeout`.
     pub fn new(timeout: Duration) -> OidcClient {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build();
-        OidcClient { agent: config.into(), cache: Mutex::new(HashMap::new()) }
+        OidcClient {
+            agent: crate::client::agent::bounded(timeout),
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Where to send the browser: the provider's authorization endpoint with this sign-in's

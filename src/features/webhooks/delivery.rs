@@ -15,6 +15,7 @@
 
 use super::sql::{self, Due};
 use crate::app::AppState;
+use crate::client::agent;
 use crate::db;
 use crate::error::Error;
 use crate::outbox::backoff_seconds;
@@ -39,14 +40,9 @@ pub struct Sender {
 impl Sender {
     /// The sender of `WEBHOOK_URLS` entry `index`.
     pub fn new(state: &AppState, index: usize) -> Sender {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(state.config.webhooks.timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build();
         let endpoint =
             state.config.webhooks.endpoints.get(index).map(|u| u.to_string()).unwrap_or_default();
-        Sender { agent: config.into(), endpoint }
+        Sender { agent: agent::bounded(state.config.webhooks.timeout), endpoint }
     }
 }
 
