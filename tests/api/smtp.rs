@@ -60,15 +60,8 @@ impl SmtpServer {
     }
 
     fn wait_for(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let got = self.messages();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(Instant::now() < deadline, "{} of {n} messages", got.len());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually(&format!("{n} messages"), || self.messages().len() >= n);
+        self.messages()
     }
 }
 

@@ -81,8 +81,14 @@ pub fn missing_tool(what: &str) {
 
 /// Polls `done` until it holds, for at most 10 seconds; panics naming `what` otherwise.
 #[track_caller]
-pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+pub fn eventually(what: &str, done: impl FnMut() -> bool) {
+    eventually_within(10, what, done);
+}
+
+/// [`eventually`] for at most `seconds`.
+#[track_caller]
+pub fn eventually_within(seconds: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));

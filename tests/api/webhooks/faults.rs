@@ -6,7 +6,7 @@ use super::{Receiver, SECRET, app_sending_to, body};
 use crate::admin::admin;
 use crate::support::helpers::*;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PW: &str = "correct horse";
 
@@ -26,15 +26,6 @@ fn rows(app: &TestApp) -> Vec<(String, i32, Option<String>)> {
     app.sql().query(sql, &[]).unwrap().iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
 }
 
-/// Polls `done` for up to `seconds`.
-fn within(seconds: u64, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 const ONLY_UPDATES: (&str, &str) = ("WEBHOOK_EVENTS", "user.updated");
 
 #[test]
@@ -43,14 +34,14 @@ fn a_receiver_that_is_down_gets_the_event_once_it_is_up() {
     let url = format!("http://127.0.0.1:{port}/hooks");
     let app = app_sending_to(&[url], &[ONLY_UPDATES]);
     rename(&app, "ann@example.com", 1);
-    within(10, "two refused attempts", || rows(&app).first().is_some_and(|r| r.1 >= 2));
+    eventually_within(10, "two refused attempts", || rows(&app).first().is_some_and(|r| r.1 >= 2));
     let (status, _, error) = rows(&app).remove(0);
     assert_eq!(status, "pending");
     assert!(error.is_some_and(|e| !e.is_empty()), "the reason is kept");
     let Some(receiver) = Receiver::start_on(port) else { return };
     let got = receiver.wait_for(1, 20);
     assert_eq!(got[0]["verified"], true);
-    within(5, "marked delivered", || rows(&app)[0].0 == "delivered");
+    eventually_within(5, "marked delivered", || rows(&app)[0].0 == "delivered");
 }
 
 #[test]
@@ -67,7 +58,7 @@ fn a_receiver_answering_500_gets_the_same_message_again_until_it_answers_2xx() {
     let stamps: Vec<&Value> = got.iter().map(|d| &d["headers"]["webhook-timestamp"]).collect();
     assert_ne!(stamps[0], stamps[2], "each attempt is signed when sent");
     assert!(got.iter().all(|d| d["verified"] == true));
-    within(5, "marked delivered", || rows(&app) == [("delivered".into(), 3, None)]);
+    eventually_within(5, "marked delivered", || rows(&app) == [("delivered".into(), 3, None)]);
 }
 
 #[test]
@@ -84,7 +75,9 @@ fn a_receiver_that_hangs_times_out_and_holds_up_no_other_url() {
         let rows = app.sql().query(sql, &[&urls[0]]).unwrap();
         rows.iter().map(|r| (r.get::<_, i32>(0), r.get::<_, Option<String>>(1))).collect::<Vec<_>>()
     };
-    within(10, "the hung attempt to time out", || stuck_rows().iter().any(|r| r.1.is_some()));
+    eventually_within(10, "the hung attempt to time out", || {
+        stuck_rows().iter().any(|r| r.1.is_some())
+    });
     let (_, error) = stuck_rows().into_iter().find(|r| r.1.is_some()).unwrap();
     assert!(error.unwrap().to_lowercase().contains("timeout"), "logged as a timeout");
 }
@@ -104,7 +97,7 @@ fn an_instance_killed_mid_delivery_leaves_the_event_to_be_sent_after_restart() {
     let got = receiver.wait_for(2, 20); // after the lease: twice the timeout and 5 s
     assert_eq!(got[0]["headers"]["webhook-id"], got[1]["headers"]["webhook-id"], "the same event");
     assert_eq!(got[1]["answered"], 204);
-    within(5, "marked delivered", || rows(&app)[0].0 == "delivered");
+    eventually_within(5, "marked delivered", || rows(&app)[0].0 == "delivered");
 }
 
 /// The settings of another instance on `app`'s database, sending to `receiver`.
@@ -163,7 +156,9 @@ fn a_delivery_that_used_its_attempts_is_listed_failed_and_an_administrator_retri
     let app = app_sending_to(&[receiver.url()], &[ONLY_UPDATES, ("WEBHOOK_MAX_ATTEMPTS", "2")]);
     let boss = admin(&app, "boss@example.com");
     rename(&app, "ann@example.com", 1);
-    within(10, "the delivery to fail", || rows(&app).first().is_some_and(|r| r.0 == "failed"));
+    eventually_within(10, "the delivery to fail", || {
+        rows(&app).first().is_some_and(|r| r.0 == "failed")
+    });
     let list = |token: &str, query: &str| {
         app.with_token("GET", &format!("/admin/webhooks/deliveries{query}"), token, None)
     };
@@ -197,7 +192,7 @@ fn a_delivery_that_used_its_attempts_is_listed_failed_and_an_administrator_retri
     let got = receiver.wait_for(3, 10);
     assert_eq!(got[2]["answered"], 204);
     assert_eq!(got[2]["headers"]["webhook-id"], got[0]["headers"]["webhook-id"]);
-    within(5, "marked delivered", || rows(&app)[0].0 == "delivered");
+    eventually_within(5, "marked delivered", || rows(&app)[0].0 == "delivered");
     assert_error(&retry(id), 409, "delivery_not_failed");
     assert_error(&retry("999999"), 404, "not_found");
     let delivered = json(&list(&boss, "?status=delivered"));

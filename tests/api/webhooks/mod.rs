@@ -12,7 +12,7 @@ use crate::support::helpers::*;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A `WEBHOOK_SECRET` (24 bytes), the one of the specification's examples.
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -75,15 +75,8 @@ impl Receiver {
 
     /// Waits up to `seconds` for at least `n` deliveries; returns them all.
     pub fn wait_for(&self, n: usize, seconds: u64) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        loop {
-            let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(Instant::now() < deadline, "{} of {n} deliveries: {got:#?}", got.len());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        eventually_within(seconds, &format!("{n} deliveries"), || self.received().len() >= n);
+        self.received()
     }
 }
 
