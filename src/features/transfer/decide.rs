@@ -73,17 +73,14 @@ pub fn is_rfc3339(text: &str) -> bool {
 /// Seconds since 1970 (UTC) of an RFC 3339 time, if it is one.
 fn utc_seconds(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = text.get(range)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
-    };
+    let at = |range| digits(text, range);
     let separators = b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-');
     let separators = separators && matches!(b.get(10), Some(b'T' | b't' | b' '));
     if !separators || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
         return None;
     }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let (year, month, day) = (at(0..4)?, at(5..7)?, at(8..10)?);
+    let (hour, minute, second) = (at(11..13)?, at(14..16)?, at(17..19)?);
     let mut rest = text.get(19..)?;
     if let Some(fraction) = rest.strip_prefix('.') {
         let end = fraction.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(fraction.len());
@@ -95,10 +92,7 @@ fn utc_seconds(text: &str) -> Option<i64> {
     let offset = match rest.as_bytes() {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (h, m) = (
-                digits(rest_at(text, rest, 1)..rest_at(text, rest, 3))?,
-                digits(rest_at(text, rest, 4)..rest_at(text, rest, 6))?,
-            );
+            let (h, m) = (digits(rest, 1..3)?, digits(rest, 4..6)?);
             if h > 14 || m > 59 {
                 return None;
             }
@@ -115,9 +109,10 @@ fn utc_seconds(text: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
 
-/// Where `rest` (a suffix of `text`) starts in `text`, plus `n`.
-fn rest_at(text: &str, rest: &str, n: usize) -> usize {
-    text.len() - rest.len() + n
+/// The number written in `text[range]`, if that is all ASCII digits.
+fn digits(text: &str, range: std::ops::Range<usize>) -> Option<i64> {
+    let part = text.get(range)?;
+    part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
 }
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's algorithm).

@@ -127,12 +127,11 @@ fn store(
     summary: &mut Summary,
     report: &mut dyn FnMut(Report),
 ) -> Result<(), Error> {
-    let accounts: Vec<NewAccount> = batch.iter().map(|(_, a)| a.clone()).collect();
     let lines = |e: Error| {
         let (first, last) = (batch.first().map_or(0, |b| b.0), batch.last().map_or(0, |b| b.0));
         Error::internal(format!("lines {first} to {last} were refused by the database: {e}"))
     };
-    let made = sql::insert_batch(uow.tx(), &accounts, unusable).map_err(lines)?;
+    let made = sql::insert_batch(uow.tx(), batch, unusable).map_err(lines)?;
     let mut made: HashMap<String, i64> = made.into_iter().map(|(id, e)| (e, id)).collect();
     for (line, account) in batch {
         // The first line of an email made it; a later one in the batch is a duplicate.

@@ -6,15 +6,16 @@ use crate::db::pool::{Queries, Tx};
 use crate::domain::{DisplayName, ImportedHash};
 use crate::error::Error;
 
-/// Makes the active accounts of `batch` in one statement; an email already present (an account
+/// Makes the active accounts of `batch` (numbered lines) in one statement; an email already present (an account
 /// or a pending claim, or earlier in the batch) is skipped by `ON CONFLICT DO NOTHING`. An
 /// account without a password gets `unusable` (a hash no password matches) and `password_set`
 /// false. Returns the (id, email) of the accounts made.
 pub fn insert_batch(
     tx: &mut Tx<'_>,
-    batch: &[NewAccount],
+    batch: &[(u64, NewAccount)],
     unusable: &str,
 ) -> Result<Vec<(i64, String)>, Error> {
+    let batch: Vec<&NewAccount> = batch.iter().map(|(_, account)| account).collect();
     let emails: Vec<&str> = batch.iter().map(|a| a.email.as_str()).collect();
     let hashes: Vec<&str> = batch
         .iter()
