@@ -80,6 +80,13 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Wakes every webhook sender: deliveries were queued (a commit) or made due (a retry).
+    pub fn wake_webhook_senders(&self) {
+        self.webhook_signals.iter().for_each(crate::uow::signal::Signal::wake);
+    }
+}
+
 /// Settings an operator should know are unsafe for production, as (event, hint) pairs logged
 /// with level `warn` right after the `listening` line.
 pub fn startup_warnings(config: &Config) -> Vec<(&'static str, &'static str)> {

@@ -209,18 +209,9 @@ impl Metrics {
         out.push_str("# TYPE beefirst_db_pool_connections gauge\n");
         let _ = writeln!(out, "beefirst_db_pool_connections{{state=\"in_use\"}} {pool_in_use}");
         let _ = writeln!(out, "beefirst_db_pool_connections{{state=\"idle\"}} {pool_idle}");
-        out.push_str(
-            "# HELP beefirst_mail_attempts_total Delivery attempts of queued mail, by outcome.\n",
-        );
-        out.push_str("# TYPE beefirst_mail_attempts_total counter\n");
-        for (outcome, name) in [
-            (MailOutcome::Sent, "sent"),
-            (MailOutcome::Failed, "failed"),
-            (MailOutcome::GivenUp, "given_up"),
-        ] {
-            let count = self.mail[outcome as usize].load(Ordering::Relaxed);
-            let _ = writeln!(out, "beefirst_mail_attempts_total{{outcome=\"{name}\"}} {count}");
-        }
+        let mail = ["sent", "failed", "given_up"].into_iter().zip(&self.mail);
+        let help = "Delivery attempts of queued mail, by outcome.";
+        by_outcome(&mut out, "beefirst_mail_attempts_total", help, mail);
         out.push_str("# HELP beefirst_refresh_token_reuse_total Spent refresh tokens presented again after the grace period (each revoked its session).\n");
         out.push_str("# TYPE beefirst_refresh_token_reuse_total counter\n");
         let reuse = self.refresh_reuse.load(Ordering::Relaxed);
@@ -248,16 +239,10 @@ impl Metrics {
 
 impl Metrics {
     fn render_webhooks(&self, out: &mut String) {
-        out.push_str("# HELP beefirst_webhook_attempts_total Delivery attempts of webhook events, by outcome (given_up: a failed last attempt, also counted as failed).\n");
-        out.push_str("# TYPE beefirst_webhook_attempts_total counter\n");
-        for (outcome, name) in [
-            (WebhookOutcome::Delivered, "delivered"),
-            (WebhookOutcome::Failed, "failed"),
-            (WebhookOutcome::GivenUp, "given_up"),
-        ] {
-            let count = self.webhooks[outcome as usize].load(Ordering::Relaxed);
-            let _ = writeln!(out, "beefirst_webhook_attempts_total{{outcome=\"{name}\"}} {count}");
-        }
+        let webhooks = ["delivered", "failed", "given_up"].into_iter().zip(&self.webhooks);
+        let help = "Delivery attempts of webhook events, by outcome (given_up: a failed last \
+                    attempt, also counted as failed).";
+        by_outcome(out, "beefirst_webhook_attempts_total", help, webhooks);
         out.push_str("# HELP beefirst_webhook_delivery_seconds Time of one delivery attempt, from sending to the receiver's answer.\n");
         out.push_str("# TYPE beefirst_webhook_delivery_seconds histogram\n");
         if let Ok(latency) = self.webhook_latency.lock() {
@@ -267,6 +252,21 @@ impl Metrics {
                 "",
             );
         }
+    }
+}
+
+/// A counter family labelled by `outcome`: its HELP and TYPE lines, then one line per outcome
+/// (in the order of its enum's discriminants, which index the counters).
+fn by_outcome<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    counts: impl Iterator<Item = (&'static str, &'a AtomicU64)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (outcome, count) in counts {
+        let count = count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {count}");
     }
 }
 

@@ -185,7 +185,7 @@ impl<'c> UnitOfWork<'c> {
             state.worker_signal.wake();
         }
         if hooks > 0 {
-            state.webhook_signals.iter().for_each(signal::Signal::wake);
+            state.wake_webhook_senders();
         }
         let owed = queued.iter().zip(&self.notices);
         let owed = owed.filter(|(_, notice)| notice.delivery() == Delivery::BeforeAnswer);

@@ -23,7 +23,7 @@ pub fn list(
 pub fn retry(state: &AppState, id: i64) -> Result<(), Error> {
     match sql::retry(&mut *db::checkout(&state.pool)?, id)? {
         Retried::Queued => {
-            state.webhook_signals.iter().for_each(|s| s.wake());
+            state.wake_webhook_senders();
             Ok(())
         }
         Retried::NotFailed(_) => Err(Error::DeliveryNotFailed),
