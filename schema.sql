@@ -221,7 +221,8 @@ CREATE INDEX IF NOT EXISTS email_changes_expiry ON email_changes (expires_at);
 -- every instance delivers it (FOR UPDATE SKIP LOCKED, so instances share the work). Delivery is
 -- at least once: a row is deleted after the mail API accepted it, retried with growing pauses
 -- after a failure, and given up (logged) after MAIL_MAX_ATTEMPTS. `expires_at` bounds mail whose
--- code would be useless by then. A row holds the mail's text, codes included, until it is sent:
+-- code would be useless by then. A row holds the mail's rendered text and HTML, codes included,
+-- until it is sent:
 -- the one place a code exists in plaintext, for seconds normally.
 CREATE TABLE IF NOT EXISTS outbox (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -229,6 +230,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     recipient       text        NOT NULL,
     subject         text        NOT NULL,
     body            text        NOT NULL,
+    html            text,                   -- the HTML part; NULL in rows queued before it existed
     attempts        integer     NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     expires_at      timestamptz,
@@ -236,6 +238,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at);
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'outbox'
+                      AND column_name = 'html') THEN
+        ALTER TABLE outbox ADD COLUMN html text;
+    END IF;
+END $$;
 
 -- Webhook deliveries (Standard Webhooks): one row per account event and WEBHOOK_URLS entry,
 -- inserted by the unit of work in the same transaction as the change it reports (a change that

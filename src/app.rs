@@ -46,10 +46,10 @@ impl AppState {
         crate::domain::password::warm_up();
         let mail = &config.mail;
         let mailer = match (&mail.api, &config.smtp) {
-            (Some(endpoint), _) => Mailer::Http {
-                endpoint: endpoint.clone(),
+            (Some(url), _) => Mailer::Http {
+                url: url.to_string(),
                 from: mail.from.clone(),
-                timeout: mail.timeout,
+                agent: crate::client::agent::bounded(mail.timeout),
             },
             (None, Some(smtp)) => Mailer::Smtp(Box::new(
                 crate::mail::smtp::Smtp::new(smtp, &mail.from, mail.timeout)

@@ -1,11 +1,10 @@
-//! The service's one outbound HTTP client, for the mail API and `--healthcheck`: send one
+//! The service's plain outbound HTTP client, for `--healthcheck`: send one
 //! complete request, return the status code of the final answer. Blocking, over `std::net`; only
 //! status lines are read (headers are skipped whatever their number, the body is never read).
 //! [`exchange`] is the transport underneath, which the tests' full-response reader shares.
 //! Calls that need HTTPS go through [`agent`] instead.
 
 pub mod agent;
-pub mod endpoint;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

@@ -2,8 +2,7 @@
 
 use super::origins;
 use super::read::{ConfigError, Var};
-use crate::client::endpoint::HttpEndpoint;
-use crate::domain::{CodeLengths, Email};
+use crate::domain::CodeLengths;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -39,20 +38,6 @@ pub struct DatabaseSettings {
     pub pool_min_idle: u32,
     /// `DB_STARTUP_TIMEOUT_SECONDS`.
     pub startup_timeout: Duration,
-}
-
-/// [`super::Group::Mail`].
-#[derive(Clone)]
-pub struct MailSettings {
-    /// `MAIL_API_URL`; `None` (and no `SMTP_URL`: [`super::Config::smtp`]) selects the console
-    /// mailer.
-    pub api: Option<HttpEndpoint>,
-    /// `MAIL_FROM`.
-    pub from: Email,
-    /// `MAIL_TIMEOUT_MS`.
-    pub timeout: Duration,
-    /// `MAIL_MAX_ATTEMPTS`: delivery attempts of an outbox mail.
-    pub max_attempts: u32,
 }
 
 /// [`super::Group::Claims`].
@@ -163,24 +148,6 @@ impl DatabaseSettings {
             pool_size,
             pool_min_idle: get("DB_POOL_MIN_IDLE").number_up_to(Some(u64::from(pool_size)))?,
             startup_timeout: Duration::from_secs(get("DB_STARTUP_TIMEOUT_SECONDS").number()?),
-        })
-    }
-}
-
-impl MailSettings {
-    pub(super) fn read(get: Get) -> Result<Self, ConfigError> {
-        let api = get("MAIL_API_URL");
-        Ok(MailSettings {
-            api: match &api.value {
-                None => None,
-                Some(url) => Some(HttpEndpoint::parse(url).map_err(|why| ConfigError {
-                    var: "MAIL_API_URL",
-                    message: format!("must be http://host[:port]/path ({why})"),
-                })?),
-            },
-            from: get("MAIL_FROM").with(|v| Email::parse(v).ok(), "must be an email address")?,
-            timeout: Duration::from_millis(get("MAIL_TIMEOUT_MS").number()?),
-            max_attempts: get("MAIL_MAX_ATTEMPTS").number()?,
         })
     }
 }

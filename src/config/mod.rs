@@ -8,6 +8,7 @@ pub use read::ConfigError;
 use read::Var;
 
 mod groups;
+mod mail;
 mod origins;
 mod passkeys;
 mod providers;
@@ -18,8 +19,9 @@ mod webhooks;
 
 pub use groups::{
     ClaimSettings, CredentialSettings, DatabaseSettings, HousekeepingSettings, LimitSettings,
-    MailSettings, MailedCodeSettings, ServerSettings, SessionSettings,
+    MailedCodeSettings, ServerSettings, SessionSettings,
 };
+pub use mail::MailSettings;
 pub use passkeys::PasskeySettings;
 pub use providers::{
     OAuthEndpoints, Preset, Provider, ProviderKind, ProviderSettings, outbound_allowed,
@@ -166,7 +168,9 @@ mod tests {
             ("CODE_TTL_SECONDS", "-1"),
             ("MAX_CODE_ATTEMPTS", "0"),
             ("BIND_ADDR", "localhost"),
-            ("MAIL_API_URL", "https://mail.example/api"),
+            ("MAIL_API_URL", "ftp://mail.example/api"),
+            ("MAIL_API_URL", "https://user:secret@mail.example/api"),
+            ("MAIL_TEMPLATES_DIR", "/nonexistent"),
             ("MAIL_FROM", "nobody"),
             ("DB_POOL_SIZE", "0"),
             ("DB_POOL_MIN_IDLE", "11"),

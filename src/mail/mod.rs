@@ -1,23 +1,26 @@
 //! The mailer port and its three adapters (contract "Mail", and "Mail for production").
 //!
 //! - [`Mailer::Console`]: one JSON line on stdout with `"event":"mail"`, the recipient and the text.
-//! - [`Mailer::Http`]: `POST` of Mailpit's send-API JSON to `MAIL_API_URL`, bounded by
-//!   `MAIL_TIMEOUT_MS`; any 2xx is success.
+//! - [`Mailer::Http`]: `POST` of Mailpit's send-API JSON to `MAIL_API_URL` (`http://` or
+//!   `https://`, certificates verified), bounded by `MAIL_TIMEOUT_MS`; any 2xx is success.
 //! - [`Mailer::Smtp`]: an SMTP server (`SMTP_URL`, [`smtp`]).
 
 pub mod html;
-mod messages;
+mod message;
 mod notice;
 pub mod smtp;
+pub mod templates;
 
-pub use crate::client::endpoint::HttpEndpoint;
-pub use messages::Message;
-pub use notice::{Delivery, Notice, NoticeKind};
+pub use message::Message;
+pub use notice::{Delivery, Notice, NoticeKind, load_templates};
+pub use templates::Templates;
 
 use crate::domain::Email;
 use serde_json::json;
 use std::fmt;
-use std::time::Duration;
+
+/// Bytes of a mail API's answer read (and dropped) so the connection can be reused.
+const ANSWER_LIMIT: u64 = 64 * 1024;
 
 /// Where mail goes.
 #[derive(Clone)]
@@ -27,11 +30,11 @@ pub enum Mailer {
     /// Mail is posted to an HTTP send API.
     Http {
         /// `MAIL_API_URL`.
-        endpoint: HttpEndpoint,
+        url: String,
         /// `MAIL_FROM`.
         from: Email,
-        /// `MAIL_TIMEOUT_MS`: connect + response budget.
-        timeout: Duration,
+        /// Keep-alive, every request bounded by `MAIL_TIMEOUT_MS` (connect, send and answer).
+        agent: ureq::Agent,
     },
     /// Mail is sent through an SMTP server.
     Smtp(Box<smtp::Smtp>),
@@ -76,19 +79,23 @@ impl Mailer {
                 );
                 Ok(())
             }
-            Mailer::Http { endpoint, from, timeout } => {
+            Mailer::Http { url, from, agent } => {
                 let body = json!({
                     "From": {"Email": from.as_str()},
                     "To": [{"Email": message.to.for_delivery()}],
                     "Subject": message.subject,
                     "Text": message.text,
-                    "HTML": html::render(&message.subject, &message.text),
+                    "HTML": message.html,
                 })
                 .to_string();
-                let status = endpoint
-                    .post_json(&body, *timeout)
+                let mut answer = agent
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .send(body.as_bytes())
                     .map_err(|e| MailError::temporary(format!("mail API unreachable: {e}")))?;
-                if (200..300).contains(&status) {
+                let status = answer.status();
+                let _ = answer.body_mut().with_config().limit(ANSWER_LIMIT).read_to_vec();
+                if status.is_success() {
                     Ok(())
                 } else {
                     Err(MailError::temporary(format!("mail API answered {status}")))

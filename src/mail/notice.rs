@@ -1,10 +1,17 @@
 //! Every mail the service sends, as one typed value: what it is, to whom, and what it carries. A
-//! feature records a [`Notice`]; [`Notice::message`] renders its text (`messages.rs`). Codes the
+//! feature records a [`Notice`]; [`Notice::message`] renders it from the mail templates
+//! ([`Templates`]). Codes the
 //! contract requires delivered before the answer (registration) are sent at once through the
 //! mailer; every other notice is queued by the unit of work and delivered by the outbox.
 
-use super::messages::{self as text, Message};
+use super::message::Message;
+use super::templates::{Rendered, Templates};
 use crate::domain::Email;
+use crate::error::Error;
+use minijinja::{Value, context};
+use serde_json::json;
+use std::path::Path;
+use std::sync::OnceLock;
 
 /// One mail to one address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,39 +120,109 @@ impl Notice {
         }
     }
 
-    /// The mail: subject and text.
-    pub fn message(&self) -> Message {
-        let to = &self.to;
+    /// The mail, from `templates`; should they fail at run time (they were checked at start, so
+    /// only a template that misbehaves on some value), logged, and the built-in ones instead.
+    /// Errors: 500 if the built-in templates fail too (a bug their unit test catches).
+    pub fn message(&self, templates: &Templates) -> Result<Message, Error> {
+        let (kind, values) = self.template();
+        let rendered = templates.render(kind, self.to.as_str(), &values).or_else(|error| {
+            crate::telemetry::log::error(
+                "mail_template_failed",
+                json!({"kind": kind, "error": error}),
+            );
+            built_in_templates()?.render(kind, self.to.as_str(), &values)
+        });
+        let Rendered { subject, text, html } = rendered.map_err(Error::internal)?;
+        Ok(Message { to: self.to.clone(), subject, text, html })
+    }
+
+    /// The name of its templates (`KIND.txt`, `KIND.html`) and the values they can use.
+    pub fn template(&self) -> (&'static str, Value) {
+        let code_values = |code: &str, ttl_seconds: &u32| {
+            context! { code, ttl_seconds, expires_in => duration(*ttl_seconds) }
+        };
         match &self.kind {
             NoticeKind::VerificationCode { code, ttl_seconds, hardened } => {
-                text::verification_message(to, code, *ttl_seconds, *hardened)
+                ("verification", context! { hardened, ..code_values(code, ttl_seconds) })
             }
             NoticeKind::ResetCode { code, ttl_seconds } => {
-                text::reset_code_message(to, code, *ttl_seconds)
+                ("password_reset_code", code_values(code, ttl_seconds))
             }
             NoticeKind::SignInCode { code, ttl_seconds } => {
-                text::sign_in_code_message(to, code, *ttl_seconds)
+                ("sign_in_code", code_values(code, ttl_seconds))
             }
             NoticeKind::EmailChangeCode { code, ttl_seconds } => {
-                text::email_change_code_message(to, code, *ttl_seconds)
+                ("email_change_code", code_values(code, ttl_seconds))
             }
-            NoticeKind::PasswordChanged => text::password_changed_message(to),
-            NoticeKind::PasswordReset => text::password_reset_message(to),
-            NoticeKind::AccountDeleted => text::account_deleted_message(to),
-            NoticeKind::AccountDeletedByAdmin => text::account_deleted_by_admin_message(to),
             NoticeKind::EmailChangeRequested { new } => {
-                text::email_change_requested_message(to, new)
+                ("email_change_requested", context! { new_email => new.as_str() })
             }
-            NoticeKind::EmailChanged { new } => text::email_changed_message(to, new.as_str()),
-            NoticeKind::TotpEnabled => text::totp_enabled_message(to),
-            NoticeKind::TotpDisabled => text::totp_disabled_message(to),
-            NoticeKind::SecondFactorWarning => text::mfa_failures_message(to),
+            NoticeKind::EmailChanged { new } => {
+                ("email_changed", context! { new_email => new.as_str() })
+            }
             NoticeKind::RecoveryCodeUsed { used_to, left } => {
-                text::recovery_code_used_message(to, used_to, *left)
+                ("recovery_code_used", context! { used_to, left })
             }
-            NoticeKind::PasskeyAdded { name } => text::passkey_added_message(to, name),
-            NoticeKind::PasskeyRemoved { name } => text::passkey_removed_message(to, name),
-            NoticeKind::IdentityLinked { provider } => text::identity_linked_message(to, provider),
+            NoticeKind::PasskeyAdded { name } => {
+                ("passkey_added", context! { passkey_name => name })
+            }
+            NoticeKind::PasskeyRemoved { name } => {
+                ("passkey_removed", context! { passkey_name => name })
+            }
+            NoticeKind::IdentityLinked { provider } => ("identity_linked", context! { provider }),
+            NoticeKind::AccountDeletedByAdmin => ("account_deleted_by_admin", context! {}),
+            _ => (self.name(), context! {}),
         }
+    }
+
+    /// One notice of every kind (both shapes of a verification code), with sample values: what
+    /// [`Templates::load`] checks the templates with, all to `to`.
+    pub fn samples(to: &Email) -> Vec<Notice> {
+        let code = || "80417".to_owned();
+        let new = to.clone();
+        let kinds = [
+            NoticeKind::VerificationCode { code: code(), ttl_seconds: 60, hardened: false },
+            NoticeKind::VerificationCode { code: code(), ttl_seconds: 60, hardened: true },
+            NoticeKind::ResetCode { code: code(), ttl_seconds: 900 },
+            NoticeKind::SignInCode { code: code(), ttl_seconds: 900 },
+            NoticeKind::EmailChangeCode { code: code(), ttl_seconds: 900 },
+            NoticeKind::PasswordChanged,
+            NoticeKind::PasswordReset,
+            NoticeKind::AccountDeleted,
+            NoticeKind::AccountDeletedByAdmin,
+            NoticeKind::EmailChangeRequested { new: new.clone() },
+            NoticeKind::EmailChanged { new },
+            NoticeKind::TotpEnabled,
+            NoticeKind::TotpDisabled,
+            NoticeKind::SecondFactorWarning,
+            NoticeKind::RecoveryCodeUsed { used_to: "signed in", left: 9 },
+            NoticeKind::PasskeyAdded { name: "Laptop".to_owned() },
+            NoticeKind::PasskeyRemoved { name: "Laptop".to_owned() },
+            NoticeKind::IdentityLinked { provider: "corp".to_owned() },
+        ];
+        kinds.into_iter().map(|kind| Notice::new(to, kind)).collect()
+    }
+}
+
+/// The built-in mail templates, checked once (their unit tests check them too).
+pub fn built_in_templates() -> Result<&'static Templates, String> {
+    static BUILT_IN: OnceLock<Result<Templates, String>> = OnceLock::new();
+    BUILT_IN.get_or_init(|| load_templates(None)).as_ref().map_err(Clone::clone)
+}
+
+/// The mail templates: built in, or `dir`'s (`MAIL_TEMPLATES_DIR`), checked with a sample of
+/// every kind of notice ([`Templates::load`]). Errors: what is wrong, naming the file.
+pub fn load_templates(dir: Option<&Path>) -> Result<Templates, String> {
+    let to = Email::parse("ann@example.com").map_err(|e| format!("sample address: {e:?}"))?;
+    let samples: Vec<_> = Notice::samples(&to).iter().map(Notice::template).collect();
+    Templates::load(dir, &samples)
+}
+
+/// `900` → "15 minutes", `90` → "90 seconds".
+fn duration(seconds: u32) -> String {
+    match seconds {
+        60 => "1 minute".into(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
     }
 }

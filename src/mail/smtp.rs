@@ -6,7 +6,8 @@
 //! log: a 4xx is temporary (the outbox tries again), a 5xx permanent (the outbox gives the mail up
 //! at once; a verification mail answers 503 `mail_unavailable`, as for any failure).
 
-use super::{MailError, Message};
+use super::MailError;
+use super::message::Message;
 use crate::config::{SmtpSecurity, SmtpSettings};
 use crate::domain::Email;
 use lettre::message::{Mailbox, MultiPart};
@@ -65,7 +66,7 @@ impl Smtp {
             .subject(message.subject.as_str())
             .multipart(MultiPart::alternative_plain_html(
                 message.text.clone(),
-                super::html::render(&message.subject, &message.text),
+                message.html.clone(),
             ))
             .map_err(|e| MailError::permanent(format!("message not built: {e}")))?;
         self.transport.send(&email).map(|_| ()).map_err(|e| {

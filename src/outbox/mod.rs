@@ -97,6 +97,10 @@ fn message_of(mail: &Queued) -> Option<Message> {
         to: Email::parse(&mail.recipient).ok()?,
         subject: mail.subject.clone(),
         text: mail.body.clone(),
+        html: match &mail.html {
+            Some(html) => html.clone(),
+            None => crate::mail::html::render(&mail.subject, &mail.body),
+        },
     })
 }
 

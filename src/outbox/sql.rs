@@ -18,6 +18,8 @@ pub struct Queued {
     pub subject: String,
     /// Text, a code included if it carries one.
     pub body: String,
+    /// The HTML part (`None` in a row queued by a version without it).
+    pub html: Option<String>,
     /// Delivery attempts including this one (1 on the first).
     pub attempts: u32,
 }
@@ -35,7 +37,7 @@ pub fn claim_next(client: &mut Connection, lease_seconds: u32) -> Result<Option<
                        ORDER BY next_attempt_at, id
                        LIMIT 1
                        FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, recipient, subject, body, attempts",
+         RETURNING id, kind, recipient, subject, body, attempts, html",
         &[&f64::from(lease_seconds)],
     )?;
     Ok(row.as_ref().map(queued))
@@ -52,7 +54,7 @@ pub fn claim(
         "UPDATE outbox SET attempts = attempts + 1,
                            next_attempt_at = now() + make_interval(secs => $2)
           WHERE id = (SELECT id FROM outbox WHERE id = $1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, recipient, subject, body, attempts",
+         RETURNING id, kind, recipient, subject, body, attempts, html",
         &[&id, &f64::from(lease_seconds)],
     )?;
     Ok(row.as_ref().map(queued))
@@ -66,6 +68,7 @@ fn queued(r: &postgres::Row) -> Queued {
         subject: r.get(3),
         body: r.get(4),
         attempts: u32::try_from(r.get::<_, i32>(5)).unwrap_or(u32::MAX),
+        html: r.get(6),
     }
 }
 

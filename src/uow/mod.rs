@@ -176,7 +176,15 @@ impl<'c> UnitOfWork<'c> {
         let queued = if self.notices.is_empty() {
             Vec::new()
         } else {
-            sql::insert_notices(&mut self.tx, &self.notices, crate::outbox::lease(state))?
+            let templates = &state.config.mail.templates;
+            let messages =
+                self.notices.iter().map(|n| n.message(templates)).collect::<Result<Vec<_>, _>>()?;
+            sql::insert_notices(
+                &mut self.tx,
+                &self.notices,
+                &messages,
+                crate::outbox::lease(state),
+            )?
         };
         let hooks =
             sql::insert_webhook_events(&mut self.tx, &self.published, &state.config.webhooks)?;

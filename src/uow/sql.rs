@@ -7,7 +7,7 @@ use crate::context::Context;
 use crate::db::pool::{Queries, Tx};
 use crate::domain::UserEvent;
 use crate::error::Error;
-use crate::mail::{Delivery, Notice};
+use crate::mail::{Delivery, Message, Notice};
 
 /// Inserts `events` in one statement, in order. Subjects and actors are read `FOR KEY SHARE`, so
 /// a concurrent deletion either waits for this transaction or has happened already: an event
@@ -70,13 +70,14 @@ pub fn insert_events(tx: &mut Tx<'_>, context: &Context, events: &[Event]) -> Re
 pub fn insert_notices(
     tx: &mut Tx<'_>,
     notices: &[Notice],
+    messages: &[Message],
     lease_seconds: u32,
 ) -> Result<Vec<i64>, Error> {
-    let messages: Vec<_> = notices.iter().map(Notice::message).collect();
     let kinds: Vec<&str> = notices.iter().map(Notice::name).collect();
     let recipients: Vec<&str> = notices.iter().map(|n| n.to.as_str()).collect();
     let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
     let bodies: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+    let htmls: Vec<&str> = messages.iter().map(|m| m.html.as_str()).collect();
     let expiries: Vec<Option<f64>> =
         notices.iter().map(|n| n.expires_in().map(f64::from)).collect();
     let deferrals: Vec<f64> = notices
@@ -86,15 +87,15 @@ pub fn insert_notices(
         )
         .collect();
     let rows = tx.query(
-        "INSERT INTO outbox (kind, recipient, subject, body, expires_at, next_attempt_at)
-         SELECT kind, recipient, subject, body, now() + make_interval(secs => ttl),
+        "INSERT INTO outbox (kind, recipient, subject, body, html, expires_at, next_attempt_at)
+         SELECT kind, recipient, subject, body, html, now() + make_interval(secs => ttl),
                 now() + make_interval(secs => defer)
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[],
-                       $6::float8[])
-                WITH ORDINALITY AS m(kind, recipient, subject, body, ttl, defer, n)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                       $6::float8[], $7::float8[])
+                WITH ORDINALITY AS m(kind, recipient, subject, body, html, ttl, defer, n)
           ORDER BY n
          RETURNING id",
-        &[&kinds, &recipients, &subjects, &bodies, &expiries, &deferrals],
+        &[&kinds, &recipients, &subjects, &bodies, &htmls, &expiries, &deferrals],
     )?;
     let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     ids.sort_unstable(); // identities are handed out in insertion order

@@ -181,7 +181,7 @@ pub fn deliver_code(
     let ttl_seconds = state.config.claims.code_ttl_seconds;
     let code = code.expose().to_owned();
     let notice = Notice::new(email, NoticeKind::VerificationCode { code, ttl_seconds, hardened });
-    state.mailer.send(&notice.message()).map_err(|e| {
+    state.mailer.send(&notice.message(&state.config.mail.templates)?).map_err(|e| {
         log::error("mail_failed", json!({"kind": kind, "error": e.to_string()}));
         Error::MailUnavailable
     })
