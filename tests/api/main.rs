@@ -15,6 +15,7 @@ mod audit;
 mod data_export;
 mod email_change;
 mod identities;
+mod mail_templates;
 mod operations;
 mod passkeys;
 mod recovery;

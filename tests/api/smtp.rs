@@ -1,7 +1,8 @@
 //! Mail through a real SMTP server on loopback (aiosmtpd, `tests/external/smtp_server.py`): plain
 //! to loopback, STARTTLS and implicit TLS with a test CA given as `SMTP_CA_FILE`, AUTH; a refused
 //! connection, a certificate for another host, a server without STARTTLS, 421 then success, 550,
-//! and a server that stalls after DATA. Every message is parsed by Python's `email` package.
+//! and a server that stalls after DATA; an HTTPS mail API with an untrusted certificate. Every
+//! message is parsed by Python's `email` package.
 
 use crate::support::helpers::*;
 use serde_json::{Value, json};
@@ -14,15 +15,15 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/external/smtp_s
 const PW: &str = "correct horse";
 
 /// The SMTP server; killed in `Drop`.
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
-    port: u16,
+    pub port: u16,
     lines: Arc<Mutex<Vec<Value>>>,
 }
 
 impl SmtpServer {
     /// `serve ARGS`; `None` (after `missing_tool`) without Python's aiosmtpd.
-    fn start(args: &[&str]) -> Option<SmtpServer> {
+    pub fn start(args: &[&str]) -> Option<SmtpServer> {
         let probe = Command::new("python3").args(["-c", "import aiosmtpd, cryptography"]).output();
         if !probe.is_ok_and(|o| o.status.success()) {
             missing_tool("python3 with aiosmtpd and cryptography (pip install aiosmtpd)");
@@ -50,7 +51,7 @@ impl SmtpServer {
     }
 
     /// The messages accepted so far (refusals left out).
-    fn messages(&self) -> Vec<Value> {
+    pub fn messages(&self) -> Vec<Value> {
         self.lines.lock().unwrap().iter().filter(|l| l.get("refused").is_none()).cloned().collect()
     }
 
@@ -59,7 +60,7 @@ impl SmtpServer {
         self.lines.lock().unwrap().iter().filter_map(|l| l["refused"].as_i64()).collect()
     }
 
-    fn wait_for(&self, n: usize) -> Vec<Value> {
+    pub fn wait_for(&self, n: usize) -> Vec<Value> {
         eventually(&format!("{n} messages"), || self.messages().len() >= n);
         self.messages()
     }
@@ -73,7 +74,7 @@ impl Drop for SmtpServer {
 }
 
 /// A fresh test CA with a certificate for localhost and one for another host.
-fn certs() -> String {
+pub fn certs() -> String {
     let dir =
         std::env::temp_dir().join(format!("beefirst-smtp-{:016x}", getrandom::u64().unwrap()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -83,7 +84,7 @@ fn certs() -> String {
     dir
 }
 
-fn app_with(smtp_url: &str, env: &[(&str, &str)]) -> TestApp {
+pub fn app_with(smtp_url: &str, env: &[(&str, &str)]) -> TestApp {
     let mut spawn = TestApp::with().console_mail().env("SMTP_URL", smtp_url);
     for (name, value) in env {
         spawn = spawn.env(name, value);
@@ -173,6 +174,25 @@ fn a_wrong_certificate_no_starttls_or_no_server_answers_503_and_releases_the_cla
         wrong.messages().is_empty() && plain.messages().is_empty(),
         "nothing sent in the clear"
     );
+}
+
+#[test]
+fn a_mail_api_over_https_must_show_a_certificate_the_public_roots_vouch_for() {
+    let dir = certs();
+    // A TLS server whose certificate is for localhost but from the test CA, which the HTTP
+    // mailer does not trust (it trusts Mozilla's roots): the handshake fails, nothing is posted.
+    let Some(server) = SmtpServer::start(&["--mode", "tls", "--certs", &dir]) else { return };
+    let app = TestApp::with()
+        .console_mail()
+        .env("MAIL_API_URL", &format!("https://localhost:{}/api/v1/send", server.port))
+        .env("MAIL_TIMEOUT_MS", "2000")
+        .start();
+    assert_error(&app.register("ann@example.com", PW), 503, "mail_unavailable");
+    let failed = app.process.stdout().into_iter().find(|l| l.contains("\"mail_failed\""));
+    let failed = failed.expect("the failure is logged");
+    assert!(failed.to_lowercase().contains("certificate"), "{failed}");
+    let rows: i64 = app.sql().query_one("SELECT count(*) FROM accounts", &[]).unwrap().get(0);
+    assert_eq!(rows, 0, "the claim is released");
 }
 
 #[test]
