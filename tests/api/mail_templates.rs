@@ -56,7 +56,7 @@ fn an_operators_templates_are_what_the_mailbox_gets_with_values_escaped_in_html(
         html.contains(&format!("<p class=\"acme\">{code} for tom&amp;jerry@example.com</p>")),
         "{html}"
     );
-    assert!(html.contains(&format!("<title>Welcome to Acme, tom&amp;jerry@example.com</title>")));
+    assert!(html.contains("<title>Welcome to Acme, tom&amp;jerry@example.com</title>"));
     assert_eq!(app.activate(email, "correct horse", &code).status, 200);
     let _ = std::fs::remove_dir_all(dir);
 }
