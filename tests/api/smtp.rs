@@ -148,6 +148,22 @@ fn starttls_and_implicit_tls_verify_the_server_against_the_operators_ca_and_auth
 }
 
 #[test]
+fn the_certificates_docker_compose_makes_for_mailpit_carry_starttls() {
+    let dir = std::env::temp_dir()
+        .join(format!("beefirst-compose-certs-{:016x}", getrandom::u64().unwrap()));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/mail-certs.sh");
+    let made = Command::new("sh").arg(script).arg(&dir).arg("localhost").status().unwrap();
+    assert!(made.success(), "deploy/mail-certs.sh needs the openssl command");
+    let dir = dir.to_str().unwrap();
+    let Some(server) = SmtpServer::start(&["--mode", "starttls", "--certs", dir]) else { return };
+    let url = format!("smtp://localhost:{}", server.port);
+    let app = app_with(&url, &[("SMTP_CA_FILE", &format!("{dir}/ca.pem"))]);
+    let message = register_and_activate(&app, &server, "ann@example.com");
+    assert_eq!(message["tls"], true);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn a_wrong_certificate_no_starttls_or_no_server_answers_503_and_releases_the_claim() {
     let dir = certs();
     let ca = format!("{dir}/ca.pem");
