@@ -44,6 +44,7 @@ impl AppState {
         let dummy_hash = dummy_hash(config.credentials.bcrypt_cost)?;
         let keys = Keys::new(config.sessions.jwt_signing_key)?;
         crate::domain::password::warm_up();
+        crate::security::hashing::limit_parallel_hashes(config.server.hash_threads);
         let mail = &config.mail;
         let mailer = match (&mail.api, &config.smtp) {
             (Some(url), _) => Mailer::Http {

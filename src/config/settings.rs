@@ -76,7 +76,7 @@ pub const SETTINGS: &[Setting] = &[
     t("BIND_ADDR", Server, "127.0.0.1:8080", "listen address IP:PORT; port 0 picks a free port"),
     n("WORKERS", Server, "16", 1, 1024, "request worker threads (everything that does not run bcrypt)"),
     n("QUEUE_DEPTH", Server, "64", 1, 100_000, "requests waiting for a worker before new ones are shed with 503"),
-    n("HASH_THREADS", Server, "number of CPU cores", 1, 256, "threads that serve the endpoints running bcrypt (a lane of their own); bcrypt itself runs at idle priority"),
+    n("HASH_THREADS", Server, "number of CPU cores", 1, 256, "bcrypt computations at once; the endpoints running bcrypt have a lane of 4 × HASH_THREADS workers, so one waiting for the mail server leaves no core idle; bcrypt itself runs at idle priority"),
     n("HASH_QUEUE_DEPTH", Server, "16", 1, 100_000, "requests waiting for a hash thread before new ones are shed with 503"),
     n("SHUTDOWN_GRACE_SECONDS", Server, "10", 0, 3600, "how long SIGTERM/SIGINT waits for in-flight requests, seconds"),
     t("TRUST_X_FORWARDED_FOR", Server, "false", "true: the client IP is the rightmost X-Forwarded-For address (only behind your own proxy)"),

@@ -11,9 +11,47 @@
 //! wait for, and an unprivileged thread cannot leave `SCHED_IDLE` once in it, so each computation
 //! gets a fresh thread: at most one per hashing-lane worker, and starting one (tens of
 //! microseconds) is nothing next to the hash.
+//!
+//! At most `HASH_THREADS` computations run at once ([`limit_parallel_hashes`]); the hashing lane
+//! has several workers per computation, so that while one waits for PostgreSQL or the mail server
+//! (a registration's code is mailed before its 201) another one's hash keeps the core busy.
 
 use crate::domain::Password;
 use crate::error::Error;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+
+/// The computations running, and how many may (`usize::MAX` until [`limit_parallel_hashes`]).
+static RUNNING: Mutex<usize> = Mutex::new(0);
+static FREED: Condvar = Condvar::new();
+static LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Lets at most `n` (at least 1) bcrypt computations run at once (`HASH_THREADS`, set at start).
+pub fn limit_parallel_hashes(n: usize) {
+    LIMIT.store(n.max(1), Ordering::Relaxed);
+    FREED.notify_all();
+}
+
+/// A computation's turn: taken when fewer than the limit run, given back when dropped.
+struct Turn;
+
+impl Turn {
+    fn wait() -> Turn {
+        let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+        while *running >= LIMIT.load(Ordering::Relaxed) {
+            running = FREED.wait(running).unwrap_or_else(PoisonError::into_inner);
+        }
+        *running += 1;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *RUNNING.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        FREED.notify_one();
+    }
+}
 
 /// bcrypt hash of `password` at `cost`, on an idle-class thread. Errors: bcrypt refused the cost
 /// (outside 4–31), or no thread could be started.
@@ -27,8 +65,10 @@ pub fn verify(candidate: &str, hash: &str) -> Result<Verified, Error> {
     on_idle_thread(|| verify_here(candidate, hash))
 }
 
-/// Runs `job` on a new `SCHED_IDLE` thread and waits for it. A panic in `job` is an error.
+/// Runs `job` on a new `SCHED_IDLE` thread, once its turn has come, and waits for it. A panic in
+/// `job` is an error.
 fn on_idle_thread<T: Send>(job: impl FnOnce() -> T + Send) -> Result<T, Error> {
+    let _turn = Turn::wait();
     std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
             .name("bcrypt".into())
@@ -127,5 +167,27 @@ mod tests {
         let typed = "\u{ff43}orrect horse";
         let legacy = bcrypt::hash(typed, 4).unwrap();
         assert_eq!(verify_here(typed, &legacy), Verified::AsTyped);
+    }
+
+    #[test]
+    fn no_more_computations_run_at_once_than_the_limit() {
+        limit_parallel_hashes(2);
+        let peak = std::sync::Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let peak = std::sync::Arc::clone(&peak);
+                std::thread::spawn(move || {
+                    on_idle_thread(|| {
+                        let now = *RUNNING.lock().unwrap();
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    })
+                    .unwrap();
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(peak.load(Ordering::SeqCst), 2, "two at once, never three");
+        limit_parallel_hashes(usize::MAX);
     }
 }

@@ -4,7 +4,7 @@
 //!                   any idle one of WORKERS + 1 request threads
 //!  tiny_http ──recv()──▶  ├─ cheap request, < WORKERS serving: served by the thread that received it
 //!                         ├─ cheap request, WORKERS serving: [ requests: QUEUE_DEPTH ] ──▶ next to finish
-//!                         ├─ bcrypt endpoint: [ hashing: HASH_QUEUE_DEPTH ] ──▶ HASH_THREADS threads ─▶ bcrypt helpers
+//!                         ├─ bcrypt endpoint: [ hashing: HASH_QUEUE_DEPTH ] ──▶ 4 × HASH_THREADS threads ─▶ bcrypt helpers, HASH_THREADS at once
 //!                         └─ queue full: 503 overloaded, Retry-After: 1 (no database work)
 //! ```
 //!
@@ -31,6 +31,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tiny_http::{Request, Server};
 
+/// Workers of the hashing lane per bcrypt computation allowed at once (`HASH_THREADS`, enforced
+/// in `security::hashing`): while one waits for PostgreSQL or the mail server (a registration
+/// mails its code before answering: an SMTP exchange of a few round trips), the others' hashes
+/// keep the cores busy. Four hide up to three hashes' time of waiting per request.
+const HASHING_WORKERS_PER_HASH: usize = 4;
+
 /// How serving ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stopped {
@@ -54,7 +60,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
     let (outcome_tx, outcome_rx) = mpsc::channel::<Option<String>>();
     let hashing = start_lane(
         Lane::Hashing,
-        config.server.hash_threads,
+        config.server.hash_threads * HASHING_WORKERS_PER_HASH,
         config.server.hash_queue_depth,
         &state,
         &done_tx,
@@ -84,7 +90,7 @@ pub fn serve(server: Server, addr: SocketAddr, state: Arc<AppState>) -> Result<S
             })
             .map_err(|e| format!("cannot start worker threads: {e}"))?;
     }
-    let workers = config.server.workers + 1 + config.server.hash_threads;
+    let workers = config.server.workers + 1 + config.server.hash_threads * HASHING_WORKERS_PER_HASH;
     let open_files = super::listener::raise_open_files_limit(); // done in `run`; reads it
     crate::telemetry::log::info(
         "listening",

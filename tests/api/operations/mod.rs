@@ -99,13 +99,15 @@ fn cheap_requests_are_served_at_once_while_the_hashing_lane_is_busy() {
             .env("BCRYPT_COST", "14")
             .start(),
     );
-    let registrations: Vec<_> = (0..3)
+    // One hash at a time, four workers in the lane: six registrations are one hashing, three
+    // waiting for their turn, two queued.
+    let registrations: Vec<_> = (0..6)
         .map(|i| {
             let app = Arc::clone(&app);
             std::thread::spawn(move || app.register(&format!("busy{i}@example.com"), PW).status)
         })
         .collect();
-    // Wait until the one hash thread is busy and the others are queued behind it.
+    // Wait until every worker of the lane is busy and the others are queued behind them.
     eventually("registrations queued in the hashing lane", || {
         let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
         metrics.contains("beefirst_queue_depth{lane=\"hashing\"} 2")
