@@ -17,7 +17,9 @@ verifications per second, pgbench of its statements) and unloaded. Target 11
 stand-in inside the bench process; its CPU and its token endpoint's time are left out). Target 12
 (bench/webhooks.py): webhook deliveries per second to a fast receiver, and request latency with
 a receiver that never answers. Target 13 (bench/transfer.py): import and export of 100,000
-accounts, lines per second and the importer's memory. See BENCHMARKS.md.
+accounts, lines per second and the importer's memory. Target 14 (bench/smtp.py): registrations
+through SMTP (plain and STARTTLS, to the tests' aiosmtpd on loopback) against the bcrypt ceiling
+and the console mailer, RSS, and the outbox's mails per second. See BENCHMARKS.md.
 Needs the Python `cryptography` package (Debian's python3-cryptography) for the passkey client.
 Needs: PostgreSQL (started by .ci/pg-up), wrk, gnuplot and nginx (Debian packages; installed if
 missing), pgbench (PostgreSQL's). Writes bench/out/ (raw results, the chart bench/out/latency.svg).
@@ -28,6 +30,7 @@ import users as scale
 import endpoints
 import passkeys
 import providers
+import smtp
 import transfer
 import webhooks
 
@@ -211,6 +214,9 @@ def run_all(pgbench, autogroup_before):
     print("import and export of 100,000 accounts ...", flush=True)
     psql("TRUNCATE accounts CASCADE")
     results["transfer"] = transfer.run(ROOT, OUT, f"{PG}/{DB}")
+    print("registrations and the outbox through SMTP ...", flush=True)
+    psql("TRUNCATE accounts CASCADE")
+    results["smtp"] = smtp.run(ROOT, OUT, f"{PG}/{DB}", LOAD, ceiling)
     report(results)
 
 class LogLines:
@@ -476,6 +482,7 @@ def report(r):
         *providers.rows(r["providers"]),
         *webhooks.rows(r["webhooks"]),
         *transfer.rows(r["transfer"]),
+        *smtp.rows(r["smtp"]),
     ]
     lines = ["| target | measured | reference | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for name, measured, ref, ratio, ok, goal in rows:
