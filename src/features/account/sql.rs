@@ -117,6 +117,12 @@ pub fn lock_account(tx: &mut Tx<'_>, session: &SessionRef) -> Result<Option<i64>
 }
 
 /// [`lock_account`], also returning the account's address (for a notice).
+///
+/// Asked a second time when the first finds no live session: a statement that waited for the
+/// account's lock re-reads the account as committed meanwhile but the session as it was when
+/// the statement began (PostgreSQL's re-check of a locked row), so a password change that kept
+/// this session (a new `credential_version` on both rows) would look as if it had ended it. The
+/// second statement sees both as they are now; a session that really ended is not found twice.
 pub fn lock_account_and_email(
     tx: &mut Tx<'_>,
     session: &SessionRef,
@@ -126,7 +132,11 @@ pub fn lock_account_and_email(
         live_session!(),
         " FOR UPDATE OF a"
     );
-    let row = tx.query_opt(sql, &crate::db::live_params(session))?;
+    let params = crate::db::live_params(session);
+    let row = match tx.query_opt(sql, &params)? {
+        Some(row) => Some(row),
+        None => tx.query_opt(sql, &params)?,
+    };
     row.map(|r| Ok((r.get(0), r.try_get(1)?))).transpose()
 }
 
