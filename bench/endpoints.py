@@ -16,8 +16,9 @@ import users as scale
 
 USERS = 400
 CONNS = 16                  # wrk connections and pgbench clients
-HASH_CONNS = 16             # HASH_QUEUE_DEPTH's default: both hash threads busy, 14 waiting, and
-                            # room for a client that asks again before its slot is released
+HASH_CONNS = 16             # at most the hashing lane's capacity (4 x HASH_THREADS workers +
+                            # HASH_QUEUE_DEPTH), with room for a client that asks again before
+                            # its slot is released
 DOMAIN = "@bench.example"
 
 def totp_code(secret, step):

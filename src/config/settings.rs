@@ -77,7 +77,7 @@ pub const SETTINGS: &[Setting] = &[
     n("WORKERS", Server, "16", 1, 1024, "request worker threads (everything that does not run bcrypt)"),
     n("QUEUE_DEPTH", Server, "64", 1, 100_000, "requests waiting for a worker before new ones are shed with 503"),
     n("HASH_THREADS", Server, "number of CPU cores", 1, 256, "bcrypt computations at once; the endpoints running bcrypt have a lane of 4 × HASH_THREADS workers, so one waiting for the mail server leaves no core idle; bcrypt itself runs at idle priority"),
-    n("HASH_QUEUE_DEPTH", Server, "16", 1, 100_000, "requests waiting for a hash thread before new ones are shed with 503"),
+    n("HASH_QUEUE_DEPTH", Server, "16", 1, 100_000, "requests waiting for a hashing-lane worker (4 × HASH_THREADS) before new ones are shed with 503"),
     n("SHUTDOWN_GRACE_SECONDS", Server, "10", 0, 3600, "how long SIGTERM/SIGINT waits for in-flight requests, seconds"),
     t("TRUST_X_FORWARDED_FOR", Server, "false", "true: the client IP is the rightmost X-Forwarded-For address (only behind your own proxy)"),
     t("CORS_ALLOWED_ORIGINS", Server, "empty", "comma-separated exact origins (https://app.example.com) whose pages may call the API from a browser; empty: no CORS headers"),

@@ -9,8 +9,8 @@
 //! lock stalls every normal thread waiting for it (measured: idle-class lane workers put
 //! `/health` at p99 89 ms, see BENCHMARKS.md). A bcrypt thread holds no lock a normal thread could
 //! wait for, and an unprivileged thread cannot leave `SCHED_IDLE` once in it, so each computation
-//! gets a fresh thread: at most one per hashing-lane worker, and starting one (tens of
-//! microseconds) is nothing next to the hash.
+//! gets a fresh thread: at most `HASH_THREADS` at once, and starting one (tens of microseconds)
+//! is nothing next to the hash.
 //!
 //! At most `HASH_THREADS` computations run at once ([`limit_parallel_hashes`]); the hashing lane
 //! has several workers per computation, so that while one waits for PostgreSQL or the mail server
@@ -18,58 +18,86 @@
 
 use crate::domain::Password;
 use crate::error::Error;
+use crate::telemetry::metrics::METRICS;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-/// The computations running, and how many may (`usize::MAX` until [`limit_parallel_hashes`]).
-static RUNNING: Mutex<usize> = Mutex::new(0);
-static FREED: Condvar = Condvar::new();
+/// The turns to run bcrypt: how many computations run, and the tickets handed out and admitted
+/// (first come, first served).
+struct Turns {
+    running: usize,
+    issued: u64,
+    admitted: u64,
+}
+
+static TURNS: Mutex<Turns> = Mutex::new(Turns { running: 0, issued: 0, admitted: 0 });
+static CHANGED: Condvar = Condvar::new();
+/// How many may run at once (`usize::MAX` until [`limit_parallel_hashes`]).
 static LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// Lets at most `n` (at least 1) bcrypt computations run at once (`HASH_THREADS`, set at start).
 pub fn limit_parallel_hashes(n: usize) {
     LIMIT.store(n.max(1), Ordering::Relaxed);
-    FREED.notify_all();
+    CHANGED.notify_all();
 }
 
-/// A computation's turn: taken when fewer than the limit run, given back when dropped.
+/// A computation's turn: taken in the order asked for once fewer than the limit run, given back
+/// when dropped (also after a panic).
 struct Turn;
 
 impl Turn {
     fn wait() -> Turn {
-        let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
-        while *running >= LIMIT.load(Ordering::Relaxed) {
-            running = FREED.wait(running).unwrap_or_else(PoisonError::into_inner);
+        let mut turns = TURNS.lock().unwrap_or_else(PoisonError::into_inner);
+        let ticket = turns.issued;
+        turns.issued += 1;
+        METRICS.bcrypt_waiting(waiting(&turns));
+        while ticket != turns.admitted || turns.running >= LIMIT.load(Ordering::Relaxed) {
+            turns = CHANGED.wait(turns).unwrap_or_else(PoisonError::into_inner);
         }
-        *running += 1;
+        turns.admitted += 1;
+        turns.running += 1;
+        METRICS.bcrypt_waiting(waiting(&turns));
+        CHANGED.notify_all(); // the next ticket may run too
         Turn
     }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        *RUNNING.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
-        FREED.notify_one();
+        TURNS.lock().unwrap_or_else(PoisonError::into_inner).running -= 1;
+        CHANGED.notify_all();
     }
+}
+
+fn waiting(turns: &Turns) -> usize {
+    usize::try_from(turns.issued - turns.admitted).unwrap_or(usize::MAX)
 }
 
 /// bcrypt hash of `password` at `cost`, on an idle-class thread. Errors: bcrypt refused the cost
 /// (outside 4–31), or no thread could be started.
 pub fn hash(password: &Password, cost: u32) -> Result<String, Error> {
-    Ok(on_idle_thread(|| bcrypt::hash(password.expose(), cost))??)
+    Ok(on_idle_thread(|| bcrypt::hash(password.expose(), cost))?.0?)
 }
 
 /// Checks `candidate` against `hash` (see [`verify_here`]) on an idle-class thread. Errors: no
 /// thread could be started.
 pub fn verify(candidate: &str, hash: &str) -> Result<Verified, Error> {
+    Ok(verify_timed(candidate, hash)?.0)
+}
+
+/// [`verify`], and how long the verification itself took: from its turn to its end, without
+/// the wait for the turn (which depends on the load, not on the hash).
+pub fn verify_timed(candidate: &str, hash: &str) -> Result<(Verified, Duration), Error> {
     on_idle_thread(|| verify_here(candidate, hash))
 }
 
-/// Runs `job` on a new `SCHED_IDLE` thread, once its turn has come, and waits for it. A panic in
-/// `job` is an error.
-fn on_idle_thread<T: Send>(job: impl FnOnce() -> T + Send) -> Result<T, Error> {
+/// Runs `job` on a new `SCHED_IDLE` thread, once its turn has come, and waits for it; returns
+/// its result and the time from the turn to the end. A panic in `job` is an error.
+fn on_idle_thread<T: Send>(job: impl FnOnce() -> T + Send) -> Result<(T, Duration), Error> {
     let _turn = Turn::wait();
-    std::thread::scope(|scope| {
+    let started = Instant::now();
+    let result = std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
             .name("bcrypt".into())
             .spawn_scoped(scope, || {
@@ -78,7 +106,8 @@ fn on_idle_thread<T: Send>(job: impl FnOnce() -> T + Send) -> Result<T, Error> {
             })
             .map_err(|e| Error::internal_from("cannot start a bcrypt thread", e))?;
         thread.join().map_err(|_| Error::internal("a bcrypt computation panicked"))
-    })
+    })?;
+    Ok((result, started.elapsed()))
 }
 
 /// How a presented password compares with a stored bcrypt hash.
@@ -178,7 +207,7 @@ mod tests {
                 let peak = std::sync::Arc::clone(&peak);
                 std::thread::spawn(move || {
                     on_idle_thread(|| {
-                        let now = *RUNNING.lock().unwrap();
+                        let now = TURNS.lock().unwrap().running;
                         peak.fetch_max(now, Ordering::SeqCst);
                         std::thread::sleep(std::time::Duration::from_millis(20));
                     })

@@ -101,6 +101,7 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
     queued: [AtomicUsize; 2],
+    bcrypt_waiting: AtomicUsize,
     shed: [AtomicU64; 2],
     mail: [AtomicU64; 3],
     refresh_reuse: AtomicU64,
@@ -113,6 +114,7 @@ pub static METRICS: Metrics = Metrics {
     requests: Mutex::new(BTreeMap::new()),
     latency: Mutex::new(BTreeMap::new()),
     queued: [AtomicUsize::new(0), AtomicUsize::new(0)],
+    bcrypt_waiting: AtomicUsize::new(0),
     shed: [AtomicU64::new(0), AtomicU64::new(0)],
     mail: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
     refresh_reuse: AtomicU64::new(0),
@@ -151,6 +153,11 @@ impl Metrics {
     /// A worker took a request off `lane`'s queue.
     pub fn dequeued(&self, lane: Lane) {
         self.queued[lane as usize].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// How many requests wait for their turn to run bcrypt (`security::hashing`), set by it.
+    pub fn bcrypt_waiting(&self, waiting: usize) {
+        self.bcrypt_waiting.store(waiting, Ordering::Relaxed);
     }
 
     /// `lane`'s queue was full: the request was shed.
@@ -199,6 +206,10 @@ impl Metrics {
             let depth = self.queued[lane as usize].load(Ordering::Relaxed);
             let _ = writeln!(out, "beefirst_queue_depth{{lane=\"{}\"}} {depth}", lane.name());
         }
+        out.push_str("# HELP beefirst_bcrypt_waiting Hashing-lane workers waiting for their turn to run bcrypt (HASH_THREADS run at once).\n");
+        out.push_str("# TYPE beefirst_bcrypt_waiting gauge\n");
+        let waiting = self.bcrypt_waiting.load(Ordering::Relaxed);
+        let _ = writeln!(out, "beefirst_bcrypt_waiting {waiting}");
         out.push_str("# HELP beefirst_shed_total Requests answered 503 overloaded because a queue was full.\n");
         out.push_str("# TYPE beefirst_shed_total counter\n");
         for lane in [Lane::Requests, Lane::Hashing] {
@@ -280,12 +291,14 @@ mod tests {
             requests: Mutex::new(BTreeMap::new()),
             latency: Mutex::new(BTreeMap::new()),
             queued: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            bcrypt_waiting: AtomicUsize::new(0),
             shed: [AtomicU64::new(0), AtomicU64::new(0)],
             mail: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             refresh_reuse: AtomicU64::new(0),
             webhooks: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             webhook_latency: Mutex::new(None),
         };
+        metrics.bcrypt_waiting(3);
         metrics.observe("/health", 200, 0.0004);
         metrics.observe("/health", 200, 0.02);
         metrics.shed(Lane::Hashing);
@@ -303,6 +316,7 @@ mod tests {
         assert!(text.contains("beefirst_webhook_failed 2"));
         assert!(text.contains("beefirst_mail_attempts_total{outcome=\"failed\"} 1"));
         assert!(text.contains("beefirst_outbox_backlog 4"));
+        assert!(text.contains("beefirst_bcrypt_waiting 3"));
         assert!(text.contains("beefirst_code_requests_backlog 9"));
         assert!(text.contains("beefirst_refresh_token_reuse_total 1"));
         assert!(text.contains("beefirst_requests_total{route=\"/health\",status=\"200\"} 2"));

@@ -111,6 +111,7 @@ fn cheap_requests_are_served_at_once_while_the_hashing_lane_is_busy() {
     eventually("registrations queued in the hashing lane", || {
         let metrics = body_text(&app.process.send("GET", "/metrics", &[], None));
         metrics.contains("beefirst_queue_depth{lane=\"hashing\"} 2")
+            && metrics.contains("beefirst_bcrypt_waiting 3")
     });
     for _ in 0..5 {
         assert_eq!(app.process.send("GET", "/health", &[], None).status, 200);
