@@ -38,8 +38,8 @@ impl MailSettings {
                         .filter(|u| web_url(u) && u.username().is_empty() && u.password().is_none())
                         .ok_or_else(|| ConfigError {
                             var: "MAIL_API_URL",
-                            message: "must be an http(s):// URL without user:password@ (the \
-                                      URL is logged)"
+                            message: "must be an http(s):// URL without user:password@ (a secret does not \
+                                      belong in a URL)"
                                 .into(),
                         })?,
                 ),

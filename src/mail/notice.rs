@@ -121,7 +121,8 @@ impl Notice {
     }
 
     /// The mail, from `templates`; should they fail at run time (they were checked at start, so
-    /// only a template that misbehaves on some value), logged, and the built-in ones instead.
+    /// only a template that misbehaves on some value, or shows a value with digits before the
+    /// code), logged, and the built-in ones instead.
     /// Errors: 500 if the built-in templates fail too (a bug their unit test catches).
     pub fn message(&self, templates: &Templates) -> Result<Message, Error> {
         let (kind, values) = self.template();
@@ -213,7 +214,7 @@ pub fn built_in_templates() -> Result<&'static Templates, String> {
 /// The mail templates: built in, or `dir`'s (`MAIL_TEMPLATES_DIR`), checked with a sample of
 /// every kind of notice ([`Templates::load`]). Errors: what is wrong, naming the file.
 pub fn load_templates(dir: Option<&Path>) -> Result<Templates, String> {
-    let to = Email::parse("ann@example.com").map_err(|e| format!("sample address: {e:?}"))?;
+    let to = Email::parse("ann.1985@example.com").map_err(|e| format!("sample address: {e:?}"))?;
     let samples: Vec<_> = Notice::samples(&to).iter().map(Notice::template).collect();
     Templates::load(dir, &samples)
 }

@@ -12,7 +12,7 @@
 //! its kind's variables (and `email`; `.html` also `subject`), renders with sample values, and a
 //! mail that carries a code has it as the first run of digits of its text (contract "Mail").
 
-use minijinja::{Environment, UndefinedBehavior, Value, context};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -58,10 +58,13 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// The checked templates, ready to render (cheap to clone: shared).
+/// The checked templates, ready to render (cheap to clone: shared). Every template is in both
+/// environments: the text one never escapes, the HTML one always does, so a `.txt` partial
+/// included in an `.html` template is escaped too.
 #[derive(Clone)]
 pub struct Templates {
-    env: Arc<Environment<'static>>,
+    text: Arc<Environment<'static>>,
+    html: Arc<Environment<'static>>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -77,44 +80,51 @@ impl Templates {
     /// Errors: the first problem, naming its file (a missing or unreadable file, a syntax
     /// error, an unknown variable, a failed render, digits before the code).
     pub fn load(dir: Option<&Path>, samples: &[(&str, Value)]) -> Result<Templates, String> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let mut sources = Vec::new();
         for (name, source) in BUILT_IN {
             let source = match dir {
                 None => (*source).to_owned(),
                 Some(dir) => read(&dir.join(name), name)?,
             };
             match name.strip_suffix(".txt") {
-                Some(kind) => add_text(&mut env, kind, &source)?,
-                None => env.add_template_owned(*name, source).map_err(|e| format!("{e}"))?,
+                Some(kind) => sources.extend(split_subject(kind, &source)?),
+                None => sources.push(((*name).to_owned(), source)),
             }
         }
         if let Some(dir) = dir {
-            add_partials(&mut env, dir)?;
+            sources.extend(partials(dir)?);
         }
-        let templates = Templates { env: Arc::new(env) };
+        let templates = Templates {
+            text: Arc::new(environment(AutoEscape::None, &sources)?),
+            html: Arc::new(environment(AutoEscape::Html, &sources)?),
+        };
         templates.check(samples)?;
         Ok(templates)
     }
 
     /// Renders the mail of template `kind` with `values` (and `email`, the recipient).
-    /// Errors: the engine's message (a template that failed at run time).
+    /// Errors: the engine's message (a template that failed at run time), or a `code` in
+    /// `values` that is not the first run of digits of the text.
     pub fn render(&self, kind: &str, email: &str, values: &Value) -> Result<Rendered, String> {
         let values = context! { email, ..values.clone() };
-        let subject = self.render_one(&subject_template(kind), &values)?;
+        let subject = render_one(&self.text, &subject_template(kind), &values)?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         if subject.is_empty() {
             return Err(format!("{kind}.txt renders an empty subject"));
         }
-        let text = self.render_one(&format!("{kind}.txt"), &values)?.replace("\r\n", "\n");
-        let text = text.trim_start_matches('\n');
-        let html = self.render_one(&format!("{kind}.html"), &context! { subject, ..values })?;
-        Ok(Rendered { subject, text: text.trim_end().to_owned(), html })
-    }
-
-    fn render_one(&self, name: &str, values: &Value) -> Result<String, String> {
-        let template = self.env.get_template(name).map_err(|e| format!("{e}"))?;
-        template.render(values).map_err(|e| format!("{e}"))
+        let text = render_one(&self.text, &format!("{kind}.txt"), &values)?.replace("\r\n", "\n");
+        let text = text.trim_start_matches('\n').trim_end().to_owned();
+        if let Some(code) = values.get_attr("code").ok().filter(|c| !c.is_undefined()) {
+            if first_digits(&text) != code.to_string() {
+                return Err(format!(
+                    "{kind}.txt must show {{{{ code }}}} before any other digit (an address or \
+                     other value included): clients read the code as the first run of digits"
+                ));
+            }
+        }
+        let html =
+            render_one(&self.html, &format!("{kind}.html"), &context! { subject, ..values })?;
+        Ok(Rendered { subject, text, html })
     }
 
     /// Every kind with sample values: known variables only, renders, code first.
@@ -129,23 +139,17 @@ impl Templates {
             self.check_variables(&format!("{kind}.txt"), &known)?;
             known.insert("subject");
             self.check_variables(&format!("{kind}.html"), &known)?;
-            let rendered = self.render(kind, "ann@example.com", values)?;
-            if let Some(code) = values.get_attr("code").ok().filter(|c| !c.is_undefined()) {
-                if first_digits(&rendered.text) != code.to_string() {
-                    return Err(format!(
-                        "{kind}.txt must show {{{{ code }}}} before any other digit: clients read \
-                         the code as the first run of digits of the text"
-                    ));
-                }
-            }
+            self.render(kind, SAMPLE_ADDRESS, values)?;
         }
         Ok(())
     }
 
+    /// `name` uses only `known` variables, or the engine's own globals (`range`, `namespace`).
     fn check_variables(&self, name: &str, known: &BTreeSet<&str>) -> Result<(), String> {
-        let template = self.env.get_template(name).map_err(|e| format!("{e}"))?;
+        let template = self.text.get_template(name).map_err(|e| format!("{e}"))?;
+        let globals: BTreeSet<&str> = self.text.globals().map(|(name, _)| name).collect();
         let mut unknown: Vec<String> = template.undeclared_variables(false).into_iter().collect();
-        unknown.retain(|v| !known.contains(v.as_str()));
+        unknown.retain(|v| !known.contains(v.as_str()) && !globals.contains(v.as_str()));
         unknown.sort();
         match unknown.first() {
             None => Ok(()),
@@ -157,19 +161,46 @@ impl Templates {
     }
 }
 
-/// Adds `KIND.txt` as two templates, so that no value can move the line between them: its
-/// subject line, and the text after the blank line (behind as many empty lines, so that errors
-/// name the right line of the file).
-fn add_text(env: &mut Environment<'static>, kind: &str, source: &str) -> Result<(), String> {
-    let source = source.replace("\r\n", "\n");
-    let Some((subject, text)) = source.strip_prefix("Subject:").and_then(|s| s.split_once("\n\n"))
-    else {
-        return Err(format!("{kind}.txt must start with a Subject: line and a blank line"));
+/// The recipient the templates are checked with: digits in it, so that a text that shows the
+/// address before the code is refused at start, not discovered at run time.
+const SAMPLE_ADDRESS: &str = "ann.1985@example.com";
+
+/// An environment holding `sources` (name, source), with strict undefined values and `escape`
+/// for every template.
+fn environment(
+    escape: AutoEscape,
+    sources: &[(String, String)],
+) -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let html = matches!(escape, AutoEscape::Html);
+    env.set_auto_escape_callback(move |_| if html { AutoEscape::Html } else { AutoEscape::None });
+    for (name, source) in sources {
+        env.add_template_owned(name.clone(), source.clone()).map_err(|e| format!("{e}"))?;
+    }
+    Ok(env)
+}
+
+fn render_one(env: &Environment<'static>, name: &str, values: &Value) -> Result<String, String> {
+    let template = env.get_template(name).map_err(|e| format!("{e}"))?;
+    template.render(values).map_err(|e| format!("{e}"))
+}
+
+/// `KIND.txt` as two templates, so that no value can move the line between them: its subject
+/// line (the first line, `Subject: …`, then an empty line), and the text after it (behind two
+/// empty lines, so that errors name the right line of the file). A byte-order mark is dropped.
+fn split_subject(kind: &str, source: &str) -> Result<[(String, String); 2], String> {
+    let source = source.trim_start_matches('\u{feff}').replace("\r\n", "\n");
+    let mut lines = source.splitn(3, '\n');
+    let subject = lines.next().and_then(|line| line.strip_prefix("Subject:"));
+    let (Some(subject), Some(blank)) = (subject, lines.next()) else {
+        return Err(format!("{kind}.txt must start with a Subject: line and an empty line"));
     };
-    let text = format!("{}{text}", "\n".repeat(subject.matches('\n').count() + 2));
-    env.add_template_owned(subject_template(kind), subject.to_owned())
-        .map_err(|e| format!("{e}"))?;
-    env.add_template_owned(format!("{kind}.txt"), text).map_err(|e| format!("{e}"))
+    if !blank.trim().is_empty() {
+        return Err(format!("{kind}.txt: line 2 must be empty (the subject is one line)"));
+    }
+    let text = format!("\n\n{}", lines.next().unwrap_or(""));
+    Ok([(subject_template(kind), subject.to_owned()), (format!("{kind}.txt"), text)])
 }
 
 /// The name of `KIND.txt`'s subject line as a template (no escaping: it ends in neither `.html`
@@ -190,20 +221,21 @@ fn read(path: &Path, name: &str) -> Result<String, String> {
     })
 }
 
-/// The operator's other `.txt` and `.html` files (partials to include).
-fn add_partials(env: &mut Environment<'static>, dir: &Path) -> Result<(), String> {
+/// The operator's other `.txt` and `.html` files (partials to include), as (name, source).
+fn partials(dir: &Path) -> Result<Vec<(String, String)>, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("{} cannot be read ({e})", dir.display()))?;
+    let mut partials = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let partial = (name.ends_with(".txt") || name.ends_with(".html"))
             && !BUILT_IN.iter().any(|(known, _)| *known == name);
         if partial && entry.path().is_file() {
             let source = read(&entry.path(), &name)?;
-            env.add_template_owned(name, source).map_err(|e| format!("{e}"))?;
+            partials.push((name, source));
         }
     }
-    Ok(())
+    Ok(partials)
 }
 
 #[cfg(test)]

@@ -88,5 +88,13 @@ fn start_with_templates(dir: &Path) -> std::process::Output {
     for setting in beefirst::config::SETTINGS {
         command.env_remove(setting.name);
     }
-    command.env("MAIL_TEMPLATES_DIR", dir).env("BIND_ADDR", "127.0.0.1:0").output().unwrap()
+    // A database nobody serves, tried for no time: should the check not stop the start, the
+    // process still ends (exit 1), instead of serving and hanging the test.
+    command
+        .env("MAIL_TEMPLATES_DIR", dir)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .env("DB_STARTUP_TIMEOUT_SECONDS", "0")
+        .output()
+        .unwrap()
 }

@@ -90,6 +90,23 @@ fn an_operator_folder_replaces_them_and_may_include_its_own_partials() {
 }
 
 #[test]
+fn a_text_partial_is_escaped_in_html_and_the_engines_globals_are_allowed() {
+    let dir = operator_dir(
+        "partial",
+        &[
+            ("passkey_added.html", Some("{% include \"name.txt\" %}")),
+            ("name.txt", Some("{% for _ in range(1) %}{{ passkey_name }}{% endfor %}")),
+        ],
+    );
+    let templates = load_templates(Some(&dir)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let name = "<b>Laptop</b>".to_owned();
+    let message =
+        Notice::new(&ann(), NoticeKind::PasskeyAdded { name }).message(&templates).unwrap();
+    assert_eq!(message.html, "&lt;b&gt;Laptop&lt;&#x2f;b&gt;");
+}
+
+#[test]
 fn a_broken_operator_folder_is_refused_naming_the_file() {
     let missing = load_error("missing", &[("totp_enabled.html", None)]);
     assert!(missing.starts_with("totp_enabled.html is missing"), "{missing}");
