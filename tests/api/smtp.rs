@@ -1,7 +1,7 @@
 //! Mail through a real SMTP server on loopback (aiosmtpd, `tests/external/smtp_server.py`): plain
-//! to loopback, STARTTLS and implicit TLS with a test CA given as `SMTP_CA_FILE`, AUTH; a refused
-//! connection, a certificate for another host, a server without STARTTLS, 421 then success, 550,
-//! and a server that stalls after DATA; an HTTPS mail API with an untrusted certificate. Every
+//! to loopback, STARTTLS and implicit TLS with a test CA given as `SMTP_CA_FILE`, AUTH PLAIN and LOGIN; a refused
+//! connection, a certificate for another host, a server without STARTTLS, 421 or 451 then success, 550,
+//! a server that stalls after DATA, a non-ASCII address with and without SMTPUTF8; an HTTPS mail API with an untrusted certificate. Every
 //! message is parsed by Python's `email` package.
 
 use crate::support::helpers::*;
@@ -129,17 +129,24 @@ fn plain_smtp_to_loopback_delivers_a_well_formed_message_whose_code_activates() 
 fn starttls_and_implicit_tls_verify_the_server_against_the_operators_ca_and_authenticate() {
     let dir = certs();
     let ca = format!("{dir}/ca.pem");
-    let Some(starttls) =
-        SmtpServer::start(&["--mode", "starttls", "--certs", &dir, "--auth", "mailer:s3cret pass"])
-    else {
-        return;
-    };
-    let url = format!("smtp://mailer:s3cret%20pass@localhost:{}", starttls.port);
-    let app = app_with(&url, &[("SMTP_CA_FILE", &ca)]);
-    let message = register_and_activate(&app, &starttls, "ann@example.com");
-    assert_eq!((&message["tls"], &message["auth"]), (&json!(true), &json!(true)));
-    let logs = app.process.stdout().join("\n");
-    assert!(!logs.contains("s3cret"), "the password is never logged");
+    for mechanism in ["PLAIN", "LOGIN"] {
+        let auth = ["--auth", "mailer:s3cret pass", "--auth-only", mechanism];
+        let Some(starttls) =
+            SmtpServer::start(&[&["--mode", "starttls", "--certs", &dir][..], &auth].concat())
+        else {
+            return;
+        };
+        let url = format!("smtp://mailer:s3cret%20pass@localhost:{}", starttls.port);
+        let app = app_with(&url, &[("SMTP_CA_FILE", &ca)]);
+        let message = register_and_activate(&app, &starttls, "ann@example.com");
+        assert_eq!(
+            (&message["tls"], &message["auth"]),
+            (&json!(true), &json!(true)),
+            "{mechanism}"
+        );
+        let logs = app.process.stdout().join("\n");
+        assert!(!logs.contains("s3cret"), "the password is never logged");
+    }
 
     let Some(implicit) = SmtpServer::start(&["--mode", "tls", "--certs", &dir]) else { return };
     let app = app_with(&format!("smtps://localhost:{}", implicit.port), &[("SMTP_CA_FILE", &ca)]);
@@ -212,8 +219,8 @@ fn a_mail_api_over_https_must_show_a_certificate_the_public_roots_vouch_for() {
 }
 
 #[test]
-fn queued_mail_is_retried_after_a_421_and_given_up_at_once_after_a_550() {
-    for (reply, delivered) in [("421", true), ("550", false)] {
+fn queued_mail_is_retried_after_a_421_or_451_and_given_up_at_once_after_a_550() {
+    for (reply, delivered) in [("421", true), ("451", true), ("550", false)] {
         let replies = format!("250,{reply}");
         let Some(server) = SmtpServer::start(&["--mode", "plain", "--replies", &replies]) else {
             return;
@@ -224,7 +231,7 @@ fn queued_mail_is_retried_after_a_421_and_given_up_at_once_after_a_550() {
         assert_eq!(app.post_json("/password/forgot", &forgot).status, 202);
         if delivered {
             let reset = server.wait_for(2).pop().unwrap();
-            assert_eq!(server.refusals(), [421]);
+            assert_eq!(server.refusals(), [reply.parse::<i64>().unwrap()]);
             assert!(first_digits(reset["text"].as_str().unwrap()).len() >= 6, "the reset code");
         } else {
             eventually("the mail given up", || {
@@ -240,6 +247,23 @@ fn queued_mail_is_retried_after_a_421_and_given_up_at_once_after_a_550() {
         let said = if delivered { "try again later" } else { "no such mailbox here" };
         assert!(logged.contains(said), "the server's reply is logged: {logged}");
     }
+}
+
+#[test]
+fn a_non_ascii_address_is_sent_with_smtputf8_or_refused_at_once_by_a_server_without_it() {
+    let email = "jörg@exämple.com";
+    let Some(utf8) = SmtpServer::start(&["--mode", "plain", "--smtputf8"]) else { return };
+    let app = app_with(&format!("smtp://127.0.0.1:{}?tls=off", utf8.port), &[]);
+    let message = register_and_activate(&app, &utf8, email);
+    // The domain goes out as its A-label (IDNA); the local part needs SMTPUTF8.
+    assert_eq!(message["rcpt_tos"], json!(["jörg@xn--exmple-cua.com"]));
+
+    let Some(ascii) = SmtpServer::start(&["--mode", "plain"]) else { return };
+    let app = app_with(&format!("smtp://127.0.0.1:{}?tls=off", ascii.port), &[]);
+    assert_error(&app.register(email, PW), 503, "mail_unavailable");
+    let logged = app.process.stdout().join("\n");
+    assert!(logged.contains("SMTPUTF8"), "the reason is logged: {logged}");
+    assert_eq!(app.register("ann@example.com", PW).status, 201, "others still get their mail");
 }
 
 #[test]

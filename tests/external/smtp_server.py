@@ -5,7 +5,7 @@
       writes ca.pem, server.pem/server.key (for localhost and 127.0.0.1, signed by ca.pem) and
       wrong.pem/wrong.key (for wrong.example, signed by the same CA) into DIR.
   smtp_server.py serve --mode plain|starttls|tls [--certs DIR] [--wrong-cert] [--auth USER:PASS]
-                       [--replies 421,550,...] [--stall]
+                       [--auth-only LOGIN|PLAIN] [--replies 421,550,...] [--stall] [--smtputf8]
       prints `listening PORT`, then one JSON line per message accepted: envelope, headers, and the
       text and HTML parts as Python's email package parses them. --replies answers the DATA of the
       first messages with those codes (then 250); --stall never answers DATA.
@@ -97,6 +97,8 @@ def serve(args):
             ok = auth_data.login.decode() == user and auth_data.password.decode() == password
             return AuthResult(success=ok)
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=args.mode != "plain")
+        if args.auth_only:  # offer one mechanism: the client must speak that one
+            kwargs.update(auth_exclude_mechanism=[m for m in ("LOGIN", "PLAIN") if m != args.auth_only])
     if args.mode == "starttls":
         kwargs.update(tls_context=context, require_starttls=True)
     elif args.mode == "tls":
@@ -107,7 +109,7 @@ def serve(args):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     controller = Controller(Handler(replies, args.stall, args.mode == "tls"), hostname="127.0.0.1", port=port,
-                            server_hostname="localhost", **kwargs)
+                            server_hostname="localhost", enable_SMTPUTF8=args.smtputf8, **kwargs)
     controller.start()
     print(f"listening {controller.port}", flush=True)
     try:
@@ -127,8 +129,10 @@ def main():
     run.add_argument("--certs")
     run.add_argument("--wrong-cert", action="store_true")
     run.add_argument("--auth")
+    run.add_argument("--auth-only", choices=["LOGIN", "PLAIN"])
     run.add_argument("--replies")
     run.add_argument("--stall", action="store_true")
+    run.add_argument("--smtputf8", action="store_true")
     args = parser.parse_args()
     if args.command == "certs":
         make_certs(args.dir)
