@@ -2,7 +2,7 @@
 
 use crate::domain::Email;
 
-/// One mail to one recipient, rendered (text and HTML, [`templates`]).
+/// One mail to one recipient, rendered (text and HTML, [`super::templates`]).
 pub struct Message {
     /// Recipient (normalized).
     pub to: Email,
