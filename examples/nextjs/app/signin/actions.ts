@@ -1,0 +1,32 @@
+"use server";
+// Signing in: by password, or by a code mailed to the address; with TOTP on, a second step.
+// A token pair becomes two HttpOnly cookies here; the browser never holds a token in script.
+import { cookies } from "next/headers";
+import { call, type MfaRequired, type Tokens } from "../../lib/beefirst";
+import { tokenCookies } from "../../lib/session";
+
+export type SignIn = { ok: true } | { ok: false; mfaToken: string } | { ok: false; message: string };
+
+async function keep(answer: Awaited<ReturnType<typeof call<Tokens | MfaRequired>>>): Promise<SignIn> {
+  if (!answer.ok) return { ok: false, message: answer.message };
+  if ("mfa_required" in answer.data) return { ok: false, mfaToken: answer.data.mfa_token };
+  const jar = await cookies();
+  for (const [name, value, options] of tokenCookies(answer.data)) jar.set(name, value, options);
+  return { ok: true };
+}
+
+export async function withPassword(email: string, password: string): Promise<SignIn> {
+  return keep(await call<Tokens | MfaRequired>("/login", { method: "POST", body: { email, password } }));
+}
+
+export async function mailCode(email: string): Promise<void> {
+  await call("/login/code", { method: "POST", body: { email } });
+}
+
+export async function withCode(email: string, code: string): Promise<SignIn> {
+  return keep(await call<Tokens | MfaRequired>("/login/code/verify", { method: "POST", body: { email, code } }));
+}
+
+export async function secondFactor(mfaToken: string, code: string): Promise<SignIn> {
+  return keep(await call<Tokens | MfaRequired>("/login/mfa", { method: "POST", body: { mfa_token: mfaToken, code } }));
+}

@@ -1,0 +1,112 @@
+import { expect, test, type Page } from "@playwright/test";
+import { PASSWORD, activeAccount, api, codeFor, grantAdmin, mailsTo } from "./beefirst";
+
+/** Signs `email` in through the app's sign-in page. */
+async function signIn(page: Page, email: string) {
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("#email")).toHaveText(email);
+}
+
+/** Waits until the access token is near its end (30-second tokens; the proxy refreshes in the
+ *  last quarter). */
+const nearExpiry = () => new Promise((resolve) => setTimeout(resolve, 24_000));
+
+test("sign up, activate with the mailed code, sign in, see the protected page, sign out", async ({ page, context }) => {
+  const email = "ann@example.com";
+  await page.goto("/signup");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.locator("#message")).toContainText("We mailed a code");
+  await page.getByLabel("Code").fill(await codeFor(email));
+  await page.getByRole("button", { name: "Activate" }).click();
+  await expect(page.locator("#activated")).toBeVisible();
+
+  await signIn(page, email);
+  const cookies = await context.cookies();
+  for (const name of ["bf_access", "bf_refresh"]) {
+    const cookie = cookies.find((c) => c.name === name);
+    expect(cookie, name).toMatchObject({ httpOnly: true, secure: true, sameSite: "Lax" });
+  }
+  expect(await page.evaluate(() => document.cookie)).toBe("");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+  await page.goto("/account");
+  await expect(page).toHaveURL(/\/signin\?next=%2Faccount$/);
+});
+
+test("signing in with an emailed code", async ({ page }) => {
+  const email = "bob@example.com";
+  await activeAccount(email);
+  const before = mailsTo(email);
+  await page.goto("/signin?next=/account");
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Email me a code instead" }).click();
+  await expect(page.locator("#message")).toContainText("sign-in code is on its way");
+  await page.getByLabel("Code").fill(await codeFor(email, before));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("#email")).toHaveText(email);
+});
+
+test("the token is refreshed while the user is on a page", async ({ page, context }) => {
+  const email = "cy@example.com";
+  await activeAccount(email);
+  await signIn(page, email);
+  const first = (await context.cookies()).find((c) => c.name === "bf_refresh")!.value;
+  await nearExpiry();
+  await page.getByRole("link", { name: "Account", exact: true }).click();
+  await expect(page.locator("#email")).toHaveText(email);
+  const second = (await context.cookies()).find((c) => c.name === "bf_refresh")!.value;
+  expect(second).not.toBe(first);
+  // The spent refresh token is refused by beefirst now: the rotation really happened.
+  expect((await api("/token/refresh", { method: "POST", body: { refresh_token: first } })).status).toBe(401);
+});
+
+test("a session revoked elsewhere sends the user to sign in", async ({ page }) => {
+  const email = "dee@example.com";
+  await activeAccount(email);
+  await signIn(page, email);
+  // Elsewhere: the same person signs in on another device and signs every other session out.
+  const other = await api("/login", { method: "POST", body: { email, password: PASSWORD } });
+  const revoked = await api("/me/sessions", { method: "DELETE", headers: { authorization: `Bearer ${other.json.access_token}` } });
+  expect(revoked.status).toBe(204);
+  await page.reload();
+  await expect(page).toHaveURL(/\/signin\?revoked=1$/);
+  await expect(page.locator("#message")).toHaveText("Your session ended. Sign in again.");
+});
+
+test("two tabs refreshing at once keep the user signed in", async ({ page, context }) => {
+  const email = "eve@example.com";
+  await activeAccount(email);
+  await signIn(page, email);
+  const second = await context.newPage();
+  await nearExpiry();
+  // Both tabs load a protected page at the same moment with the same refresh cookie.
+  await Promise.all([page.goto("/account"), second.goto("/account")]);
+  await expect(page.locator("#email")).toHaveText(email);
+  await expect(second.locator("#email")).toHaveText(email);
+  // The session survived: one rotation, no replay that would have revoked it.
+  await second.reload();
+  await expect(second.locator("#email")).toHaveText(email);
+  const sessions = await api("/login", { method: "POST", body: { email, password: PASSWORD } });
+  const list = await api("/me/sessions", { headers: { authorization: `Bearer ${sessions.json.access_token}` } });
+  expect(list.json.sessions.length).toBe(2);
+});
+
+test("the admin page checks the role claim", async ({ page }) => {
+  const email = "fay@example.com";
+  await activeAccount(email);
+  await signIn(page, email);
+  await page.goto("/admin");
+  await expect(page.locator("#forbidden")).toHaveText("Your account is not an administrator.");
+
+  // Made an administrator: the role claim comes with the next token (here: a new sign-in).
+  grantAdmin(email);
+  await signIn(page, email);
+  await page.goto("/admin");
+  await expect(page.locator("#users")).toContainText(`${email} (admin, active)`);
+});
