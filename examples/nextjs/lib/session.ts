@@ -7,6 +7,8 @@ import { BEEFIRST_URL, JWT_ISSUER, type Tokens } from "./beefirst";
 /** The access token (a JWT, minutes) and the refresh token (opaque, single use). */
 export const ACCESS = "bf_access";
 export const REFRESH = "bf_refresh";
+/** The PKCE verifier of a sign-in with another provider (ten minutes). */
+export const PKCE = "bf_pkce";
 
 /** How long the refresh cookie lives, seconds; beefirst ends the session itself (SESSION_TTL_SECONDS). */
 const REFRESH_COOKIE_SECONDS = 30 * 24 * 3600;

@@ -1,6 +1,7 @@
 // What the tests need from beefirst directly: the codes it mailed (its console mailer writes
 // each mail as a JSON line to the log) and calls that set a scene (accounts, revocations).
 import { execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 export const PASSWORD = "correct horse battery";
@@ -53,4 +54,18 @@ export function grantAdmin(email: string): void {
   execFileSync(process.env.BEEFIRST_TEST_BIN!, ["admin", "grant", email], {
     env: { PATH: process.env.PATH, NODE_ENV: "production", DATABASE_URL: process.env.BEEFIRST_TEST_DATABASE_URL },
   });
+}
+
+/** The TOTP code of `secret` (base32) for 30-second step `step` (RFC 6238, what an authenticator
+ *  app shows). */
+export function totp(secret: string, step: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const hash = createHmac("sha1", key).update(counter).digest();
+  const offset = hash[hash.length - 1] & 0xf;
+  return String((hash.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }

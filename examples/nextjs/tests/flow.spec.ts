@@ -1,12 +1,12 @@
 import { expect, test, type Page } from "@playwright/test";
-import { PASSWORD, activeAccount, api, codeFor, grantAdmin, mailsTo } from "./beefirst";
+import { PASSWORD, activeAccount, api, codeFor, grantAdmin, mailsTo, totp } from "./beefirst";
 
 /** Signs `email` in through the app's sign-in page. */
 async function signIn(page: Page, email: string) {
   await page.goto("/signin");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.locator("#email")).toHaveText(email);
 }
 
@@ -48,7 +48,7 @@ test("signing in with an emailed code", async ({ page }) => {
   await page.getByRole("button", { name: "Email me a code instead" }).click();
   await expect(page.locator("#message")).toContainText("sign-in code is on its way");
   await page.getByLabel("Code").fill(await codeFor(email, before));
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.locator("#email")).toHaveText(email);
 });
 
@@ -109,4 +109,58 @@ test("the admin page checks the role claim", async ({ page }) => {
   await signIn(page, email);
   await page.goto("/admin");
   await expect(page.locator("#users")).toContainText(`${email} (admin, active)`);
+});
+
+test("a passkey added on the account page signs in without a password", async ({ page }) => {
+  // A virtual authenticator in this page, through the DevTools protocol: it makes and uses
+  // passkeys like a phone or a security key would, with the user verified.
+  const devtools = await page.context().newCDPSession(page);
+  await devtools.send("WebAuthn.enable");
+  await devtools.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  const email = "gus@example.com";
+  await activeAccount(email);
+  await signIn(page, email);
+  await page.getByLabel("Password for a new passkey").fill(PASSWORD);
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.locator("#passkey-message")).toContainText("is ready");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page.locator("#email")).toHaveText(email);
+});
+
+test("signing in with another provider (OpenID Connect) through beefirst", async ({ page }) => {
+  await page.goto("/signin");
+  await page.getByRole("link", { name: "Continue with corp" }).click();
+  // The provider's own (development) login and consent pages.
+  await page.locator('input[name="login"]').fill("hal~hal@example.com~true");
+  await page.locator('input[name="password"]').fill("anything");
+  await page.locator('button[type="submit"]').click();
+  await page.locator('button[type="submit"]').click();
+  // Back through beefirst to this app, the login code exchanged on its server.
+  await expect(page.locator("#email")).toHaveText("hal@example.com");
+});
+
+test("with two-factor authentication on, sign-in asks for the authenticator's code", async ({ page }) => {
+  const email = "ida@example.com";
+  await activeAccount(email);
+  const session = await api("/login", { method: "POST", body: { email, password: PASSWORD } });
+  const bearer = { authorization: `Bearer ${session.json.access_token}` };
+  const started = await api("/me/totp", { method: "POST", body: { password: PASSWORD }, headers: bearer });
+  const step = Math.floor(Date.now() / 30_000);
+  const confirmed = await api("/me/totp/confirm", { method: "POST", body: { code: totp(started.json.secret, step) }, headers: bearer });
+  expect(confirmed.status).toBe(200);
+
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(page.locator("#message")).toHaveText("Enter the code from your authenticator app.");
+  // A code is accepted once: the next step's, which beefirst takes within its clock skew.
+  await page.getByLabel("Code").fill(totp(started.json.secret, step + 1));
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(page.locator("#email")).toHaveText(email);
 });

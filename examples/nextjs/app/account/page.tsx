@@ -1,6 +1,7 @@
 import { redirect } from "next/navigation";
 import { BEEFIRST_PUBLIC_URL, call, type Profile } from "../../lib/beefirst";
 import { requireUser } from "../../lib/session";
+import { AddPasskey } from "./add-passkey";
 
 // A protected page rendered on the server: the proxy has refreshed the access token if it was
 // about to expire; here it is verified, then used to read the profile from beefirst.
@@ -27,11 +28,12 @@ export default async function Account() {
         <dt>Access token valid until</dt>
         <dd id="expires">{expires}</dd>
       </dl>
+      <AddPasskey />
       <form method="post" action="/signout">
         <button type="submit">Sign out</button>
       </form>
       <p>
-        Passkeys, two-factor authentication and deleting your account are on{" "}
+        Your passkeys, two-factor authentication and deleting your account are on{" "}
         <a href={`${BEEFIRST_PUBLIC_URL}/app/`}>your beefirst account page</a>.
       </p>
     </main>

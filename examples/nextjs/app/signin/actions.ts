@@ -3,7 +3,7 @@
 // A token pair becomes two HttpOnly cookies here; the browser never holds a token in script.
 import { cookies } from "next/headers";
 import { call, type MfaRequired, type Tokens } from "../../lib/beefirst";
-import { tokenCookies } from "../../lib/session";
+import { PKCE, tokenCookies } from "../../lib/session";
 
 export type SignIn = { ok: true } | { ok: false; mfaToken: string } | { ok: false; message: string };
 
@@ -29,4 +29,23 @@ export async function withCode(email: string, code: string): Promise<SignIn> {
 
 export async function secondFactor(mfaToken: string, code: string): Promise<SignIn> {
   return keep(await call<Tokens | MfaRequired>("/login/mfa", { method: "POST", body: { mfa_token: mfaToken, code } }));
+}
+
+/** Starts a passkey sign-in: the options for `navigator.credentials.get` (no account named:
+ *  the passkey says whose it is) and the ceremony they belong to. */
+export async function passkeyOptions(): Promise<{ ceremony: string; publicKey: unknown } | null> {
+  const answer = await call<{ ceremony: string; publicKey: unknown }>("/login/passkey/options", { method: "POST", body: {} });
+  return answer.ok ? answer.data : null;
+}
+
+export async function withPasskey(ceremony: string, credential: unknown): Promise<SignIn> {
+  return keep(await call<Tokens | MfaRequired>("/login/passkey", { method: "POST", body: { ceremony, credential } }));
+}
+
+/** Exchanges the login code beefirst sent back from a provider, with this browser's PKCE verifier. */
+export async function withLoginCode(loginCode: string): Promise<SignIn> {
+  const jar = await cookies();
+  const verifier = jar.get(PKCE)?.value;
+  jar.delete(PKCE);
+  return keep(await call<Tokens | MfaRequired>("/idp/exchange", { method: "POST", body: { login_code: loginCode, code_verifier: verifier } }));
 }
