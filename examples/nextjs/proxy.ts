@@ -2,7 +2,7 @@
 // the pages that need a session. (Next.js 16 calls this file proxy.ts; earlier, middleware.ts.)
 import { NextResponse, type NextRequest } from "next/server";
 import { refreshOnce } from "./lib/refresh";
-import { ACCESS, REFRESH, remaining, tokenCookies } from "./lib/session";
+import { ACCESS, REFRESH, clearSession, remaining, tokenCookies } from "./lib/session";
 
 /** Pages that need a signed-in user. */
 const PROTECTED = ["/account", "/admin"];
@@ -15,18 +15,21 @@ export async function proxy(request: NextRequest) {
   const fresh = time !== null && time.left > Math.min(60, time.lifetime / 4);
   if (fresh || !refresh) return onward(request, fresh);
 
-  const tokens = await refreshOnce(refresh);
-  if (!tokens) {
+  const outcome = await refreshOnce(refresh);
+  if (outcome === "unavailable") return onward(request, time !== null && time.left > 0);
+  if (outcome === "refused") {
+    // The session is over: this request renders signed out, and the browser forgets it.
+    request.cookies.delete(ACCESS);
+    request.cookies.delete(REFRESH);
     const response = onward(request, false);
-    response.cookies.delete(ACCESS);
-    response.cookies.delete(REFRESH);
+    clearSession(response);
     return response;
   }
   // This request's server components read the new access token; the browser stores both.
-  request.cookies.set(ACCESS, tokens.access_token);
-  request.cookies.set(REFRESH, tokens.refresh_token);
+  request.cookies.set(ACCESS, outcome.tokens.access_token);
+  request.cookies.set(REFRESH, outcome.tokens.refresh_token);
   const response = NextResponse.next({ request: { headers: request.headers } });
-  for (const [name, value, options] of tokenCookies(tokens)) response.cookies.set(name, value, options);
+  for (const [name, value, options] of tokenCookies(outcome.tokens)) response.cookies.set(name, value, options);
   return response;
 }
 
@@ -37,7 +40,7 @@ function onward(request: NextRequest, signedIn: boolean): NextResponse {
     url.searchParams.set("next", path);
     return NextResponse.redirect(url);
   }
-  return NextResponse.next();
+  return NextResponse.next({ request: { headers: request.headers } });
 }
 
 export const config = { matcher: ["/((?!_next/|favicon.ico).*)"] };

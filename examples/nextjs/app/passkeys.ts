@@ -7,7 +7,7 @@ type WithJson = typeof PublicKeyCredential & {
 };
 
 /** Signs with a passkey of this device for `options`; the credential as JSON, or why not. */
-export async function usePasskey(options: unknown): Promise<{ credential: Json } | { problem: string }> {
+export async function signWithPasskey(options: unknown): Promise<{ credential: Json } | { problem: string }> {
   try {
     const publicKey = (PublicKeyCredential as WithJson).parseRequestOptionsFromJSON(options as Json);
     const credential = (await navigator.credentials.get({ publicKey })) as PublicKeyCredential;

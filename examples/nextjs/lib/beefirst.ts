@@ -45,7 +45,12 @@ export async function call<T>(path: string, { method = "GET", body, bearer, basi
     return { ok: false, status: 503, error: "unavailable", message: "beefirst cannot be reached." };
   }
   const text = await response.text();
-  const json = text ? JSON.parse(text) : {};
+  let json: Record<string, string> = {};
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    // not beefirst's JSON (a proxy's error page): only the status counts
+  }
   if (response.ok) return { ok: true, status: response.status, data: json as T };
   return { ok: false, status: response.status, error: json.error ?? "unavailable", message: json.message ?? response.statusText };
 }

@@ -27,6 +27,11 @@ export function tokenCookies(tokens: Tokens) {
   ] as const;
 }
 
+/** Clears the session's cookies on `response` (the same attributes they were set with). */
+export function clearSession(response: { cookies: { set(name: string, value: string, options: object): unknown } }) {
+  for (const name of [ACCESS, REFRESH]) response.cookies.set(name, "", cookieOptions(0));
+}
+
 /** beefirst's signing keys, fetched once and again when a token names a key not seen yet. */
 const keys = createRemoteJWKSet(new URL("/.well-known/jwks.json", BEEFIRST_URL));
 
@@ -38,7 +43,11 @@ export type Claims = JWTPayload & { sid?: string; role?: "user" | "admin"; amr?:
 export async function verifyAccess(token: string | undefined): Promise<Claims | null> {
   if (!token) return null;
   try {
-    const { payload } = await jwtVerify(token, keys, { issuer: JWT_ISSUER, algorithms: ["EdDSA"] });
+    const { payload } = await jwtVerify(token, keys, {
+      issuer: JWT_ISSUER,
+      algorithms: ["EdDSA"],
+      requiredClaims: ["exp", "sub"],
+    });
     return payload as Claims;
   } catch {
     return null;

@@ -112,6 +112,7 @@ export default async function setup() {
 
   Object.assign(process.env, {
     BEEFIRST_TEST_URL: `http://${addr}`,
+    BEEFIRST_PUBLIC_TEST_URL: `http://localhost:${beefirstPort}`,
     BEEFIRST_TEST_LOG: log,
     BEEFIRST_TEST_PIDS: `${beefirst.pid},${app.pid},${provider.process.pid}`,
     BEEFIRST_TEST_DATABASE: `${server}/postgres ${database}`,

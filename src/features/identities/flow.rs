@@ -73,10 +73,13 @@ fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// True when a code made with `challenge` may be used with `verifier` (no challenge: any).
+/// True when a code made with `challenge` may be used with `verifier`. A code made without one
+/// is taken only without a verifier: a frontend that always binds its sign-ins (and so always
+/// sends its verifier) cannot be handed a code from someone else's unbound sign-in (login CSRF).
 fn verified(challenge: Option<&str>, verifier: Option<&str>) -> bool {
     match (challenge, verifier) {
-        (None, _) => true,
+        (None, None) => true,
+        (None, Some(_)) => false,
         (Some(challenge), Some(verifier)) => s256(verifier) == challenge,
         (Some(_), None) => false,
     }

@@ -406,6 +406,15 @@ fn a_link_finishes_only_in_the_session_that_asked_and_a_login_code_only_with_its
     let code = bound(&app);
     let right = json!({ "login_code": code, "code_verifier": verifier });
     assert_eq!(app.post_json("/idp/exchange", &right.to_string()).status, 200);
+    // An unbound sign-in's code (no challenge: the attacker's own) is refused to a frontend that
+    // sends its verifier, as every binding frontend does.
+    let callback = provider.consent(
+        &location(&get(&app, "/idp/corp/authorize")),
+        Behaviour::person("zoe", "zoe@example.com"),
+    );
+    let unbound = fragment(&location(&back(&app, &url, &callback))).1;
+    let planted = json!({ "login_code": unbound, "code_verifier": verifier });
+    assert_error(&app.post_json("/idp/exchange", &planted.to_string()), 401, "invalid_code");
     assert_error(&get(&app, "/idp/corp/authorize?code_challenge=short"), 400, "invalid_request");
 }
 

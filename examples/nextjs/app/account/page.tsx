@@ -34,7 +34,7 @@ export default async function Account() {
       </form>
       <p>
         Your passkeys, two-factor authentication and deleting your account are on{" "}
-        <a href={`${BEEFIRST_PUBLIC_URL}/app/`}>your beefirst account page</a>.
+        <a id="beefirst-account" href={`${BEEFIRST_PUBLIC_URL}/`}>your beefirst account page</a>.
       </p>
     </main>
   );

@@ -47,5 +47,7 @@ export async function withLoginCode(loginCode: string): Promise<SignIn> {
   const jar = await cookies();
   const verifier = jar.get(PKCE)?.value;
   jar.delete(PKCE);
+  // No verifier: this browser did not start this sign-in (a code planted from someone else's).
+  if (!verifier) return { ok: false, message: "This sign-in was not started here. Try again." };
   return keep(await call<Tokens | MfaRequired>("/idp/exchange", { method: "POST", body: { login_code: loginCode, code_verifier: verifier } }));
 }

@@ -1,20 +1,32 @@
 "use client";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useState, type FormEvent } from "react";
-import { usePasskey } from "../passkeys";
+import { signWithPasskey } from "../passkeys";
 import { mailCode, passkeyOptions, secondFactor, withCode, withPasskey, withPassword, type SignIn } from "./actions";
+
+/** `next` if it is a path of this app (not `//elsewhere.example`, `/\elsewhere`, `https://…`),
+ *  else the account page: no open redirect after signing in. */
+function sameOriginPath(next: string | null): string {
+  if (!next) return "/account";
+  try {
+    const url = new URL(next, window.location.origin);
+    return url.origin === window.location.origin ? url.pathname + url.search : "/account";
+  } catch {
+    return "/account";
+  }
+}
 
 function SignInForm({ providers }: { providers: string[] }) {
   const router = useRouter();
   const params = useSearchParams();
-  const next = params.get("next")?.startsWith("/") ? params.get("next")! : "/account";
+  const next = params.get("next");
   const [email, setEmail] = useState("");
   const [mode, setMode] = useState<"password" | "code" | "mfa">("password");
   const [mfaToken, setMfaToken] = useState("");
   const [message, setMessage] = useState(params.get("revoked") ? "Your session ended. Sign in again." : "");
 
   function after(result: SignIn) {
-    if (result.ok) router.push(next);
+    if (result.ok) router.push(sameOriginPath(next));
     else if ("mfaToken" in result) {
       setMfaToken(result.mfaToken);
       setMode("mfa");
@@ -34,7 +46,7 @@ function SignInForm({ providers }: { providers: string[] }) {
   async function signInWithPasskey() {
     const options = await passkeyOptions();
     if (!options) return setMessage("beefirst cannot start a passkey sign-in now.");
-    const used = await usePasskey(options.publicKey);
+    const used = await signWithPasskey(options.publicKey);
     if ("problem" in used) return setMessage(used.problem);
     after(await withPasskey(options.ceremony, used.credential));
   }
