@@ -2,7 +2,7 @@
 // Server-side only (route handlers, server actions, server components and the proxy): the
 // browser never talks to beefirst and never sees a token.
 
-/** Where beefirst listens, as the app's server reaches it. */
+/** Where beefirst listens, as the app's server reaches it (may include a path prefix). */
 export const BEEFIRST_URL = process.env.BEEFIRST_URL ?? "http://127.0.0.1:8080";
 /** beefirst's `JWT_ISSUER`: access tokens with another `iss` are refused. */
 export const JWT_ISSUER = process.env.BEEFIRST_JWT_ISSUER ?? "beefirst";

@@ -33,7 +33,7 @@ export function clearSession(response: { cookies: { set(name: string, value: str
 }
 
 /** beefirst's signing keys, fetched once and again when a token names a key not seen yet. */
-const keys = createRemoteJWKSet(new URL("/.well-known/jwks.json", BEEFIRST_URL));
+const keys = createRemoteJWKSet(new URL(`${BEEFIRST_URL}/.well-known/jwks.json`));
 
 export type Claims = JWTPayload & { sid?: string; role?: "user" | "admin"; amr?: string[] };
 

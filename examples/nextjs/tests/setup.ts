@@ -55,7 +55,27 @@ async function startProvider(beefirstPort: number): Promise<{ issuer: string; pr
   return { issuer, process: provider };
 }
 
+/** Fails when `port` is taken (a stale app there would answer the readiness probe). */
+async function mustBeFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer()
+      .once("error", () => reject(new Error(`port ${port} is in use: stop what listens there or set NEXT_PORT`)))
+      .listen(port, "127.0.0.1", () => server.close(() => resolve()));
+  });
+}
+
 export default async function setup() {
+  const started: ChildProcess[] = [];
+  try {
+    await start(started);
+  } catch (error) {
+    for (const child of started) child.kill("SIGTERM");
+    throw error;
+  }
+}
+
+async function start(started: ChildProcess[]) {
+  await mustBeFree(port);
   const binary = process.env.BEEFIRST_BIN ?? path.resolve(root, "../../target/debug/beefirst");
   const database = `beefirst_nextjs_${process.pid}`;
   const server = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432";
@@ -63,6 +83,7 @@ export default async function setup() {
 
   const beefirstPort = await freePort();
   const provider = await startProvider(beefirstPort);
+  started.push(provider.process);
   const log = path.join(tmpdir(), `beefirst-nextjs-${process.pid}.log`);
   const beefirst: ChildProcess = spawn(binary, [], {
     env: {
@@ -87,6 +108,7 @@ export default async function setup() {
     },
     stdio: ["ignore", openSync(log, "w"), "inherit"],
   });
+  started.push(beefirst);
   const addr = await until("beefirst to listen", 30, () => {
     const first = readFileSync(log, "utf8").split("\n")[0];
     return first.includes('"listening"') ? (JSON.parse(first).addr as string) : undefined;
@@ -102,7 +124,9 @@ export default async function setup() {
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
+  started.push(app);
   await until("the app to answer", 60, async () => {
+    if (app.exitCode !== null) throw new Error(`next start exited with ${app.exitCode}`);
     try {
       return (await fetch(`http://localhost:${port}/`)).ok ? true : undefined;
     } catch {

@@ -10,8 +10,10 @@ export async function GET(request: NextRequest, { params }: { params: Promise<{ 
   const { name } = await params;
   const verifier = randomBytes(32).toString("base64url");
   const challenge = createHash("sha256").update(verifier).digest("base64url");
-  const authorize = new URL(`/idp/${encodeURIComponent(name)}/authorize`, BEEFIRST_PUBLIC_URL);
-  authorize.searchParams.set("redirect_to", new URL("/signin/provider/done", request.nextUrl.origin).toString());
+  const authorize = new URL(`${BEEFIRST_PUBLIC_URL}/idp/${encodeURIComponent(name)}/authorize`);
+  // Where beefirst sends the browser back: APP_URL behind a proxy that changes the origin.
+  const app = process.env.APP_URL ?? request.nextUrl.origin;
+  authorize.searchParams.set("redirect_to", `${app}/signin/provider/done`);
   authorize.searchParams.set("code_challenge", challenge);
   const response = NextResponse.redirect(authorize, 303);
   response.cookies.set(PKCE, verifier, cookieOptions(600));
