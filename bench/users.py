@@ -24,7 +24,8 @@ class Instance:
         env.update({k: str(v) for k, v in settings.items()})
         self.log_path = os.path.join(out, f"{name}.log")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([os.path.join(root, "target/release/beefirst")], env=env,
+        binary = os.environ.get("BEEFIRST_BIN", os.path.join(root, "target/release/beefirst"))
+        self.proc = subprocess.Popen([binary], env=env,
                                      stdout=self.log, stderr=self.log)
         while not self.lines():
             time.sleep(0.01)
