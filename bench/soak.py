@@ -24,7 +24,7 @@ import users as scale
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
-DB = "beefirst_soak"
+DB = f"beefirst_soak_{os.getpid()}"   # one per run: two runs on one server never meet
 PG = "postgres://postgres@127.0.0.1:5432"
 PASSWORD = "correct horse battery"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -341,6 +341,8 @@ def main():
     for inst in instances:
         inst.stop()
     nginx.terminate()
+    subprocess.run(["psql", f"{PG}/postgres", "-Xqc", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"],
+                   capture_output=True)
     report(args, series, done_faults, ledger, lost, since)
     return 1 if lost or bad_answers(ledger) else 0
 
