@@ -5,7 +5,7 @@
 //! mailer; every other notice is queued by the unit of work and delivered by the outbox.
 
 use super::message::Message;
-use super::templates::{Rendered, Templates};
+use super::templates::{Rendered, SAMPLE_ADDRESS, Templates};
 use crate::domain::Email;
 use crate::error::Error;
 use minijinja::{Value, context};
@@ -214,7 +214,7 @@ pub fn built_in_templates() -> Result<&'static Templates, String> {
 /// The mail templates: built in, or `dir`'s (`MAIL_TEMPLATES_DIR`), checked with a sample of
 /// every kind of notice ([`Templates::load`]). Errors: what is wrong, naming the file.
 pub fn load_templates(dir: Option<&Path>) -> Result<Templates, String> {
-    let to = Email::parse("ann.1985@example.com").map_err(|e| format!("sample address: {e:?}"))?;
+    let to = Email::parse(SAMPLE_ADDRESS).map_err(|e| format!("sample address: {e:?}"))?;
     let samples: Vec<_> = Notice::samples(&to).iter().map(Notice::template).collect();
     Templates::load(dir, &samples)
 }

@@ -163,7 +163,7 @@ impl Templates {
 
 /// The recipient the templates are checked with: digits in it, so that a text that shows the
 /// address before the code is refused at start, not discovered at run time.
-const SAMPLE_ADDRESS: &str = "ann.1985@example.com";
+pub const SAMPLE_ADDRESS: &str = "ann.1985@example.com";
 
 /// An environment holding `sources` (name, source), with strict undefined values and `escape`
 /// for every template.
