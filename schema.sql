@@ -1,5 +1,13 @@
--- beefirst schema. Applied at every start, under an advisory lock, so it must stay idempotent:
--- only CREATE ... IF NOT EXISTS and other statements that are safe to repeat.
+-- beefirst schema. Applied at start, under an advisory lock, when the database was last brought to
+-- another version of this file, so it must stay idempotent: only CREATE ... IF NOT EXISTS and other
+-- statements that are safe to repeat. A start whose version is already applied takes no table
+-- lock at all (src/db/schema.rs): one that has work takes every table first, for a moment.
+
+-- The versions of this file the database was brought to: the SHA-256 of its text.
+CREATE TABLE IF NOT EXISTS schema_applied (
+    digest     bytea       PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- One row per email. A row with status 'pending' is a *claim* (seed truth #1: one email, one
 -- claim, enforced by the UNIQUE constraint); 'active' is an activated account. Keeping both in one
@@ -53,10 +61,8 @@ CREATE TABLE IF NOT EXISTS rate_limits (
 -- checked the old password while a change was committing gets a session that is dead at once.
 -- `accounts.role` is `user` or `admin`; `accounts.disabled_at` is set while an administrator has
 -- disabled the account (its sessions are deleted then, and the right password gets 403). The
--- ALTERs run only when a column is missing: even with IF
--- NOT EXISTS, ALTER TABLE takes an exclusive lock first, and every start would queue behind (and
--- then block) all other use of the table. The first version's sessions table (opaque bearer
--- tokens keyed by their hash) is dropped once: its users sign in again.
+-- first version's sessions table (opaque bearer tokens keyed by their hash) is dropped once: its
+-- users sign in again.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns

@@ -60,6 +60,7 @@ macro_rules! another_way_to_sign_in {
 }
 
 pub mod pool;
+mod schema;
 mod types;
 
 use crate::config::Config;
@@ -100,18 +101,12 @@ pub fn page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>,
 /// The connection pool shared by all workers and the reaper.
 pub type Pool = r2d2::Pool<pool::Manager>;
 
-/// The schema, applied idempotently at every start.
-pub const SCHEMA: &str = include_str!("../../schema.sql");
-
-/// Any constant works as long as every instance uses the same one: it serializes schema setup when
-/// several instances start at once (`CREATE TABLE IF NOT EXISTS` alone can race).
-const SCHEMA_LOCK_KEY: i64 = 0x6265_6566_6972_7374; // "beefirst"
-
 /// How long a request waits for a pooled connection (or a new one) before answering 503.
 /// r2d2's default of 30 s is far too long for a request path.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Connects (retrying for `DB_STARTUP_TIMEOUT_SECONDS`), applies [`SCHEMA`], and builds the pool.
+/// Connects (retrying for `DB_STARTUP_TIMEOUT_SECONDS`), brings the schema up to date
+/// ([`schema::apply`]: no table lock when it already is), and builds the pool.
 ///
 /// The pool opens connections on demand, up to `DB_POOL_SIZE`, and keeps `DB_POOL_MIN_IDLE` open
 /// while idle (r2d2 would otherwise open all of them at start: three instances at the old default
@@ -128,7 +123,7 @@ pub fn connect(config: &Config) -> Result<Pool, String> {
         pg.application_name("beefirst");
     }
     let mut client = connect_with_retries(&pg, config.database.startup_timeout)?;
-    apply_schema(&mut client).map_err(|e| format!("applying schema.sql failed: {}", chain(&e)))?;
+    schema::apply(&mut client).map_err(|e| format!("applying schema.sql failed: {}", chain(&e)))?;
     let manager = pool::Manager(PostgresConnectionManager::new(pg, NoTls));
     // r2d2 keeps `min_idle` connections *idle*: each one checked out opens another, up to
     // `max_size`; those above the floor close after a minute unused.
@@ -204,13 +199,6 @@ fn describe_server(pg: &postgres::Config) -> String {
         None => "localhost".into(),
     };
     format!("{host}:{}", pg.get_ports().first().copied().unwrap_or(5432))
-}
-
-fn apply_schema(client: &mut Client) -> Result<(), postgres::Error> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK_KEY])?;
-    tx.batch_execute(SCHEMA)?;
-    tx.commit()
 }
 
 /// Checks out a connection; 503 `unavailable` when none can be had within a second.

@@ -1,5 +1,6 @@
 mod backends;
 mod process;
+mod schema;
 
 use crate::support::helpers::*;
 use crate::support::infra::PgCluster;

@@ -204,6 +204,7 @@ fn a_database_of_the_build_before_sign_in_codes_is_moved_over_at_start() {
                   SELECT id, '\\x00', now() FROM accounts;
              UPDATE accounts SET mfa_enabled = false;
              DROP TABLE mailed_codes; DROP TABLE code_requests;
+             DELETE FROM schema_applied;
              CREATE TABLE password_resets (
                  account_id bigint PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
                  email text NOT NULL, code_hash bytea NOT NULL, code_salt bytea NOT NULL,
