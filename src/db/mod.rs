@@ -126,16 +126,18 @@ pub fn connect(config: &Config) -> Result<Pool, String> {
     schema::apply(&mut client).map_err(|e| format!("applying schema.sql failed: {}", chain(&e)))?;
     let manager = pool::Manager(PostgresConnectionManager::new(pg, NoTls));
     // r2d2 keeps `min_idle` connections *idle*: each one checked out opens another, up to
-    // `max_size`; those above the floor close after a minute unused.
-    r2d2::Pool::builder()
+    // `max_size`; those above the floor close after a minute unused. `build_unchecked`: the pool
+    // fills in the background. The schema step has just proved the database reachable, and
+    // `build` would end the start when `min_idle` connections take longer than the checkout
+    // timeout to open (the soak's 200 ms link to PostgreSQL did exactly that).
+    Ok(r2d2::Pool::builder()
         .max_size(config.database.pool_size)
         .min_idle(Some(config.database.pool_min_idle))
         .idle_timeout(Some(Duration::from_secs(60)))
         .connection_timeout(CHECKOUT_TIMEOUT)
         // Cheap: only connections older than the last connection failure are pinged (pool.rs).
         .test_on_check_out(true)
-        .build(manager)
-        .map_err(|e| format!("cannot open the connection pool: {}", chain(&e)))
+        .build_unchecked(manager))
 }
 
 /// One connection, tried until `timeout` has passed: after each failed attempt one line on
