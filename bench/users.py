@@ -15,8 +15,9 @@ USERS = 1000
 SIGNING_KEY = base64.urlsafe_b64encode(b"bench-signing-key-0123456789abcd").decode().rstrip("=")
 
 class Instance:
-    """One `beefirst` process with its stdout in a file; rate limits off unless `settings` say."""
-    def __init__(self, root, out, db_url, name, **settings):
+    """One `beefirst` process with its stdout in a file; rate limits off unless `settings` say.
+    `wrap`: a command that runs it (`ip netns exec NAME`), which must exec the binary (same pid)."""
+    def __init__(self, root, out, db_url, name, wrap=(), **settings):
         env = dict(os.environ, DATABASE_URL=db_url, BIND_ADDR="127.0.0.1:0", JWT_SIGNING_KEY=SIGNING_KEY,
                    RATE_LIMIT_IP_PER_MINUTE="0", RATE_LIMIT_EMAIL_PER_HOUR="0",
                    MAX_WRONG_CODES_PER_EMAIL_PER_DAY="0", LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR="0",
@@ -25,9 +26,11 @@ class Instance:
         self.log_path = os.path.join(out, f"{name}.log")
         self.log = open(self.log_path, "w")
         binary = os.environ.get("BEEFIRST_BIN", os.path.join(root, "target/release/beefirst"))
-        self.proc = subprocess.Popen([binary], env=env,
+        self.proc = subprocess.Popen([*wrap, binary], env=env,
                                      stdout=self.log, stderr=self.log)
         while not self.lines():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited before listening: {open(self.log_path).read()[-2000:]}")
             time.sleep(0.01)
         self.addr = json.loads(self.lines()[0])["addr"]
     def lines(self):
