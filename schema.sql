@@ -320,15 +320,8 @@ BEGIN
         ALTER TABLE accounts ADD COLUMN mfa_enabled boolean NOT NULL DEFAULT false;
     END IF;
 END $$;
--- Kept in step with `totp_factors` at every start too (it changes nothing normally): an instance
--- of an earlier build that turned a factor on or off after the column was added would have left
--- it behind. Stop the old instances before starting new ones (README, "Upgrading").
-UPDATE accounts SET mfa_enabled = true
- WHERE NOT mfa_enabled
-   AND id IN (SELECT account_id FROM totp_factors WHERE confirmed_at IS NOT NULL);
-UPDATE accounts SET mfa_enabled = false
- WHERE mfa_enabled
-   AND id NOT IN (SELECT account_id FROM totp_factors WHERE confirmed_at IS NOT NULL);
+-- Filled from `totp_factors`, and kept in step with it at every start, by src/db/schema.rs
+-- (`EVERY_START`), whether or not this file has work to do.
 
 -- Recovery codes: 50 random bits each, shown once at enrolment, stored as HMAC-SHA256 under a key
 -- derived from TOTP_ENCRYPTION_KEY and bound to the account (a plain hash of 50 bits could be

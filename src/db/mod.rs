@@ -123,21 +123,34 @@ pub fn connect(config: &Config) -> Result<Pool, String> {
         pg.application_name("beefirst");
     }
     let mut client = connect_with_retries(&pg, config.database.startup_timeout)?;
-    schema::apply(&mut client).map_err(|e| format!("applying schema.sql failed: {}", chain(&e)))?;
+    schema::apply(&mut client).map_err(|e| format!("applying schema.sql failed: {e}"))?;
     let manager = pool::Manager(PostgresConnectionManager::new(pg, NoTls));
     // r2d2 keeps `min_idle` connections *idle*: each one checked out opens another, up to
-    // `max_size`; those above the floor close after a minute unused. `build_unchecked`: the pool
-    // fills in the background. The schema step has just proved the database reachable, and
-    // `build` would end the start when `min_idle` connections take longer than the checkout
-    // timeout to open (the soak's 200 ms link to PostgreSQL did exactly that).
-    Ok(r2d2::Pool::builder()
+    // `max_size`; those above the floor close after a minute unused.
+    let pool = r2d2::Pool::builder()
         .max_size(config.database.pool_size)
         .min_idle(Some(config.database.pool_min_idle))
         .idle_timeout(Some(Duration::from_secs(60)))
         .connection_timeout(CHECKOUT_TIMEOUT)
         // Cheap: only connections older than the last connection failure are pinged (pool.rs).
         .test_on_check_out(true)
-        .build_unchecked(manager))
+        .build_unchecked(manager);
+    // Its `min_idle` connections before going on, as `build` would wait for them, but for as long
+    // as the start may wait for the database: `build` gives up after the 1 s checkout timeout,
+    // which a slow link to PostgreSQL outlasts (the soak's 200 ms and 5 % loss ended a restarted
+    // instance that way). Watching the pool's state opens nothing beyond them.
+    let deadline = Instant::now() + config.database.startup_timeout;
+    while pool.state().idle_connections < config.database.pool_min_idle {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the pool's first {} connections did not open within {} s",
+                config.database.pool_min_idle,
+                config.database.startup_timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(pool)
 }
 
 /// One connection, tried until `timeout` has passed: after each failed attempt one line on

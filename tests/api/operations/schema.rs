@@ -38,14 +38,16 @@ fn an_upgrade_waits_for_the_tables_without_failing_and_records_its_version() {
     // table for two seconds: the start retries its short lock waits until it is free.
     db.client().batch_execute("DELETE FROM schema_applied").unwrap();
     let url = db.url();
+    let (locked, holding) = mpsc::channel();
     let holder = std::thread::spawn(move || {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         let mut tx = client.transaction().unwrap();
         tx.batch_execute("LOCK TABLE accounts IN ROW EXCLUSIVE MODE").unwrap();
+        locked.send(()).unwrap();
         std::thread::sleep(Duration::from_secs(2));
         tx.commit().unwrap();
     });
-    std::thread::sleep(Duration::from_millis(200));
+    holding.recv().unwrap();
     let started = Instant::now();
     let second = start_within(&env, Duration::from_secs(20)).expect("the upgrade gave up");
     assert!(started.elapsed() >= Duration::from_millis(1500), "it did not wait for the table");
@@ -54,4 +56,44 @@ fn an_upgrade_waits_for_the_tables_without_failing_and_records_its_version() {
         db.client().query_one("SELECT count(*) FROM schema_applied", &[]).unwrap().get(0);
     assert_eq!(versions, 1);
     assert_eq!(second.send("GET", "/health", &[], None).status, 200);
+}
+
+#[test]
+fn the_factor_flag_is_put_in_step_at_every_start_even_with_the_schema_current() {
+    let db = TestDatabase::create();
+    let env = vec![("DATABASE_URL".to_string(), db.url())];
+    drop(Process::start(&env));
+    // What an instance of the build before the flag leaves: a confirmed factor, the flag off.
+    db.client()
+        .batch_execute(
+            "INSERT INTO accounts (email, password_hash, status, activated_at)
+                  VALUES ('old@example.com', 'x', 'active', now());
+             INSERT INTO totp_factors (account_id, secret_sealed, confirmed_at)
+                  SELECT id, '\\x00', now() FROM accounts;
+             UPDATE accounts SET mfa_enabled = false;",
+        )
+        .unwrap();
+    drop(Process::start(&env));
+    let flagged: bool =
+        db.client().query_one("SELECT mfa_enabled FROM accounts", &[]).unwrap().get(0);
+    assert!(flagged);
+}
+
+#[test]
+fn a_start_after_another_version_ran_applies_its_schema_again() {
+    let db = TestDatabase::create();
+    let env = vec![("DATABASE_URL".to_string(), db.url())];
+    drop(Process::start(&env));
+    let newest = "SELECT digest FROM schema_applied ORDER BY applied_at DESC LIMIT 1";
+    let ours: Vec<u8> = db.client().query_one(newest, &[]).unwrap().get(0);
+    // Another build (a rollback) was brought up after this one, and left its version last.
+    db.client()
+        .batch_execute(
+            "UPDATE schema_applied SET applied_at = applied_at - interval '1 hour';
+             INSERT INTO schema_applied VALUES ('\\x00', now());",
+        )
+        .unwrap();
+    drop(Process::start(&env));
+    let last: Vec<u8> = db.client().query_one(newest, &[]).unwrap().get(0);
+    assert_eq!(last, ours, "the start did not apply its schema again");
 }
