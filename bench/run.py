@@ -324,14 +324,19 @@ HASHING_SHARE = 0.5                # registrations + logins offered, as a share 
 def psql(sql):
     return sh(["psql", "-h", "127.0.0.1", "-U", "postgres", "-XAtqc", sql, DB])
 
-def nginx_front(upstreams):
+def nginx_front(upstreams, mark_own_503=False):
     """nginx with deploy/nginx.conf in front of `upstreams`, its per-IP connection cap raised (the
-    whole load comes from one address). Returns (address, process)."""
+    whole load comes from one address); `mark_own_503`: the 503 nginx makes itself (from a 502 or
+    504 behind it) carries `X-Soak-Proxy-Error`, telling it from the service's own 503. Returns
+    (address, process)."""
     template = open(os.path.join(ROOT, "deploy", "nginx.conf")).read()
     port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
     conf = (template.replace("        server api:8080;\n", "".join(f"        server {a};\n" for a in upstreams))
                     .replace("listen 8080;", f"listen 127.0.0.1:{free};")
                     .replace("limit_conn per_ip 20;", "limit_conn per_ip 4000;"))
+    if mark_own_503:
+        conf = conf.replace("add_header Retry-After 5 always;",
+                            "add_header Retry-After 5 always;\n            add_header X-Soak-Proxy-Error 1 always;")
     d = os.path.join(OUT, "nginx"); os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "nginx.conf"), "w") as f:
         f.write(conf)

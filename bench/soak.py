@@ -22,7 +22,7 @@ import argparse, os, signal, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as bench_run
 import users as scale
-from soaklib.account import PG, account, bad_answers, report, sample
+from soaklib.account import PG, account, bad_answers, proxy_503s_outside_faults, report, sample
 from soaklib.actors import Account, administrator, virtual_user
 from soaklib.faults import Namespace, outage, pg_ctl
 from soaklib.load import Catcher, Client, Ledger
@@ -46,7 +46,7 @@ def receivers(ledger, host):
             ledger.mails.setdefault(body["To"][0]["Email"], []).append(body["Text"])
     def hook(body, headers):
         with ledger.lock:
-            ledger.hooks.add((body["type"], body["data"].get("email")))
+            ledger.hooks.setdefault((body["type"], body["data"].get("email")), set()).add(headers["webhook-id"])
     return Catcher(mail, host), Catcher(hook, host)
 
 
@@ -62,7 +62,7 @@ def schedule(faults, duration, instances, start, mailbox, receiver, network):
         def kill():
             instances[1].proc.send_signal(signal.SIGKILL); instances[1].proc.wait()
             time.sleep(5)
-            instances[1] = start(1)
+            instances[1] = start(1, "-restarted")
         plan.append((0.4, "instance kill -9, restarted after 5 s", kill))
     if "pg-restart" in faults:
         plan.append((0.55, "PostgreSQL restarted (pg_ctl restart -m fast)", lambda: pg_ctl("restart", "fast")))
@@ -89,14 +89,23 @@ def make_admin(addr, ledger):
     return admin
 
 
+def guarded(ledger, actor, *args):
+    """Runs an actor; an exception in it is the run's failure, not a thread dying quietly."""
+    try:
+        actor(*args)
+    except Exception as e:
+        with ledger.lock:
+            ledger.errors.append(f"{actor.__name__}: {type(e).__name__}: {e}")
+
+
 def drive(args, duration, plan, instances, ledger, addr):
     """The load, the faults and the samples until `duration` is over: (series, faults done, start)."""
     stop, since = threading.Event(), time.time()
     admin = make_admin(addr, ledger)
-    actors = [threading.Thread(target=virtual_user, args=(Client(addr, ledger), ledger, stop, args.rate, u),
-                               daemon=True) for u in range(args.users)]
-    actors.append(threading.Thread(target=administrator, args=(Client(addr, ledger), ledger, stop, admin,
-                                                               4 / args.rate), daemon=True))
+    actors = [threading.Thread(target=guarded, args=(ledger, virtual_user, Client(addr, ledger), ledger, stop,
+                                                     args.rate, u), daemon=True) for u in range(args.users)]
+    actors.append(threading.Thread(target=guarded, args=(ledger, administrator, Client(addr, ledger), ledger, stop,
+                                                         admin, 4 / args.rate), daemon=True))
     for actor in actors:
         actor.start()
     series, done, next_sample = [], [], time.time()
@@ -114,7 +123,9 @@ def drive(args, duration, plan, instances, ledger, addr):
     finally:
         stop.set()
         for actor in actors:
-            actor.join(timeout=60)
+            actor.join(timeout=120)
+        if any(actor.is_alive() for actor in actors):
+            ledger.errors.append("an actor was still running 120 s after the end")
     return series, done, since
 
 
@@ -156,22 +167,27 @@ def soak(args, faults, network):
                     WEBHOOK_SECRET=SECRET, TRUST_X_FORWARDED_FOR="true", DB_POOL_SIZE="8",
                     REAPER_INTERVAL_SECONDS="60", SESSION_TTL_SECONDS="300")
     control = {"MALLOC_ARENA_MAX": str(args.arenas)} if args.arenas else {}
-    start = lambda i: scale.Instance(ROOT, OUT, f"postgres://postgres@{host}:5432/{DB}", f"soak-{i}",
-                                     wrap=network.wrap if network else (), BIND_ADDR=f"{inside}:{ports[i]}",
-                                     **settings, **(control if i == 2 else {}))
-    instances = [start(i) for i in range(3)]
-    addr, nginx = bench_run.nginx_front([f"{inside}:{p}" for p in ports])
-    duration = args.minutes * 60
-    plan = schedule(faults, duration, instances, start, mailbox, receiver, network)
+    start = lambda i, suffix="": scale.Instance(
+        ROOT, OUT, f"postgres://postgres@{host}:5432/{DB}", f"soak-{i}{suffix}", wrap=network.wrap if network else (),
+        BIND_ADDR=f"{inside}:{ports[i]}", **settings, **(control if i == 2 else {}))
+    instances, nginx = [], None
     try:
+        instances.extend(start(i) for i in range(3))
+        addr, nginx = bench_run.nginx_front([f"{inside}:{p}" for p in ports], mark_own_503=True)
+        duration = args.minutes * 60
+        plan = schedule(faults, duration, instances, start, mailbox, receiver, network)
         series, done, since = drive(args, duration, plan, instances, ledger, addr)
         lost = account(ledger, Client(addr, Ledger()), DB)
     finally:
         for inst in instances:
-            inst.stop()
-        nginx.terminate()
+            try:
+                inst.stop()
+            except subprocess.TimeoutExpired:
+                inst.proc.kill()
+        if nginx:
+            nginx.terminate()
     report(args, series, done, ledger, lost, since, OUT)
-    return 1 if lost or bad_answers(ledger) else 0
+    return 1 if lost or bad_answers(ledger) or proxy_503s_outside_faults(ledger, done, since) or ledger.errors else 0
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def sample(instances, ledger, since, db):
                 "audit_events", "rate_limits", "accounts"]
         row.update(zip(keys, map(int, counts.split("|"))))
     with ledger.lock:
-        window = sorted(ms for t, s, _, ms in ledger.answers if t > time.time() - 10 and s)
+        window = sorted(ms for t, s, _, ms, _ in ledger.answers[-5000:] if t > time.time() - 10 and s)
     if window:
         row["p50_ms"] = window[len(window) // 2]
         row["p99_ms"] = window[int(0.99 * (len(window) - 1))]
@@ -59,14 +59,20 @@ def account(ledger, client, db, settle=180):
     away from, be gone."""
     lost = []
     deadline = time.time() + settle
-    while time.time() < deadline and int(psql(db, "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) "
-                                                  "FROM webhook_deliveries WHERE status = 'pending')") or 0):
+    while psql(db, "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM webhook_deliveries "
+                   "WHERE status = 'pending')") != "0":
+        if time.time() > deadline:
+            lost.append(f"mail or webhooks still queued after {settle} s")
+            break
         time.sleep(1)
     rows = dict(line.split("|") for line in psql(db, "SELECT email, CASE WHEN disabled_at IS NULL "
-                                                          "THEN status ELSE 'disabled' END FROM accounts").splitlines() if line)
-    for email, known in ledger.accounts.items():
+                                                      "THEN status ELSE 'disabled' END FROM accounts").splitlines() if line)
+    with ledger.lock:
+        accounts, uncertain = dict(ledger.accounts), set(ledger.uncertain)
+        expected, hooks = dict(ledger.expected), {k: len(v) for k, v in ledger.hooks.items()}
+    for email, known in accounts.items():
         state = known.get("state")
-        if email in ledger.uncertain or state is None:
+        if email in uncertain or state is None:
             continue
         if state in ("deleted", "moved"):
             if email in rows:
@@ -77,43 +83,57 @@ def account(ledger, client, db, settle=180):
             status, _ = client.until_answered("POST", "/login", {"email": email, "password": known["password"]})
             if status != 200:
                 lost.append(f"last acknowledged password refused ({status}): {email}")
-    for event, email in sorted(ledger.expected - ledger.hooks):
-        if email not in ledger.uncertain:
-            lost.append(f"no {event} webhook: {email}")
+    for (event, email), n in sorted(expected.items()):
+        if email not in uncertain and hooks.get((event, email), 0) < n:
+            lost.append(f"{n} {event} acknowledged, {hooks.get((event, email), 0)} delivered: {email}")
     return lost
 
 
 def bad_answers(ledger):
     """Answers that break the rule: any 5xx but a 503 with Retry-After, and no answer at all."""
-    return [(t, s) for t, s, retry, _ in ledger.answers if s == 0 or (s >= 500 and not (s == 503 and retry))]
+    return [(t, s) for t, s, retry, _, _ in ledger.answers if s == 0 or (s >= 500 and not (s == 503 and retry))]
+
+
+def proxy_503s_outside_faults(ledger, faults, since, grace=120):
+    """503s nginx made itself (an instance crashed, hung or refused: a 502 or 504 behind it) at a
+    time no fault explains: they break the rule as any other 5xx would."""
+    windows = [(f["at"], f["at"] + f["took"] + grace) for f in faults]
+    return [t - since for t, s, _, _, by_proxy in ledger.answers
+            if by_proxy and not any(a <= t - since <= b for a, b in windows)]
 
 
 def report(args, series, faults, ledger, lost, since, out):
     per_minute = {}
-    for t, s, _, _ in ledger.answers:
+    for t, s, _, _, _ in ledger.answers:
         m = int((t - since) // 60)
         ok, total = per_minute.get(m, (0, 0))
         per_minute[m] = (ok + (1 if 0 < s < 500 else 0), total + 1)
     # A fault's failures: those from its start until the next fault's, or two minutes at most.
     for i, fault in enumerate(faults):
         end = min(fault["at"] + 120, faults[i + 1]["at"] if i + 1 < len(faults) else float("inf"))
-        failed = [t - since for t, s, _, _ in ledger.answers
+        failed = [t - since for t, s, _, _, _ in ledger.answers
                   if (s == 0 or s >= 500) and fault["at"] <= t - since < end]
         fault["requests_failed"] = len(failed)
         fault["healed_after_s"] = round(max(failed, default=fault["at"]) - fault["at"], 1)
-        during = sorted(ms for t, s, _, ms in ledger.answers if s and fault["at"] <= t - since < fault["at"] + 60)
+        during = sorted(ms for t, s, _, ms, _ in ledger.answers if s and fault["at"] <= t - since < fault["at"] + 60)
         fault["p99_ms_first_minute"] = round(during[int(0.99 * (len(during) - 1))], 1) if during else None
     keys = [k for k in (series[-1] if series else {}) if k != "t"]
     slopes = {k: slope_per_hour(series, k) for k in keys}
+    # Past the warm-up (pools and caches filling in the first minutes): the second half's slopes.
+    late = series[len(series) // 2:]
+    slopes_late = {k: slope_per_hour(late, k) for k in keys}
     result = {
         "minutes": args.minutes, "users": args.users, "rate": args.rate,
         "requests": len(ledger.answers), "bad_answers": len(bad_answers(ledger)),
-        "answers_503": sum(1 for _, s, _, _ in ledger.answers if s == 503),
-        "acknowledged": {event: sum(1 for e, _ in ledger.expected if e == event)
+        "answers_503": sum(1 for _, s, _, _, _ in ledger.answers if s == 503),
+        "answers_503_by_proxy": sum(1 for *_, by_proxy in ledger.answers if by_proxy),
+        "proxy_503s_outside_faults": len(proxy_503s_outside_faults(ledger, faults, since)),
+        "actor_errors": ledger.errors[:20],
+        "acknowledged": {event: sum(n for (e, _), n in ledger.expected.items() if e == event)
                          for event in sorted({e for e, _ in ledger.expected})},
         "lost": lost, "faults": faults,
         "availability_per_minute": {m: round(ok / total, 4) for m, (ok, total) in sorted(per_minute.items())},
-        "slopes_per_hour": slopes, "series": series,
+        "slopes_per_hour": slopes, "slopes_per_hour_second_half": slopes_late, "series": series,
     }
     with open(os.path.join(out, "soak.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -124,8 +144,13 @@ def report(args, series, faults, ledger, lost, since, out):
     for fault in faults:
         print(f"  fault at {fault['at']} s: {fault['name']}: {fault['requests_failed']} requests failed, "
               f"healed after {fault['healed_after_s']} s, p99 of its first minute {fault['p99_ms_first_minute']} ms")
-    for key in ("rss_mib_0", "threads_0", "fds_0", "pg_connections", "sessions", "audit_events", "rate_limits"):
-        if slopes.get(key) is not None:
-            print(f"  slope {key}: {slopes[key]:+.1f} per hour")
+    for key in ("rss_mib_0", "rss_mib_1", "rss_mib_2", "threads_0", "fds_0", "pg_connections", "sessions",
+                "refresh_tokens", "audit_events", "rate_limits"):
+        if slopes.get(key) is not None and slopes_late.get(key) is not None:
+            print(f"  slope {key}: {slopes[key]:+.1f} per hour, second half {slopes_late[key]:+.1f}")
+    print(f"  503s made by nginx itself: {result['answers_503_by_proxy']}, "
+          f"outside a fault's window: {result['proxy_503s_outside_faults']}")
+    for line in ledger.errors[:20]:
+        print(f"  ACTOR FAILED {line}")
     for line in lost[:20]:
         print(f"  LOST {line}")

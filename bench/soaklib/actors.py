@@ -49,6 +49,10 @@ class Account:
             status, tokens = self.client.until_answered("POST", "/login",
                                                         {"email": self.email, "password": self.password})
         if status == 200 and tokens.get("mfa_required"):
+            if self.secret is None:   # TOTP went on although its confirmation was not acknowledged
+                with self.ledger.lock:
+                    self.ledger.uncertain.add(self.email)
+                return None, None
             status, tokens = self.client.until_answered("POST", "/login/mfa", {
                 "mfa_token": tokens["mfa_token"], "code": totp(self.secret, self.fresh_step())})
         if status != 200:

@@ -35,7 +35,8 @@ class Frontend:
             if len(self.buffer) < length:
                 break
             if kind is None:
-                self.started = struct.unpack(">I", self.buffer[4:8])[0] != 80877103  # not an SSLRequest
+                # SSLRequest and GSSENCRequest come before the startup message, which then follows
+                self.started = struct.unpack(">I", self.buffer[4:8])[0] not in (80877103, 80877104)
             else:
                 seen[kind] += 1
             self.buffer = self.buffer[length:]

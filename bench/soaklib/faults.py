@@ -11,9 +11,17 @@ def pg_ctl(command, mode):
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", command, *extra], check=True)
 
 
+def later(seconds, action):
+    """`action` after `seconds`, on a thread that does not keep the process alive."""
+    timer = threading.Timer(seconds, action)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def outage(catcher, seconds):
     catcher.down = True
-    threading.Timer(seconds, lambda: setattr(catcher, "down", False)).start()
+    later(seconds, lambda: setattr(catcher, "down", False))
 
 
 def run(*command):
@@ -38,6 +46,14 @@ class Namespace:
         self.name, self.host_if, ns_if = f"bfsoak{tag}", f"bfs{tag}h", f"bfs{tag}n"
         subnet = f"10.231.{os.getpid() % 250}"
         self.host, self.inside = f"{subnet}.1", f"{subnet}.2"
+        self.delayline, self.heal = None, None
+        try:
+            self.build(ns_if)
+        except BaseException:
+            self.close()
+            raise
+
+    def build(self, ns_if):
         run("ip", "netns", "add", self.name)
         run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", ns_if)
         run("ip", "link", "set", ns_if, "netns", self.name)
@@ -62,8 +78,11 @@ class Namespace:
         def heal():
             self.delayline.send_signal(signal.SIGUSR2)
             run(*nft, "delete", "table", "inet", "soak")
-        threading.Timer(seconds, heal).start()
+        self.heal = later(seconds, heal)
 
     def close(self):
-        self.delayline.terminate()
+        if self.heal:
+            self.heal.cancel()
+        if self.delayline:
+            self.delayline.terminate()
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)   # takes the veth pair with it

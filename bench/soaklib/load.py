@@ -1,6 +1,6 @@
 """What the soak's clients see and remember: the receivers of mail and webhooks, the ledger of
 acknowledged writes, and one HTTP client per virtual user."""
-import base64, hashlib, hmac, json, re, struct, threading, time
+import base64, collections, hashlib, hmac, json, re, struct, threading, time
 import http.client
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,27 +33,29 @@ class Catcher:
 class Ledger:
     """What the load generator was told. `accounts` holds each acknowledged account's last
     acknowledged state by its current email: {"password", "state": active|disabled|deleted}.
-    `expected` the webhook events (type, email at the time) that acknowledged writes imply;
-    `uncertain` emails whose last write got no answer (it may or may not have happened)."""
+    `expected` counts the webhook events (type, email at the time) that acknowledged writes imply,
+    `hooks` the distinct deliveries (webhook-id) of each; `uncertain` emails whose last write got
+    no answer (it may or may not have happened); `errors` what went wrong in an actor itself."""
     def __init__(self):
         self.lock = threading.Lock()
-        self.answers = []          # (time, status, retry_after, ms)
+        self.answers = []          # (time, status, retry_after, ms, made by the proxy)
         self.accounts = {}
-        self.expected = set()
+        self.expected = collections.Counter()
         self.uncertain = set()
         self.retired = []          # emails a virtual user is done with: the administrator's to act on
         self.mails = {}            # recipient -> [text]
-        self.hooks = set()         # (type, email) delivered
+        self.hooks = {}            # (type, email) -> {webhook-id}
+        self.errors = []
 
-    def answer(self, status, retry_after, ms):
+    def answer(self, status, retry_after, ms, by_proxy=False):
         with self.lock:
-            self.answers.append((time.time(), status, retry_after, ms))
+            self.answers.append((time.time(), status, retry_after, ms, by_proxy))
 
     def acknowledged(self, email, event, **state):
         """An acknowledged write: the account's new state, and the webhook event it implies."""
         with self.lock:
             self.accounts.setdefault(email, {}).update(state)
-            self.expected.add((event, email))
+            self.expected[(event, email)] += 1
             self.uncertain.discard(email)
 
     def moved(self, old, new):
@@ -61,7 +63,7 @@ class Ledger:
         with self.lock:
             self.accounts[new] = self.accounts.pop(old)
             self.accounts[old] = {"state": "moved"}
-            self.expected.add(("user.email_changed", new))
+            self.expected[("user.email_changed", new)] += 1
 
     def mail_count(self, email):
         with self.lock:
@@ -94,20 +96,22 @@ class Client:
         if basic:
             headers["Authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
         for attempt in range(2):
-            started = time.perf_counter()
+            started, reused = time.perf_counter(), self.conn is not None
             try:
                 if self.conn is None:
-                    self.conn = http.client.HTTPConnection(self.host, int(self.port), timeout=30)
+                    self.conn = http.client.HTTPConnection(self.host, int(self.port), timeout=45)
                 self.conn.request(method, path, json.dumps(body) if body is not None else None, headers)
                 answer = self.conn.getresponse()
                 data = answer.read()
                 status, retry_after = answer.status, answer.getheader("Retry-After")
+                by_proxy = answer.getheader("X-Soak-Proxy-Error") is not None
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) if reused else ():
+                self.conn = None
+                continue  # a keep-alive connection nginx had closed before answering: once more, new
             except (OSError, http.client.HTTPException):
                 self.conn = None
-                if attempt == 0:
-                    continue  # a keep-alive connection nginx had closed: once more on a new one
-                status, retry_after, data = 0, None, b""
-            self.ledger.answer(status, retry_after, (time.perf_counter() - started) * 1000)
+                status, retry_after, data, by_proxy = 0, None, b"", False
+            self.ledger.answer(status, retry_after, (time.perf_counter() - started) * 1000, by_proxy)
             try:
                 return status, json.loads(data) if data else {}
             except ValueError:
