@@ -135,8 +135,9 @@ def main():
     parser.add_argument("--rate", type=float, default=1.0, help="actions per second per virtual user")
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--faults", default=FAULTS, help=f"comma-separated, any of {FAULTS}")
-    parser.add_argument("--arenas", type=int, default=0,
-                        help="MALLOC_ARENA_MAX for the third instance only (the RSS slope's control; 0: unset)")
+    parser.add_argument("--control", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the third instance only (a control for the RSS slope, "
+                             "e.g. MALLOC_ARENA_MAX=2 or GLIBC_TUNABLES=glibc.malloc.tcache_count=0); repeatable")
     parser.add_argument("--debug", action="store_true", help="run target/debug/beefirst (CI's smoke, after cargo test)")
     args = parser.parse_args()
     faults = [f for f in args.faults.split(",") if f]
@@ -166,7 +167,7 @@ def soak(args, faults, network):
     settings = dict(BCRYPT_COST="4", MAIL_API_URL=f"{mailbox.url}/api/v1/send", WEBHOOK_URLS=f"{receiver.url}/hooks",
                     WEBHOOK_SECRET=SECRET, TRUST_X_FORWARDED_FOR="true", DB_POOL_SIZE="8",
                     REAPER_INTERVAL_SECONDS="60", SESSION_TTL_SECONDS="300")
-    control = {"MALLOC_ARENA_MAX": str(args.arenas)} if args.arenas else {}
+    control = dict(setting.split("=", 1) for setting in args.control)
     start = lambda i, suffix="": scale.Instance(
         ROOT, OUT, f"postgres://postgres@{host}:5432/{DB}", f"soak-{i}{suffix}", wrap=network.wrap if network else (),
         BIND_ADDR=f"{inside}:{ports[i]}", **settings, **(control if i == 2 else {}))
