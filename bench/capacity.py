@@ -13,13 +13,14 @@ CPU-milliseconds and statements (BEGIN and COMMIT count: each is a message to th
 what one vCPU serves per second. Results: bench/out/capacity.json and a
 Markdown table on stdout (BENCHMARKS.md, "Capacity").
 """
-import argparse, json, os, signal, socket, subprocess, sys, threading, time
+import argparse, json, os, signal, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import users as scale
 from soaklib.account import PG, psql
 from soaklib.actors import Account, PASSWORD
-from soaklib.load import Client, Ledger, totp
-from soak import SECRET, free_port, receivers
+from soaklib.load import Client, Ledger
+from run import free_port
+from soak import SECRET, receivers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")

@@ -324,13 +324,18 @@ HASHING_SHARE = 0.5                # registrations + logins offered, as a share 
 def psql(sql):
     return sh(["psql", "-h", "127.0.0.1", "-U", "postgres", "-XAtqc", sql, DB])
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    return port
+
 def nginx_front(upstreams, mark_own_503=False):
     """nginx with deploy/nginx.conf in front of `upstreams`, its per-IP connection cap raised (the
     whole load comes from one address); `mark_own_503`: the 503 nginx makes itself (from a 502 or
     504 behind it) carries `X-Soak-Proxy-Error`, telling it from the service's own 503. Returns
     (address, process)."""
     template = open(os.path.join(ROOT, "deploy", "nginx.conf")).read()
-    port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
+    free = free_port()
     conf = (template.replace("        server api:8080;\n", "".join(f"        server {a};\n" for a in upstreams))
                     .replace("listen 8080;", f"listen 127.0.0.1:{free};")
                     .replace("limit_conn per_ip 20;", "limit_conn per_ip 4000;"))

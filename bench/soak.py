@@ -18,7 +18,7 @@ killed and started again (85 %). At the end (soaklib/account.py) every acknowled
 checked against the database and the receivers. Exit 1 on a lost write or on any 5xx other than
 503 with Retry-After. Results: bench/out/soak.json and a summary.
 """
-import argparse, os, signal, socket, subprocess, sys, threading, time
+import argparse, os, signal, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as bench_run
 import users as scale
@@ -32,11 +32,6 @@ OUT = os.path.join(ROOT, "bench", "out")
 DB = f"beefirst_soak_{os.getpid()}"   # one per run: two runs on one server never meet
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAULTS = "mail,network,kill,pg-restart,webhooks,pg-kill"
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-    return port
 
 
 def receivers(ledger, host):
@@ -163,7 +158,7 @@ def soak(args, faults, network):
     host = network.host if network else "127.0.0.1"
     mailbox, receiver = receivers(ledger, host)
     inside = network.inside if network else "127.0.0.1"
-    ports = [free_port() for _ in range(3)]
+    ports = [bench_run.free_port() for _ in range(3)]
     settings = dict(BCRYPT_COST="4", MAIL_API_URL=f"{mailbox.url}/api/v1/send", WEBHOOK_URLS=f"{receiver.url}/hooks",
                     WEBHOOK_SECRET=SECRET, TRUST_X_FORWARDED_FOR="true", DB_POOL_SIZE="8",
                     REAPER_INTERVAL_SECONDS="60", SESSION_TTL_SECONDS="300")

@@ -1,7 +1,7 @@
 """The soak's virtual users and its administrator: every endpoint family at a steady rate, each
 acknowledged write put in the ledger with the webhook event it implies."""
 import random, time, urllib.parse
-from .load import totp
+from endpoints import totp_code as totp   # bench/ is on the path of every script that imports this
 
 PASSWORD = "correct horse battery"
 

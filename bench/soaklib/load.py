@@ -1,6 +1,6 @@
 """What the soak's clients see and remember: the receivers of mail and webhooks, the ledger of
 acknowledged writes, and one HTTP client per virtual user."""
-import base64, collections, hashlib, hmac, json, re, struct, threading, time
+import base64, collections, json, re, threading, time
 import http.client
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -127,10 +127,3 @@ class Client:
             time.sleep(0.5)
         return status, data
 
-
-def totp(secret, step):
-    """RFC 6238: the 6-digit code of 30-second `step` for a base32 `secret` (HMAC-SHA1)."""
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
