@@ -196,14 +196,10 @@ fn a_database_of_the_build_before_sign_in_codes_is_moved_over_at_start() {
     drop(first);
     // What the earlier build left: its two tables of reset codes and requests, and a confirmed
     // factor whose account row does not say so.
+    super::schema::leave_a_confirmed_factor_unflagged(&db);
     db.client()
         .batch_execute(
-            "INSERT INTO accounts (email, password_hash, status, activated_at)
-                  VALUES ('old@example.com', 'x', 'active', now());
-             INSERT INTO totp_factors (account_id, secret_sealed, confirmed_at)
-                  SELECT id, '\\x00', now() FROM accounts;
-             UPDATE accounts SET mfa_enabled = false;
-             DROP TABLE mailed_codes; DROP TABLE code_requests;
+            "DROP TABLE mailed_codes; DROP TABLE code_requests;
              DELETE FROM schema_applied;
              CREATE TABLE password_resets (
                  account_id bigint PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,

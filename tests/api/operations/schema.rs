@@ -58,12 +58,9 @@ fn an_upgrade_waits_for_the_tables_without_failing_and_records_its_version() {
     assert_eq!(second.send("GET", "/health", &[], None).status, 200);
 }
 
-#[test]
-fn the_factor_flag_is_put_in_step_at_every_start_even_with_the_schema_current() {
-    let db = TestDatabase::create();
-    let env = vec![("DATABASE_URL".to_string(), db.url())];
-    drop(Process::start(&env));
-    // What an instance of the build before the flag leaves: a confirmed factor, the flag off.
+/// What an instance of a build before `accounts.mfa_enabled` leaves: an account with a confirmed
+/// TOTP factor whose flag is off.
+pub(super) fn leave_a_confirmed_factor_unflagged(db: &TestDatabase) {
     db.client()
         .batch_execute(
             "INSERT INTO accounts (email, password_hash, status, activated_at)
@@ -73,6 +70,14 @@ fn the_factor_flag_is_put_in_step_at_every_start_even_with_the_schema_current() 
              UPDATE accounts SET mfa_enabled = false;",
         )
         .unwrap();
+}
+
+#[test]
+fn the_factor_flag_is_put_in_step_at_every_start_even_with_the_schema_current() {
+    let db = TestDatabase::create();
+    let env = vec![("DATABASE_URL".to_string(), db.url())];
+    drop(Process::start(&env));
+    leave_a_confirmed_factor_unflagged(&db);
     drop(Process::start(&env));
     let flagged: bool =
         db.client().query_one("SELECT mfa_enabled FROM accounts", &[]).unwrap().get(0);
